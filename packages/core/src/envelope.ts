@@ -1,0 +1,298 @@
+/**
+ * The envelope: the one frame format every transport carries. Documented byte by byte in
+ * `docs/wire-format.md`; the test vectors there are checked by `envelope.test.ts`.
+ *
+ * @module
+ */
+import { FrameError, FrameTooLargeError } from './errors.js';
+
+/** First two bytes of every envelope: ASCII "BW". */
+export const ENVELOPE_MAGIC = 0x4257;
+/** The wire-format version this code writes and the only one it reads. */
+export const ENVELOPE_VERSION = 1;
+/** Size of the fixed header that starts every envelope, in bytes. */
+export const ENVELOPE_HEADER_SIZE = 40;
+/** Largest topic, in UTF-8 bytes. */
+export const MAX_TOPIC_BYTES = 1024;
+/** Default largest envelope, in bytes: 16 MiB. */
+export const DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024;
+
+/** What an envelope carries; the numbers are on the wire. */
+export const FrameKind = {
+  /** An application message on a topic. */
+  Publish: 1,
+  /** A request on a topic; replies go to the inbox of its origin. */
+  Request: 2,
+  /** One reply of a (possibly streaming) request. */
+  Reply: 3,
+  /** The handler's stream completed; no more replies. */
+  ReplyEnd: 4,
+  /** The handler failed; the payload is a JSON `{name, message, code}`. */
+  ReplyError: 5,
+  /** The requester lost interest; the handler should stop. */
+  Cancel: 6,
+  /** The member subscribes to the pattern in `topic`. */
+  Subscribe: 7,
+  /** The member drops one subscription to the pattern in `topic`. */
+  Unsubscribe: 8,
+  /** The member handles requests on the pattern in `topic`. */
+  Handle: 9,
+  /** The member drops one handler of the pattern in `topic`. */
+  Unhandle: 10,
+  /** Sent by a router: nobody handles the request identified by `correlation`. */
+  NoResponders: 11,
+  /** The handler received the request and is working on it. */
+  Ack: 12,
+  /** Announces a member, sent on join and as a heartbeat by broadcast transports. */
+  Hello: 13,
+  /** The member `origin` left the bus (sent by itself on close, or by a hub on its behalf). */
+  Leave: 14,
+} as const;
+
+/** Numeric frame kind; see {@link FrameKind}. */
+export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
+
+const MAX_KIND = 14;
+
+/** Bits of the envelope `flags` byte. */
+export const FrameFlags = {
+  /** `fragmentCount` > 1: this envelope is one fragment of a larger message. */
+  Fragment: 0x01,
+  /** The envelope carries a headers block. */
+  Headers: 0x02,
+} as const;
+
+/** How the payload bytes were encoded; the numbers are on the wire. */
+export const PayloadEncoding = {
+  Raw: 0,
+  MsgPack: 1,
+  Json: 2,
+} as const;
+
+/** Numeric payload encoding; see {@link PayloadEncoding}. */
+export type PayloadEncoding = (typeof PayloadEncoding)[keyof typeof PayloadEncoding];
+
+/** String headers carried beside the payload, for example a W3C `traceparent`. */
+export type Headers = Readonly<Record<string, string>>;
+
+/**
+ * A decoded envelope. `payload` is a view into the frame it was decoded from: copy it if you keep
+ * it beyond the current callback.
+ */
+export interface Envelope {
+  readonly kind: FrameKind;
+  readonly flags: number;
+  readonly encoding: PayloadEncoding;
+  /** Member id of the sender: a random integer below 2^53, fixed for a bus's lifetime. */
+  readonly origin: number;
+  /** Per-origin sequence number, incremented for every frame the origin sends (mod 2^32). */
+  readonly sequence: number;
+  /** Correlation id of a request and everything that answers it; 0 otherwise. */
+  readonly correlation: number;
+  /** Index of this fragment, 0 when not fragmented. */
+  readonly fragmentIndex: number;
+  /** Number of fragments of the message, 1 when not fragmented. */
+  readonly fragmentCount: number;
+  readonly topic: string;
+  readonly headers: Headers | undefined;
+  readonly payload: Uint8Array;
+}
+
+/** The fields of an envelope that a sender supplies; the rest take neutral defaults. */
+export interface EnvelopeInit {
+  readonly kind: FrameKind;
+  readonly origin: number;
+  readonly sequence: number;
+  readonly topic: string;
+  readonly encoding?: PayloadEncoding;
+  readonly correlation?: number;
+  readonly fragmentIndex?: number;
+  readonly fragmentCount?: number;
+  readonly headers?: Headers | undefined;
+  readonly payload?: Uint8Array;
+}
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Encode the headers block: u16 count, then for each entry u16 key length, key, u16 value length,
+ * value (UTF-8). Deliberately not msgpack so the wire format needs no codec to route.
+ */
+function encodeHeaders(headers: Headers): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let size = 2;
+  for (const [key, value] of Object.entries(headers)) {
+    const k = textEncoder.encode(key);
+    const v = textEncoder.encode(value);
+    if (k.length > 0xffff || v.length > 0xffff) throw new FrameError(`header "${key}" is longer than 65535 bytes`);
+    parts.push(k, v);
+    size += 4 + k.length + v.length;
+  }
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  view.setUint16(0, parts.length / 2);
+  let at = 2;
+  for (const part of parts) {
+    view.setUint16(at, part.length);
+    out.set(part, at + 2);
+    at += 2 + part.length;
+  }
+  return out;
+}
+
+function decodeHeaders(bytes: Uint8Array): Headers {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 2) throw new FrameError('headers block shorter than its count');
+  const count = view.getUint16(0);
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  let at = 2;
+  const readString = (): string => {
+    if (at + 2 > bytes.length) throw new FrameError('headers block truncated');
+    const len = view.getUint16(at);
+    if (at + 2 + len > bytes.length) throw new FrameError('headers block truncated');
+    const text = textDecoder.decode(bytes.subarray(at + 2, at + 2 + len));
+    at += 2 + len;
+    return text;
+  };
+  for (let i = 0; i < count; i += 1) {
+    const key = readString();
+    headers[key] = readString();
+  }
+  if (at !== bytes.length) throw new FrameError('headers block has trailing bytes');
+  return headers;
+}
+
+/**
+ * Encode an envelope into one frame.
+ *
+ * @example
+ * ```ts
+ * const frame = encodeEnvelope({ kind: FrameKind.Publish, origin: 7, sequence: 1, topic: 'a.b',
+ *   payload: new Uint8Array([1, 2]) });
+ * ```
+ */
+export function encodeEnvelope(init: EnvelopeInit): Uint8Array {
+  const topic = textEncoder.encode(init.topic);
+  if (topic.length > MAX_TOPIC_BYTES) throw new FrameError(`topic longer than ${MAX_TOPIC_BYTES} bytes`);
+  const headers = init.headers !== undefined && Object.keys(init.headers).length > 0 ? encodeHeaders(init.headers) : EMPTY;
+  const payload = init.payload ?? EMPTY;
+  const fragmentCount = init.fragmentCount ?? 1;
+  const frame = new Uint8Array(ENVELOPE_HEADER_SIZE + topic.length + headers.length + payload.length);
+  const view = new DataView(frame.buffer);
+  view.setUint16(0, ENVELOPE_MAGIC);
+  frame[2] = ENVELOPE_VERSION;
+  frame[3] = init.kind;
+  frame[4] = (fragmentCount > 1 ? FrameFlags.Fragment : 0) | (headers.length > 0 ? FrameFlags.Headers : 0);
+  frame[5] = init.encoding ?? PayloadEncoding.Raw;
+  view.setUint16(6, topic.length);
+  view.setUint32(8, Math.floor(init.origin / 0x1_0000_0000));
+  view.setUint32(12, init.origin >>> 0);
+  view.setUint32(16, init.sequence >>> 0);
+  view.setUint32(20, (init.correlation ?? 0) >>> 0);
+  view.setUint32(24, init.fragmentIndex ?? 0);
+  view.setUint32(28, fragmentCount);
+  view.setUint32(32, headers.length);
+  view.setUint32(36, payload.length);
+  frame.set(topic, ENVELOPE_HEADER_SIZE);
+  frame.set(headers, ENVELOPE_HEADER_SIZE + topic.length);
+  frame.set(payload, ENVELOPE_HEADER_SIZE + topic.length + headers.length);
+  return frame;
+}
+
+/**
+ * Check the fixed header of a frame without decoding it: magic, version, kind and that the
+ * declared lengths add up to `frameLength`. Throws {@link FrameError}. Used by decoders to reject
+ * a frame before allocating anything for it.
+ *
+ * @example
+ * ```ts
+ * checkEnvelopeHeader(bytes, bytes.length);
+ * ```
+ */
+export function checkEnvelopeHeader(bytes: Uint8Array, frameLength: number): void {
+  if (frameLength < ENVELOPE_HEADER_SIZE || bytes.length < ENVELOPE_HEADER_SIZE) {
+    throw new FrameError(`frame of ${frameLength} bytes is shorter than the ${ENVELOPE_HEADER_SIZE}-byte header`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, ENVELOPE_HEADER_SIZE);
+  const magic = view.getUint16(0);
+  if (magic !== ENVELOPE_MAGIC) throw new FrameError(`bad magic 0x${magic.toString(16).padStart(4, '0')}`);
+  const version = bytes[2] as number;
+  if (version !== ENVELOPE_VERSION) throw new FrameError(`unsupported wire-format version ${version}`);
+  const kind = bytes[3] as number;
+  if (kind < 1 || kind > MAX_KIND) throw new FrameError(`unknown frame kind ${kind}`);
+  const declared = ENVELOPE_HEADER_SIZE + view.getUint16(6) + view.getUint32(32) + view.getUint32(36);
+  if (declared !== frameLength) {
+    throw new FrameError(`frame declares ${declared} bytes but carries ${frameLength}`);
+  }
+  const count = view.getUint32(28);
+  if (count === 0 || view.getUint32(24) >= count) throw new FrameError('bad fragment index or count');
+}
+
+/**
+ * Decode one frame. Throws {@link FrameError} for anything malformed and
+ * {@link FrameTooLargeError} when the frame is over `maxFrameSize`.
+ *
+ * @example
+ * ```ts
+ * const env = decodeEnvelope(frame);
+ * console.log(env.topic, env.payload.length);
+ * ```
+ */
+export function decodeEnvelope(frame: Uint8Array, maxFrameSize = DEFAULT_MAX_FRAME_SIZE): Envelope {
+  if (frame.length > maxFrameSize) throw new FrameTooLargeError(frame.length, maxFrameSize);
+  checkEnvelopeHeader(frame, frame.length);
+  const view = new DataView(frame.buffer, frame.byteOffset, ENVELOPE_HEADER_SIZE);
+  const topicLength = view.getUint16(6);
+  const headersLength = view.getUint32(32);
+  const topicEnd = ENVELOPE_HEADER_SIZE + topicLength;
+  let topic: string;
+  try {
+    topic = textDecoder.decode(frame.subarray(ENVELOPE_HEADER_SIZE, topicEnd));
+  } catch (cause) {
+    throw new FrameError('topic is not valid UTF-8', { cause });
+  }
+  const flags = frame[4] as number;
+  let headers: Headers | undefined;
+  if (headersLength > 0) {
+    try {
+      headers = decodeHeaders(frame.subarray(topicEnd, topicEnd + headersLength));
+    } catch (cause) {
+      throw cause instanceof FrameError ? cause : new FrameError('headers are not valid UTF-8', { cause });
+    }
+  }
+  return {
+    kind: frame[3] as FrameKind,
+    flags,
+    encoding: frame[5] as PayloadEncoding,
+    origin: view.getUint32(8) * 0x1_0000_0000 + view.getUint32(12),
+    sequence: view.getUint32(16),
+    correlation: view.getUint32(20),
+    fragmentIndex: view.getUint32(24),
+    fragmentCount: view.getUint32(28),
+    topic,
+    headers,
+    payload: frame.subarray(topicEnd + headersLength),
+  };
+}
+
+/**
+ * Read just the kind and topic of a frame, for routers that forward by interest without decoding
+ * payloads. The frame must already have passed {@link checkEnvelopeHeader}.
+ *
+ * @example
+ * ```ts
+ * const { kind, topic } = peekRoute(frame);
+ * ```
+ */
+export function peekRoute(frame: Uint8Array): { kind: FrameKind; origin: number; correlation: number; topic: string } {
+  const view = new DataView(frame.buffer, frame.byteOffset, ENVELOPE_HEADER_SIZE);
+  const topicLength = view.getUint16(6);
+  return {
+    kind: frame[3] as FrameKind,
+    origin: view.getUint32(8) * 0x1_0000_0000 + view.getUint32(12),
+    correlation: view.getUint32(20),
+    topic: textDecoder.decode(frame.subarray(ENVELOPE_HEADER_SIZE, ENVELOPE_HEADER_SIZE + topicLength)),
+  };
+}
