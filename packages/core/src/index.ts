@@ -1,1 +1,28 @@
-export {};
+/**
+ * `@busway/core`: the Bus API, the envelope, and the transport registry.
+ *
+ * @example
+ * ```ts
+ * import { createBus } from '@busway/core';
+ * const bus = await createBus('memory://demo');
+ * bus.subscribe('orders.*').subscribe((m) => console.log(m.topic, m.data));
+ * await bus.publish('orders.created', { id: 1 });
+ * ```
+ *
+ * @module
+ */
+export * from './errors.js';
+export type {
+  ConnectionState,
+  InboundFrame,
+  PeerIdentity,
+  Transport,
+  TransportCapabilities,
+  TransportContext,
+  TransportFactory,
+} from './transport.js';
+export { FrameKind, PayloadEncoding, DEFAULT_MAX_FRAME_SIZE } from './envelope.js';
+export type { Headers } from './envelope.js';
+export { msgpackCodec, jsonCodec, rawCodec } from './codec.js';
+export type { PayloadCodec } from './codec.js';
+export { matchTopic, validatePattern, validateTopic } from './topic.js';

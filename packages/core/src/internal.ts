@@ -1,1 +1,12 @@
-export {};
+/**
+ * `@busway/core/internal`: what sibling busway packages (transports) share. Not a stable public
+ * API: it changes with the packages that use it.
+ *
+ * @module
+ */
+export * from './envelope.js';
+export { codecFor } from './codec.js';
+export { TopicTrie } from './topic.js';
+export { inboxTopic, isInbox, memberName, INBOX_PREFIX } from './inbox.js';
+export { InterestRouter } from './interest-router.js';
+export type { RouterLink, RouterStats } from './interest-router.js';

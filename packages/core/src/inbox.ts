@@ -1,0 +1,45 @@
+/**
+ * Inboxes: the topic each member subscribes to for what is addressed to it alone (replies, acks,
+ * cancels, no-responder answers). Routers need no special case for them: interest does the work.
+ *
+ * @module
+ */
+
+/** Prefix of every inbox topic. Applications should not publish under it. */
+export const INBOX_PREFIX = '_INBOX.';
+
+/**
+ * The inbox topic of a member.
+ *
+ * @example
+ * ```ts
+ * inboxTopic(35); // '_INBOX.z'
+ * ```
+ */
+export function inboxTopic(memberId: number): string {
+  return INBOX_PREFIX + memberId.toString(36);
+}
+
+/**
+ * Is `topic` some member's inbox?
+ *
+ * @example
+ * ```ts
+ * isInbox('_INBOX.z'); // true
+ * ```
+ */
+export function isInbox(topic: string): boolean {
+  return topic.startsWith(INBOX_PREFIX);
+}
+
+/**
+ * A member id in the form applications see (`Message.sender.member`): base 36.
+ *
+ * @example
+ * ```ts
+ * memberName(35); // 'z'
+ * ```
+ */
+export function memberName(memberId: number): string {
+  return memberId.toString(36);
+}
