@@ -10,3 +10,5 @@ export { TopicTrie } from './topic.js';
 export { inboxTopic, isInbox, memberName, INBOX_PREFIX } from './inbox.js';
 export { InterestRouter } from './interest-router.js';
 export type { RouterLink, RouterStats } from './interest-router.js';
+export { DedupWindow, type DedupWindowOptions, type DedupStats } from './dedup-window.js';
+export { FrameDecoder, encodeLengthPrefixed, LENGTH_PREFIX_SIZE, type FrameDecoderOptions, type FrameHandler } from './frame-decoder.js';
