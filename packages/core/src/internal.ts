@@ -12,3 +12,4 @@ export { InterestRouter } from './interest-router.js';
 export type { RouterLink, RouterStats } from './interest-router.js';
 export { DedupWindow, type DedupWindowOptions, type DedupStats } from './dedup-window.js';
 export { FrameDecoder, encodeLengthPrefixed, LENGTH_PREFIX_SIZE, type FrameDecoderOptions, type FrameHandler } from './frame-decoder.js';
+export * from './hub/index.js';

@@ -1,0 +1,383 @@
+/**
+ * `HubTransport`: one implementation of the hub election, routing, reconnection and buffering
+ * that every hub-based transport shares (TCP and TLS in `@busway/transport-socket`, named pipes
+ * and Unix sockets in `@busway/transport-pipe`). A transport package supplies only a
+ * {@link HubEndpoint} (listen / connect producing {@link FrameLink}s) and gets the rest.
+ *
+ * ## Design (read this before building a new hub transport on it)
+ *
+ * - **Election by bind.** Every attempt first tries `endpoint.listen()`. The OS lets exactly one
+ *   process bind an address, so whoever binds is the hub: no voting, no split brain. An endpoint
+ *   rejects with {@link AddressInUseError} when somebody else holds the address (or it is not
+ *   local), and the member then `connect()`s to the hub instead.
+ * - **The hub is a member too.** The hub routes with core's `InterestRouter`; its own bus is one
+ *   more router link (`self`), so its publishes go through `router.route(frame, self)` exactly
+ *   like a remote member's, and frames routed to `self` come out of `frames$`. Frames are
+ *   forwarded only to links that showed interest (Subscribe/Handle frames, which the bus re-sends
+ *   every time `state$` returns to `'open'`, so a new hub learns interest with no help from here).
+ * - **One bad link never hurts the hub.** A frame the router rejects (`FrameError`) closes the
+ *   link it came from; a link whose outgoing queue is over its bound (a slow consumer) is closed
+ *   rather than letting it hold memory or stall the others. Per-connection limits (handshake
+ *   timeout, max frame, connection cap, slowloris) are the endpoint's job, applied before a link
+ *   is handed out or while it reads.
+ * - **Takeover.** When a member's link to the hub closes, `state$` goes to `'reconnecting'` and
+ *   the member immediately races to listen; the winner is the new hub, the rest connect to it.
+ *   Failed attempts back off exponentially with jitter ({@link ReconnectBackoff}), the delay
+ *   capped at half of `takeoverTimeout`, so a free address is claimed within that bound.
+ * - **Buffer, then reject.** While there is no link, `send()` holds frames in an
+ *   {@link OutboundBuffer} (bounded, default 8 MiB) and flushes them in order, before `state$`
+ *   says `'open'`, so they precede anything sent after reconnecting. Past the bound `send()`
+ *   throws `BufferFullError`: nothing is dropped silently.
+ * - **What is lost in a takeover.** Frames that were in the dead hub's queues, and frames sent to
+ *   the new hub before the other members re-announced their interest. The bus's sequence numbers
+ *   count these as gaps; requests in flight are failed by the bus when `state$` leaves `'open'`.
+ *
+ * @module
+ */
+import { type Observable, ReplaySubject, Subject, distinctUntilChanged } from 'rxjs';
+import { ClosedError, ConnectionLostError, FrameTooLargeError } from '../errors.js';
+import { InterestRouter, type RouterLink } from '../interest-router.js';
+import type { ConnectionState, InboundFrame, Transport, TransportCapabilities } from '../transport.js';
+import { AddressInUseError } from './address-in-use-error.js';
+import type { FrameLink, HubEndpoint, HubListener } from './frame-link.js';
+import { OutboundBuffer } from './outbound-buffer.js';
+import { ReconnectBackoff, type ReconnectBackoffOptions } from './reconnect-backoff.js';
+
+/** Options of a {@link HubTransport}. */
+export type HubTransportOptions = Readonly<
+  Partial<{
+    /**
+     * Bound on how long the bus is without a hub after the hub dies, in milliseconds: retry
+     * delays are capped at half of it. Default: 1000.
+     */
+    takeoverTimeout: number;
+    /** Most bytes of frames held while there is no link; past it `send` throws `BufferFullError`. Default: 8 MiB. */
+    bufferLimit: number;
+    /** How long the first `open()` keeps trying before it rejects, in milliseconds. Default: 10 000. */
+    openTimeout: number;
+    /**
+     * May this member become the hub? `false` makes it connect only (for example to a hub on
+     * another host). Default: true.
+     */
+    canBeHub: boolean;
+    /** Retry delays; `maxDelay` defaults to `takeoverTimeout / 2`. Default: initial 20 ms, ×2, jitter 0.5. */
+    reconnect: ReconnectBackoffOptions;
+  }>
+>;
+
+/** What a {@link HubTransport} needs from the bus that owns it. */
+export interface HubTransportContext {
+  /** Largest frame accepted by `send`, in bytes. */
+  readonly maxFrameSize: number;
+}
+
+/** Test seams of a {@link HubTransport}; production code passes none. */
+export interface HubTransportSeams {
+  /** Random source for backoff jitter. Default: `Math.random`. */
+  readonly random?: () => number;
+}
+
+interface Role {
+  readonly isHub: boolean;
+  send(frame: Uint8Array): void;
+  close(): Promise<void>;
+}
+
+/** The hub's view of one connected member: what the router hands frames to. */
+class HubLink implements RouterLink {
+  #dead = false;
+
+  constructor(
+    readonly link: FrameLink,
+    private readonly onSlow: () => void,
+  ) {}
+
+  deliver(frame: Uint8Array): void {
+    if (this.#dead) return;
+    try {
+      this.link.send(frame);
+    } catch (err) {
+      // A slow consumer (queue over its bound) or a link already closing: drop the link, not the
+      // hub. Deferred because we are inside router.route(), which must not see links vanish.
+      this.#dead = true;
+      this.onSlow();
+      queueMicrotask(() => this.link.close(err as Error));
+    }
+  }
+}
+
+/**
+ * A transport whose members meet at a hub: the first to bind the endpoint's address.
+ * See the module documentation for the design.
+ *
+ * @example
+ * ```ts
+ * export const createTransport: TransportFactory = (url, context) =>
+ *   new HubTransport(new TcpHubEndpoint(url, context.options), context, context.options);
+ * ```
+ */
+export class HubTransport implements Transport {
+  readonly capabilities: TransportCapabilities;
+  readonly state$: Observable<ConnectionState>;
+  readonly frames$: Observable<InboundFrame>;
+
+  readonly #endpoint: HubEndpoint;
+  readonly #maxFrameSize: number;
+  readonly #takeoverTimeout: number;
+  readonly #openTimeout: number;
+  readonly #canBeHub: boolean;
+  readonly #backoff: ReconnectBackoff;
+  readonly #state = new ReplaySubject<ConnectionState>(1);
+  readonly #frames = new Subject<InboundFrame>();
+  readonly #pending: OutboundBuffer;
+  #current: ConnectionState = 'connecting';
+  #role: Role | undefined;
+  #opening: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #sleep: { timer: ReturnType<typeof setTimeout>; wake: () => void } | undefined;
+  #counters = { reconnects: 0, takeovers: 0, bufferRejected: 0, badFrames: 0, slowConsumers: 0, hubbed: 0 };
+  #router: InterestRouter<RouterLink> | undefined;
+
+  constructor(
+    endpoint: HubEndpoint,
+    context: HubTransportContext,
+    options: HubTransportOptions = {},
+    seams: HubTransportSeams = {},
+  ) {
+    this.#endpoint = endpoint;
+    this.#maxFrameSize = context.maxFrameSize;
+    this.#takeoverTimeout = options.takeoverTimeout ?? 1000;
+    this.#openTimeout = options.openTimeout ?? 10_000;
+    this.#canBeHub = options.canBeHub ?? true;
+    this.#backoff = new ReconnectBackoff({ maxDelay: this.#takeoverTimeout / 2, ...options.reconnect }, seams.random);
+    this.#pending = new OutboundBuffer(options.bufferLimit ?? 8 * 1024 * 1024);
+    this.capabilities = {
+      reliable: true,
+      ordered: true,
+      maxFrameSize: context.maxFrameSize,
+      broadcast: 'hub',
+      knowsResponders: true,
+    };
+    this.state$ = this.#state.pipe(distinctUntilChanged());
+    this.frames$ = this.#frames.asObservable();
+    this.#state.next('connecting');
+  }
+
+  /** True while this member is the hub. */
+  get isHub(): boolean {
+    return this.#role?.isHub === true;
+  }
+
+  /**
+   * Join: become the hub or connect to it. Rejects with `ConnectionLostError` when neither works
+   * within `openTimeout`, and with `ClosedError` if closed meanwhile.
+   */
+  open(): Promise<void> {
+    if (this.#closing !== undefined) return Promise.reject(new ClosedError('the transport is closed'));
+    this.#opening ??= this.#establish(Date.now() + this.#openTimeout);
+    return this.#opening;
+  }
+
+  /**
+   * Send one frame to the domain (to the members interested in it). Buffers while reconnecting;
+   * throws `BufferFullError` past the bound, `FrameTooLargeError`, or `ClosedError`.
+   */
+  send(frame: Uint8Array): void {
+    if (this.#closing !== undefined) throw new ClosedError('the transport is closed');
+    if (frame.length > this.#maxFrameSize) throw new FrameTooLargeError(frame.length, this.#maxFrameSize);
+    const role = this.#role;
+    if (role !== undefined && this.#pending.length === 0) {
+      role.send(frame);
+      return;
+    }
+    try {
+      this.#pending.push(frame);
+    } catch (err) {
+      this.#counters.bufferRejected += 1;
+      throw err;
+    }
+  }
+
+  /** Leave: close the link or, as hub, the listener and every member's link. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  /** Counters: role, reconnects, takeovers, buffered bytes, rejected frames, links closed. */
+  stats(): Readonly<Record<string, number>> {
+    const router = this.#router?.stats();
+    return {
+      ...this.#counters,
+      isHub: this.isHub ? 1 : 0,
+      bufferedBytes: this.#pending.bytes,
+      bufferedFrames: this.#pending.length,
+      links: this.isHub && router !== undefined ? router.links - 1 : 0,
+      routed: router?.routed ?? 0,
+      unrouted: router?.unrouted ?? 0,
+      noResponders: router?.noResponders ?? 0,
+    };
+  }
+
+  async #shutdown(): Promise<void> {
+    const sleep = this.#sleep;
+    if (sleep !== undefined) {
+      clearTimeout(sleep.timer);
+      sleep.wake();
+    }
+    const role = this.#role;
+    this.#role = undefined;
+    this.#pending.clear();
+    this.#setState('closed');
+    await role?.close();
+    this.#frames.complete();
+    this.#state.complete();
+  }
+
+  #setState(state: ConnectionState): void {
+    if (this.#current === 'closed') return;
+    this.#current = state;
+    this.#state.next(state);
+  }
+
+  /** Try until there is a role; before `deadline` only (the first open), or until closed. */
+  async #establish(deadline: number): Promise<void> {
+    let lastError: unknown;
+    for (;;) {
+      if (this.#closing !== undefined) throw new ClosedError('the transport was closed while connecting');
+      try {
+        const role = await this.#attempt();
+        if (role !== undefined) {
+          this.#adopt(role);
+          return;
+        }
+      } catch (err) {
+        lastError = err;
+      }
+      if (Date.now() >= deadline) {
+        throw new ConnectionLostError(`could not become or reach the hub at ${this.#endpoint.description}`, {
+          cause: lastError,
+        });
+      }
+      await this.#delay(this.#backoff.next());
+    }
+  }
+
+  /** One election round: listen, or connect when someone else is the hub. */
+  async #attempt(): Promise<Role | undefined> {
+    if (this.#canBeHub) {
+      const hub = this.#newHubRole();
+      try {
+        hub.listener = await this.#endpoint.listen((link) => hub.accept(link));
+      } catch (err) {
+        if (!(err instanceof AddressInUseError)) throw err;
+      }
+      if (hub.listener !== undefined) {
+        if (this.#closing === undefined) return hub;
+        await hub.close();
+        return undefined;
+      }
+    }
+    const link = await this.#endpoint.connect();
+    if (this.#closing !== undefined) {
+      link.close();
+      return undefined;
+    }
+    return this.#newMemberRole(link);
+  }
+
+  #adopt(role: Role): void {
+    if (role.isHub && this.#current !== 'connecting') this.#counters.takeovers += 1;
+    this.#role = role;
+    this.#backoff.reset();
+    try {
+      this.#pending.drain((frame) => role.send(frame));
+    } catch {
+      // The fresh link refused the backlog; treat it as lost and try again. Frames stay held.
+      void role.close();
+      return;
+    }
+    this.#setState('open');
+  }
+
+  /** The role ended without close(): reconnect, racing to become the hub. */
+  #lost(role: Role): void {
+    if (this.#role !== role) return;
+    this.#role = undefined;
+    if (this.#closing !== undefined) return;
+    this.#counters.reconnects += 1;
+    this.#setState('reconnecting');
+    // No deadline: a member keeps trying until closed; send() buffers meanwhile.
+    this.#establish(Number.POSITIVE_INFINITY).catch(() => undefined);
+  }
+
+  #delay(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#sleep = undefined;
+        resolve();
+      }, ms);
+      this.#sleep = { timer, wake: resolve };
+    });
+  }
+
+  #newHubRole(): Role & { listener: HubListener | undefined; accept(link: FrameLink): void } {
+    const router = new InterestRouter<RouterLink>();
+    const links = new Set<FrameLink>();
+    const self: RouterLink = { deliver: (frame) => this.#frames.next({ bytes: frame }) };
+    router.add(self);
+    const counters = this.#counters;
+    const closing = (): boolean => this.#closing !== undefined;
+    const role = {
+      isHub: true,
+      listener: undefined as HubListener | undefined,
+      accept(link: FrameLink): void {
+        if (closing()) {
+          link.close();
+          return;
+        }
+        const member = new HubLink(link, () => (counters.slowConsumers += 1));
+        links.add(link);
+        router.add(member);
+        counters.hubbed += 1;
+        link.start({
+          onFrame(frame) {
+            try {
+              router.route(frame, member);
+            } catch (err) {
+              counters.badFrames += 1;
+              link.close(err as Error);
+            }
+          },
+          onClose() {
+            links.delete(link);
+            router.remove(member);
+          },
+        });
+      },
+      send(frame: Uint8Array): void {
+        router.route(frame, self);
+      },
+      async close(): Promise<void> {
+        for (const link of links) link.close();
+        await role.listener?.close();
+      },
+    };
+    this.#router = router;
+    return role;
+  }
+
+  #newMemberRole(link: FrameLink): Role {
+    const frames = this.#frames;
+    const role: Role = {
+      isHub: false,
+      send: (frame) => link.send(frame),
+      close: async () => link.close(),
+    };
+    link.start({
+      onFrame: (frame) => frames.next({ bytes: frame, peer: link.peer }),
+      onClose: () => this.#lost(role),
+    });
+    return role;
+  }
+}

@@ -1,0 +1,10 @@
+export { AddressInUseError } from './address-in-use-error.js';
+export type { FrameLink, FrameLinkSink, HubEndpoint, HubListener } from './frame-link.js';
+export {
+  HubTransport,
+  type HubTransportContext,
+  type HubTransportOptions,
+  type HubTransportSeams,
+} from './hub-transport.js';
+export { OutboundBuffer } from './outbound-buffer.js';
+export { ReconnectBackoff, type ReconnectBackoffOptions } from './reconnect-backoff.js';

@@ -1,0 +1,190 @@
+import { firstValueFrom, filter, take, toArray } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { decodeEnvelope, encodeEnvelope, FrameKind } from '../../src/envelope.js';
+import { BufferFullError, ClosedError, ConnectionLostError, FrameTooLargeError } from '../../src/errors.js';
+import { HubTransport, type HubTransportOptions } from '../../src/hub/index.js';
+import type { ConnectionState, InboundFrame } from '../../src/transport.js';
+import { MemoryHubNetwork } from './memory-hub-endpoint.js';
+
+let seq = 0;
+const frame = (kind: FrameKind, origin: number, topic: string, text = ''): Uint8Array =>
+  encodeEnvelope({ kind, origin, sequence: ++seq, topic, payload: new TextEncoder().encode(text) });
+const text = (f: InboundFrame): string => new TextDecoder().decode(decodeEnvelope(f.bytes).payload);
+const nextFrame = (t: HubTransport, topic: string): Promise<InboundFrame> =>
+  firstValueFrom(t.frames$.pipe(filter((f) => decodeEnvelope(f.bytes).topic === topic)));
+const waitState = (t: HubTransport, state: ConnectionState): Promise<ConnectionState> =>
+  firstValueFrom(t.state$.pipe(filter((s) => s === state)));
+
+const open: HubTransport[] = [];
+function member(net: MemoryHubNetwork, options: HubTransportOptions = {}, maxFrameSize = 1 << 20): HubTransport {
+  const t = new HubTransport(net.endpoint('bus'), { maxFrameSize }, options);
+  open.push(t);
+  return t;
+}
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((t) => t.close()));
+});
+
+describe('HubTransport', () => {
+  it('makes the first member the hub and routes by interest both ways', async () => {
+    const net = new MemoryHubNetwork();
+    const a = member(net);
+    const b = member(net);
+    await a.open();
+    await b.open();
+    expect([a.isHub, b.isHub]).toEqual([true, false]);
+
+    b.send(frame(FrameKind.Subscribe, 2, 'orders.*'));
+    await new Promise((r) => setTimeout(r, 5));
+    const atB = nextFrame(b, 'orders.created');
+    a.send(frame(FrameKind.Publish, 1, 'orders.created', 'from hub'));
+    expect(text(await atB)).toBe('from hub');
+
+    a.send(frame(FrameKind.Subscribe, 1, 'prices.>'));
+    const atA = nextFrame(a, 'prices.eu.a');
+    b.send(frame(FrameKind.Publish, 2, 'prices.eu.a', 'from member'));
+    expect(text(await atA)).toBe('from member');
+    expect(atA).toBeDefined();
+  });
+
+  it('does not forward frames nobody is interested in', async () => {
+    const net = new MemoryHubNetwork();
+    const a = member(net);
+    const b = member(net);
+    await a.open();
+    await b.open();
+    const got: InboundFrame[] = [];
+    b.frames$.subscribe((f) => got.push(f));
+    a.send(frame(FrameKind.Publish, 1, 'nobody.listens'));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(got).toHaveLength(0);
+    expect(a.stats()['unrouted']).toBe(1);
+  });
+
+  it('answers a request nobody handles with NoResponders', async () => {
+    const net = new MemoryHubNetwork();
+    const a = member(net);
+    const b = member(net);
+    await a.open();
+    await b.open();
+    const answer = firstValueFrom(b.frames$);
+    b.send(encodeEnvelope({ kind: FrameKind.Request, origin: 2, sequence: 1, correlation: 42, topic: 'price.quote' }));
+    const env = decodeEnvelope((await answer).bytes);
+    expect(env.kind).toBe(FrameKind.NoResponders);
+    expect(env.correlation).toBe(42);
+  });
+
+  it('closes a link that sends a malformed frame and keeps serving the others', async () => {
+    const net = new MemoryHubNetwork();
+    const a = member(net);
+    const bad = member(net);
+    const good = member(net);
+    await a.open();
+    await bad.open();
+    await good.open();
+    good.send(frame(FrameKind.Subscribe, 3, 'x'));
+    const badState = waitState(bad, 'reconnecting');
+    bad.send(new Uint8Array(60).fill(7));
+    expect(await badState).toBe('reconnecting');
+    expect(a.stats()['badFrames']).toBe(1);
+    const atGood = nextFrame(good, 'x');
+    a.send(frame(FrameKind.Publish, 1, 'x', 'still here'));
+    expect(text(await atGood)).toBe('still here');
+  });
+
+  it('takes over when the hub dies: members go reconnecting, one becomes hub, all are open again', async () => {
+    const net = new MemoryHubNetwork();
+    const hub = member(net);
+    const b = member(net, { takeoverTimeout: 200 });
+    const c = member(net, { takeoverTimeout: 200 });
+    await hub.open();
+    await b.open();
+    await c.open();
+    const bStates = b.state$.pipe(take(3), toArray());
+    const bStatesDone = firstValueFrom(bStates);
+    const started = Date.now();
+    net.crash('bus');
+    await Promise.all([
+      firstValueFrom(b.state$.pipe(filter((s) => s === 'reconnecting'))).then(() => waitState(b, 'open')),
+      firstValueFrom(c.state$.pipe(filter((s) => s === 'reconnecting'))).then(() => waitState(c, 'open')),
+    ]);
+    expect(Date.now() - started).toBeLessThan(200);
+    expect(await bStatesDone).toEqual(['open', 'reconnecting', 'open']);
+    expect([b.isHub, c.isHub].filter(Boolean)).toHaveLength(1);
+    expect(b.stats()['takeovers']! + c.stats()['takeovers']!).toBe(1);
+
+    // The new domain routes: interest re-sent after 'open' (the bus does this) works.
+    c.send(frame(FrameKind.Subscribe, 3, 'after'));
+    await new Promise((r) => setTimeout(r, 5));
+    const atC = nextFrame(c, 'after');
+    b.send(frame(FrameKind.Publish, 2, 'after', 'takeover done'));
+    expect(text(await atC)).toBe('takeover done');
+  });
+
+  it('buffers frames while reconnecting, flushes them in order, and rejects past the bound', async () => {
+    const net = new MemoryHubNetwork();
+    const hub = member(net);
+    const listener = member(net);
+    const sender = member(net, { canBeHub: false, bufferLimit: 1000, reconnect: { initialDelay: 5, maxDelay: 10 } });
+    await hub.open();
+    await listener.open();
+    await sender.open();
+    const reconnecting = waitState(sender, 'reconnecting');
+    net.crash('bus');
+    await reconnecting;
+    // `listener` has become the hub by now or soon; `sender` cannot be hub, so it must buffer.
+    const sent: Uint8Array[] = [];
+    let rejected: unknown;
+    for (let i = 0; i < 100; i += 1) {
+      const f = frame(FrameKind.Publish, 9, 'buffered', `m${i}`);
+      try {
+        sender.send(f);
+        sent.push(f);
+      } catch (err) {
+        rejected = err;
+        break;
+      }
+    }
+    expect(rejected).toBeInstanceOf(BufferFullError);
+    expect((rejected as BufferFullError).code).toBe('BUFFER_FULL');
+    expect(sent.length).toBeGreaterThan(5);
+    expect(sender.stats()['bufferedBytes']).toBeLessThanOrEqual(1000);
+    expect(sender.stats()['bufferRejected']).toBe(1);
+
+    // The flush happens before 'open' is announced, so subscribe first on the new hub's side.
+    await waitState(listener, 'open');
+    listener.send(frame(FrameKind.Subscribe, 8, 'buffered'));
+    const received = firstValueFrom(listener.frames$.pipe(take(sent.length), toArray()));
+    await waitState(sender, 'open');
+    expect((await received).map(text)).toEqual(sent.map((f) => new TextDecoder().decode(decodeEnvelope(f).payload)));
+    expect(sender.stats()['bufferedBytes']).toBe(0);
+  });
+
+  it('rejects open() after openTimeout when it can neither be hub nor reach one', async () => {
+    const net = new MemoryHubNetwork();
+    const lone = member(net, { canBeHub: false, openTimeout: 50, reconnect: { initialDelay: 5, maxDelay: 10 } });
+    await expect(lone.open()).rejects.toBeInstanceOf(ConnectionLostError);
+    expect(net.connectAttempts).toBeGreaterThan(2);
+  });
+
+  it('refuses oversized frames and anything after close', async () => {
+    const net = new MemoryHubNetwork();
+    const a = member(net, {}, 100);
+    await a.open();
+    expect(() => a.send(new Uint8Array(101))).toThrow(FrameTooLargeError);
+    await a.close();
+    expect(() => a.send(frame(FrameKind.Publish, 1, 'x'))).toThrow(ClosedError);
+    await expect(a.open()).rejects.toBeInstanceOf(ClosedError);
+    expect(await firstValueFrom(a.state$.pipe(toArray()))).toEqual(['closed']);
+  });
+
+  it('frees the address on close so the next member can be hub', async () => {
+    const net = new MemoryHubNetwork();
+    const a = member(net);
+    await a.open();
+    await a.close();
+    const b = member(net);
+    await b.open();
+    expect(b.isHub).toBe(true);
+  });
+});

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigurationError } from '../../src/errors.js';
+import { OutboundBuffer, ReconnectBackoff } from '../../src/hub/index.js';
+import { BufferFullError } from '../../src/errors.js';
+
+describe('ReconnectBackoff', () => {
+  it('grows exponentially up to the ceiling, jittered downwards by the injected random', () => {
+    const noJitter = new ReconnectBackoff({ initialDelay: 10, maxDelay: 100, factor: 2 }, () => 0);
+    expect(Array.from({ length: 6 }, () => noJitter.next())).toEqual([10, 20, 40, 80, 100, 100]);
+    const fullDraw = new ReconnectBackoff({ initialDelay: 10, maxDelay: 100, jitter: 0.5 }, () => 1);
+    expect(Array.from({ length: 3 }, () => fullDraw.next())).toEqual([5, 10, 20]);
+  });
+
+  it('starts over after reset and never overflows after many failures', () => {
+    const b = new ReconnectBackoff({ initialDelay: 10, maxDelay: 1000, jitter: 0 });
+    for (let i = 0; i < 10_000; i += 1) b.next();
+    expect(b.next()).toBe(1000);
+    expect(b.attempts).toBe(10_001);
+    b.reset();
+    expect(b.next()).toBe(10);
+  });
+
+  it('rejects impossible settings', () => {
+    expect(() => new ReconnectBackoff({ initialDelay: 100, maxDelay: 10 })).toThrow(ConfigurationError);
+    expect(() => new ReconnectBackoff({ jitter: 2 })).toThrow(ConfigurationError);
+  });
+});
+
+describe('OutboundBuffer', () => {
+  it('holds up to the bound and keeps what a failing drain did not send', () => {
+    const buffer = new OutboundBuffer(10);
+    buffer.push(new Uint8Array(4));
+    buffer.push(new Uint8Array(4));
+    expect(() => buffer.push(new Uint8Array(3))).toThrow(BufferFullError);
+    expect(buffer.bytes).toBe(8);
+    let calls = 0;
+    expect(() =>
+      buffer.drain(() => {
+        calls += 1;
+        if (calls === 2) throw new Error('link refused');
+      }),
+    ).toThrow('link refused');
+    expect([buffer.length, buffer.bytes]).toEqual([1, 4]);
+    buffer.drain(() => undefined);
+    expect([buffer.length, buffer.bytes]).toEqual([0, 0]);
+  });
+});
