@@ -1,0 +1,103 @@
+/**
+ * Failures specific to the pipe transport. Each extends `BuswayError` from `@busway/core` and has
+ * a stable `code`; the generic ones (bad frames, oversized frames, bad URLs) reuse core's classes.
+ *
+ * @module
+ */
+import { BuswayError, type BuswayErrorOptions } from '@busway/core';
+
+/**
+ * The directory meant to hold the bus's Unix socket is not private to the current user: wrong
+ * owner, group or other permission bits, or not a real directory (a symlink, a file). Busway
+ * refuses to use it rather than repair it, because anything already inside may have been planted.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await prepareSecureSocketDirectory();
+ * } catch (err) {
+ *   if (err instanceof InsecureSocketDirectoryError) console.error(`fix ${err.path}: ${err.message}`);
+ * }
+ * ```
+ */
+export class InsecureSocketDirectoryError extends BuswayError {
+  /** The directory that was rejected. */
+  readonly path: string;
+
+  constructor(path: string, reason: string, options?: BuswayErrorOptions) {
+    super('INSECURE_SOCKET_DIRECTORY', `refusing to use ${path} for sockets: ${reason}`, options);
+    this.name = 'InsecureSocketDirectoryError';
+    this.path = path;
+  }
+}
+
+/**
+ * A peer sent a frame header and then stopped before the frame's end for longer than the
+ * configured stall timeout; the link is dropped so a silent peer cannot hold a buffer forever.
+ *
+ * @example
+ * ```ts
+ * link.closed.then((reason) => {
+ *   if (reason instanceof StalledFrameError) log.warn(`peer stalled after ${reason.received} bytes`);
+ * });
+ * ```
+ */
+export class StalledFrameError extends BuswayError {
+  /** Bytes of the unfinished frame received before the stall. */
+  readonly received: number;
+  /** The stall timeout that elapsed, in milliseconds. */
+  readonly timeout: number;
+
+  constructor(received: number, timeout: number, options?: BuswayErrorOptions) {
+    super('STALLED_FRAME', `peer sent ${received} bytes of a frame and then nothing for ${timeout} ms`, options);
+    this.name = 'StalledFrameError';
+    this.received = received;
+    this.timeout = timeout;
+  }
+}
+
+/**
+ * A peer's identity, as the operating system reported it, is not acceptable: on POSIX a hub
+ * running as another user. The 0700 socket directory already keeps other users out; this check is
+ * the second line of defence should the directory have been swapped.
+ *
+ * @example
+ * ```ts
+ * link.closed.then((reason) => {
+ *   if (reason instanceof PeerRejectedError) log.error(reason.message);
+ * });
+ * ```
+ */
+export class PeerRejectedError extends BuswayError {
+  constructor(message: string, options?: BuswayErrorOptions) {
+    super('PEER_REJECTED', message, options);
+    this.name = 'PeerRejectedError';
+  }
+}
+
+/**
+ * The hub did not accept a connection within the connect timeout (on Win32: every pipe instance
+ * stayed busy, `ERROR_PIPE_BUSY`, for that long).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await endpoint.connect();
+ * } catch (err) {
+ *   if (err instanceof ConnectTimeoutError) console.warn(`hub at ${err.address} is not accepting`);
+ * }
+ * ```
+ */
+export class ConnectTimeoutError extends BuswayError {
+  /** The socket path or pipe name. */
+  readonly address: string;
+  /** The timeout that elapsed, in milliseconds. */
+  readonly timeout: number;
+
+  constructor(address: string, timeout: number, options?: BuswayErrorOptions) {
+    super('CONNECT_TIMEOUT', `${address} did not accept a connection within ${timeout} ms`, options);
+    this.name = 'ConnectTimeoutError';
+    this.address = address;
+    this.timeout = timeout;
+  }
+}
