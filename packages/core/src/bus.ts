@@ -1,0 +1,754 @@
+/**
+ * The Bus: publish/subscribe and request/reply over one transport.
+ *
+ * Design notes for the next engineer:
+ * - Every frame this member sends goes through {@link Bus.emit}, which delivers it locally when a
+ *   local subscriber or handler wants it and hands it to the transport when another member might.
+ *   Local delivery decodes the encoded frame, so a subscriber never shares an object with the
+ *   publisher, whatever the transport.
+ * - Every frame received goes through {@link Bus.receive}: decode, duplicate suppression (for the
+ *   sequenced kinds), reassembly, then dispatch by kind.
+ * - Interest (subscriptions, handlers, the inbox) is announced with control frames and announced
+ *   again each time the transport comes back to `open`, so hubs that restart relearn it.
+ *
+ * @module
+ */
+import { BehaviorSubject, distinctUntilChanged, from, isObservable, Observable, of, type Subscription } from 'rxjs';
+import type { BusOptions, ResolvedBusOptions } from './bus-options.js';
+import { codecFor } from './codec.js';
+import { DedupWindow } from './dedup-window.js';
+import {
+  decodeEnvelope,
+  DEFAULT_MAX_FRAME_SIZE,
+  encodeEnvelope,
+  type Envelope,
+  type EnvelopeInit,
+  FrameKind,
+  type Headers,
+} from './envelope.js';
+import {
+  BuswayError,
+  ClosedError,
+  ConnectionLostError,
+  FrameTooLargeError,
+  NoRespondersError,
+  PeerLostError,
+  TimeoutError,
+} from './errors.js';
+import { fragmentEnvelope } from './fragmenter.js';
+import { inboxTopic, isInbox, memberName } from './inbox.js';
+import type { BusStats, Message, PublishOptions, RequestHandler, RequestOptions, Sender } from './message.js';
+import { msgpackCodec } from './codec.js';
+import { Reassembler } from './reassembler.js';
+import { decodeRemoteError, encodeRemoteError } from './remote-error.js';
+import { TopicTrie, validatePattern, validateTopic } from './topic.js';
+import type { ConnectionState, InboundFrame, PeerIdentity, Transport } from './transport.js';
+
+/** Kinds that carry a per-origin sequence number and go through duplicate suppression. */
+const SEQUENCED = new Set<number>([
+  FrameKind.Publish,
+  FrameKind.Request,
+  FrameKind.Reply,
+  FrameKind.ReplyEnd,
+  FrameKind.ReplyError,
+  FrameKind.Cancel,
+  FrameKind.Ack,
+]);
+
+const EMPTY_HEADERS: Headers = Object.freeze({});
+
+interface LocalSubscription {
+  readonly pattern: string;
+  readonly observer: { next(message: Message): void; complete(): void };
+}
+
+interface LocalHandler {
+  readonly pattern: string;
+  readonly handler: RequestHandler;
+}
+
+interface PendingRequest {
+  readonly topic: string;
+  readonly timeout: number;
+  readonly observer: {
+    next(value: unknown): void;
+    error(err: unknown): void;
+    complete(): void;
+  };
+  /** The member answering, once its first reply or ack arrived. */
+  responder: number | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** A local handler serves it; `NoResponders` from a router does not apply. */
+  servedLocally: boolean;
+}
+
+interface ActiveHandling {
+  subscription: Subscription | undefined;
+  /** Set once a reply frame went out, so the deferred ack is skipped. */
+  answered: boolean;
+  readonly topic: string;
+}
+
+/** Resolved defaults, see {@link BusOptions}. */
+export function resolveBusOptions(options: BusOptions): ResolvedBusOptions {
+  return {
+    codec: options.codec ?? msgpackCodec,
+    requestTimeout: options.requestTimeout ?? 10_000,
+    maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+    maxMessageSize: options.maxMessageSize ?? 256 * 1024 * 1024,
+    fragmentTimeout: options.fragmentTimeout ?? 30_000,
+    maxReassemblyBytes: options.maxReassemblyBytes ?? 64 * 1024 * 1024,
+    dedupWindow: options.dedupWindow ?? 1024,
+    maxSenders: options.maxSenders ?? 4096,
+    transportOptions: options.transportOptions ?? {},
+  };
+}
+
+/**
+ * A member of a bus. Create one with `createBus`.
+ *
+ * @example
+ * ```ts
+ * const bus = await createBus('memory://shop');
+ * bus.handle('price.quote', (req) => ({ sku: req.data, price: 42 }));
+ * bus.request('price.quote', 'A').subscribe((quote) => console.log(quote));
+ * ```
+ */
+export class Bus {
+  /** This member's id (base 36), as other members see it in `Message.sender.member`. */
+  readonly id: string;
+
+  readonly #memberId: number;
+  readonly #transport: Transport;
+  readonly #options: ResolvedBusOptions;
+  readonly #inbox: string;
+  readonly #state = new BehaviorSubject<ConnectionState>('connecting');
+  readonly #dedup: DedupWindow;
+  readonly #reassembler: Reassembler;
+  readonly #frameLimit: number;
+
+  readonly #subscriptions = new TopicTrie<LocalSubscription>();
+  readonly #subscriptionCounts = new Map<string, number>();
+  /** Every live subscription, so close() can complete them. */
+  readonly #allSubscriptions = new Set<LocalSubscription>();
+  readonly #handlers = new TopicTrie<LocalHandler>();
+  readonly #handlerCounts = new Map<string, number>();
+  readonly #pending = new Map<number, PendingRequest>();
+  /** Handlers running for remote or local requesters, by `${origin}:${correlation}`. */
+  readonly #active = new Map<string, ActiveHandling>();
+
+  #sequence = 0;
+  #correlation = 0;
+  #closing: Promise<void> | undefined;
+  #transportSubscriptions: Subscription[] = [];
+  #counters = { published: 0, delivered: 0, badFrames: 0 };
+
+  /** @internal Use `createBus`. */
+  constructor(transport: Transport, memberId: number, options: ResolvedBusOptions) {
+    this.#transport = transport;
+    this.#memberId = memberId;
+    this.#options = options;
+    this.id = memberName(memberId);
+    this.#inbox = inboxTopic(memberId);
+    this.#dedup = new DedupWindow({ windowSize: options.dedupWindow, maxOrigins: options.maxSenders });
+    this.#reassembler = new Reassembler({
+      timeoutMs: options.fragmentTimeout,
+      maxPendingBytes: options.maxReassemblyBytes,
+      maxMessageSize: options.maxMessageSize,
+    });
+    this.#frameLimit = Math.min(options.maxFrameSize, transport.capabilities.maxFrameSize);
+  }
+
+  /** Connection state: `connecting`, `open`, `reconnecting`, then `closed` once. */
+  get state$(): Observable<ConnectionState> {
+    return this.#state.pipe(distinctUntilChanged());
+  }
+
+  /** @internal Join the transport; called by `createBus`. */
+  async open(): Promise<void> {
+    this.#transportSubscriptions.push(
+      this.#transport.frames$.subscribe({
+        next: (frame) => this.receive(frame),
+        error: (err: unknown) => this.#onTransportDown(err),
+      }),
+      this.#transport.state$.subscribe((state) => this.#onTransportState(state)),
+    );
+    try {
+      await this.#transport.open();
+    } catch (err) {
+      for (const s of this.#transportSubscriptions) s.unsubscribe();
+      this.#state.next('closed');
+      this.#state.complete();
+      throw err;
+    }
+    // Transports that do not report 'open' themselves are open once open() resolved.
+    if (this.#state.value === 'connecting') this.#onTransportState('open');
+  }
+
+  /**
+   * Publish `data` on `topic`. Resolves once the transport accepted the frame; rejects with
+   * `BufferFullError` when it cannot take it (nothing is sent then), `TopicError` for a bad topic,
+   * `ClosedError` after close.
+   *
+   * @example
+   * ```ts
+   * await bus.publish('orders.created', { id: 1 }, { headers: { traceparent } });
+   * ```
+   */
+  publish(topic: string, data: unknown, options?: PublishOptions): Promise<void> {
+    try {
+      this.#assertUsable();
+      validateTopic(topic);
+      const payload = this.#options.codec.encode(data);
+      this.#counters.published += 1;
+      const sent = this.#emit({
+        kind: FrameKind.Publish,
+        topic,
+        encoding: this.#options.codec.encoding,
+        headers: options?.headers,
+        payload,
+      });
+      return sent ?? Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Messages on topics matching `pattern` (`*` one token, `>` the rest). Cold: interest is
+   * announced on subscribe and withdrawn on unsubscribe. Completes when the bus closes.
+   *
+   * @example
+   * ```ts
+   * const sub = bus.subscribe<Order>('orders.*').subscribe((m) => console.log(m.topic, m.data.id));
+   * sub.unsubscribe();
+   * ```
+   */
+  subscribe<T = unknown>(pattern: string): Observable<Message<T>> {
+    validatePattern(pattern);
+    return new Observable<Message<T>>((observer) => {
+      if (this.#closing !== undefined) {
+        observer.complete();
+        return undefined;
+      }
+      const entry: LocalSubscription = { pattern, observer: observer as LocalSubscription['observer'] };
+      this.#subscriptions.add(pattern, entry);
+      this.#allSubscriptions.add(entry);
+      this.#changeInterest(this.#subscriptionCounts, pattern, FrameKind.Subscribe, +1);
+      return () => {
+        this.#subscriptions.remove(pattern, entry);
+        this.#allSubscriptions.delete(entry);
+        this.#changeInterest(this.#subscriptionCounts, pattern, FrameKind.Unsubscribe, -1);
+      };
+    });
+  }
+
+  /**
+   * Answer requests on topics matching `pattern`. Returns a function that stops handling.
+   * Several members may handle the same topic: a hub sends each request to one of them; on a
+   * broadcast transport the first to answer serves it and the others are cancelled.
+   *
+   * @example
+   * ```ts
+   * const off = bus.handle('price.quote', async (req) => lookup(req.data));
+   * // streaming:
+   * bus.handle('ticks', () => interval(100).pipe(take(5)));
+   * off();
+   * ```
+   */
+  handle<Req = unknown, Res = unknown>(pattern: string, handler: RequestHandler<Req, Res>): () => void {
+    this.#assertUsable();
+    validatePattern(pattern);
+    const entry: LocalHandler = { pattern, handler: handler as RequestHandler };
+    this.#handlers.add(pattern, entry);
+    this.#changeInterest(this.#handlerCounts, pattern, FrameKind.Handle, +1);
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      this.#handlers.remove(pattern, entry);
+      this.#changeInterest(this.#handlerCounts, pattern, FrameKind.Unhandle, -1);
+    };
+  }
+
+  /**
+   * Send a request and receive its replies. Cold: nothing is sent until subscribed, and
+   * unsubscribing before the stream ends sends a cancel to the handler. Errors with
+   * `TimeoutError` (no reply within `timeout`), `NoRespondersError` (nobody handles the topic, where
+   * the transport can tell), `PeerLostError` (the handler's member left), `ConnectionLostError`
+   * (the transport dropped) or the handler's own error.
+   *
+   * @example
+   * ```ts
+   * const quote = await firstValueFrom(bus.request('price.quote', { sku: 'A' }, { timeout: 2000 }));
+   * bus.request('ticks', null).subscribe({ next: console.log, complete: () => console.log('done') });
+   * ```
+   */
+  request<Res = unknown>(topic: string, data: unknown, options?: RequestOptions): Observable<Res> {
+    return new Observable<Res>((observer) => {
+      try {
+        this.#assertUsable();
+        if (this.#state.value !== 'open') throw new ConnectionLostError(`the bus is ${this.#state.value}`);
+        validateTopic(topic);
+      } catch (err) {
+        observer.error(err);
+        return undefined;
+      }
+      this.#correlation = (this.#correlation + 1) >>> 0 || 1;
+      const correlation = this.#correlation;
+      const timeout = options?.timeout ?? this.#options.requestTimeout;
+      const pending: PendingRequest = {
+        topic,
+        timeout,
+        observer: observer as PendingRequest['observer'],
+        responder: undefined,
+        timer: undefined,
+        servedLocally: this.#handlers.match(topic).size > 0,
+      };
+      this.#pending.set(correlation, pending);
+      this.#armTimer(correlation, pending);
+      let sent: Promise<void> | void;
+      try {
+        sent = this.#emit({
+          kind: FrameKind.Request,
+          topic,
+          correlation,
+          encoding: this.#options.codec.encoding,
+          headers: options?.headers,
+          payload: this.#options.codec.encode(data),
+        });
+        this.#counters.published += 1;
+      } catch (err) {
+        this.#settle(correlation);
+        observer.error(err);
+        return undefined;
+      }
+      sent?.catch((err: unknown) => {
+        if (this.#settle(correlation) !== undefined) observer.error(err);
+      });
+      return () => {
+        const stillPending = this.#settle(correlation);
+        if (stillPending === undefined || this.#closing !== undefined) return;
+        // Stop the handler: the one that answered, or every handler of the topic if none did yet.
+        const target = stillPending.responder === undefined ? topic : inboxTopic(stillPending.responder);
+        this.#sendQuietly({ kind: FrameKind.Cancel, topic: target, correlation });
+      };
+    });
+  }
+
+  /**
+   * Counters: messages, duplicates dropped, gaps (lost frames), bad frames, reassembly losses,
+   * and the transport's own counters prefixed with `transport.`.
+   *
+   * @example
+   * ```ts
+   * const { duplicates, gaps } = bus.stats();
+   * ```
+   */
+  stats(): BusStats {
+    const dedup = this.#dedup.stats;
+    const reassembly = this.#reassembler.stats;
+    const transport: Record<string, number> = {};
+    for (const [k, v] of Object.entries(this.#transport.stats?.() ?? {})) transport[`transport.${k}`] = v;
+    return {
+      ...transport,
+      published: this.#counters.published,
+      delivered: this.#counters.delivered,
+      duplicates: dedup.duplicates,
+      gaps: dedup.gaps,
+      badFrames: this.#counters.badFrames,
+      fragmentsExpired: reassembly.expired,
+      reassemblyDropped: reassembly.dropped,
+      pendingRequests: this.#pending.size,
+    };
+  }
+
+  /**
+   * Leave the bus: tells the others, completes subscriptions, fails pending requests with
+   * `ClosedError`, stops handlers and releases the transport. Idempotent.
+   *
+   * @example
+   * ```ts
+   * await bus.close();
+   * ```
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    if (this.#state.value === 'open') this.#sendQuietly({ kind: FrameKind.Leave, topic: '_LEAVE' });
+    this.#failPending(() => new ClosedError());
+    for (const active of this.#active.values()) active.subscription?.unsubscribe();
+    this.#active.clear();
+    for (const s of [...this.#allSubscriptions]) s.observer.complete();
+    this.#allSubscriptions.clear();
+    this.#reassembler.close();
+    try {
+      await this.#transport.close();
+    } finally {
+      for (const s of this.#transportSubscriptions) s.unsubscribe();
+      this.#state.next('closed');
+      this.#state.complete();
+    }
+  }
+
+  /**
+   * Handle one inbound frame. Public for transports' tests and for the local loopback; the bytes
+   * are only read during the call.
+   *
+   * @internal
+   */
+  receive(frame: InboundFrame): void {
+    let envelope: Envelope;
+    try {
+      envelope = decodeEnvelope(frame.bytes, this.#options.maxFrameSize);
+    } catch {
+      this.#counters.badFrames += 1;
+      return;
+    }
+    if (envelope.origin === this.#memberId) return; // our own frame echoed by a broadcast medium
+    if (SEQUENCED.has(envelope.kind) && !this.#dedup.accept(envelope.origin, envelope.sequence)) return;
+    if (envelope.fragmentCount > 1) {
+      const whole = this.#reassembler.accept(envelope);
+      if (whole === undefined) return;
+      envelope = whole;
+    }
+    this.#dispatch(envelope, frame.peer);
+  }
+
+  #dispatch(envelope: Envelope, peer: PeerIdentity | undefined): void {
+    switch (envelope.kind) {
+      case FrameKind.Publish:
+        this.#deliver(envelope, peer);
+        return;
+      case FrameKind.Request:
+        this.#serve(envelope, peer);
+        return;
+      case FrameKind.Reply:
+      case FrameKind.ReplyEnd:
+      case FrameKind.ReplyError:
+      case FrameKind.Ack:
+      case FrameKind.NoResponders:
+        if (envelope.topic === this.#inbox) this.#answer(envelope);
+        return;
+      case FrameKind.Cancel:
+        this.#cancelHandling(envelope);
+        return;
+      case FrameKind.Leave:
+        this.#memberLeft(envelope.origin);
+        return;
+      default:
+        // Interest and Hello frames matter to routers and membership trackers, not to the bus.
+        return;
+    }
+  }
+
+  #message(envelope: Envelope, peer: PeerIdentity | undefined): Message {
+    const sender: Sender = { ...peer, member: memberName(envelope.origin) };
+    return {
+      topic: envelope.topic,
+      data: codecFor(envelope.encoding).decode(envelope.payload),
+      headers: envelope.headers ?? EMPTY_HEADERS,
+      sender,
+    };
+  }
+
+  #deliver(envelope: Envelope, peer: PeerIdentity | undefined): void {
+    const targets = this.#subscriptions.match(envelope.topic);
+    if (targets.size === 0) return;
+    let message: Message;
+    try {
+      message = this.#message(envelope, peer);
+    } catch {
+      this.#counters.badFrames += 1;
+      return;
+    }
+    this.#counters.delivered += 1;
+    for (const target of targets) target.observer.next(message);
+  }
+
+  #serve(envelope: Envelope, peer: PeerIdentity | undefined): void {
+    const [entry] = this.#handlers.match(envelope.topic);
+    if (entry === undefined) return; // a broadcast medium: another member handles it
+    const requester = envelope.origin;
+    const correlation = envelope.correlation;
+    const key = `${requester}:${correlation}`;
+    if (this.#active.has(key)) return;
+    const replyTo = inboxTopic(requester);
+    const active: ActiveHandling = { subscription: undefined, answered: false, topic: envelope.topic };
+    this.#active.set(key, active);
+    const reply = (init: Omit<EnvelopeInit, 'origin' | 'sequence'>): void => {
+      active.answered = true;
+      this.#sendQuietly(init);
+    };
+    let source: Observable<unknown>;
+    try {
+      const request = this.#message(envelope, peer);
+      const result = entry.handler(request);
+      source = isObservable(result) ? result : isPromiseLike(result) ? from(result) : of(result);
+    } catch (err) {
+      source = new Observable((o) => o.error(err));
+    }
+    active.subscription = source.subscribe({
+      next: (value) => {
+        let payload: Uint8Array;
+        try {
+          payload = this.#options.codec.encode(value);
+        } catch (err) {
+          reply({ kind: FrameKind.ReplyError, topic: replyTo, correlation, payload: encodeRemoteError(err) });
+          this.#active.get(key)?.subscription?.unsubscribe();
+          this.#active.delete(key);
+          return;
+        }
+        reply({ kind: FrameKind.Reply, topic: replyTo, correlation, encoding: this.#options.codec.encoding, payload });
+      },
+      error: (err: unknown) => {
+        this.#active.delete(key);
+        reply({ kind: FrameKind.ReplyError, topic: replyTo, correlation, payload: encodeRemoteError(err) });
+      },
+      complete: () => {
+        this.#active.delete(key);
+        reply({ kind: FrameKind.ReplyEnd, topic: replyTo, correlation });
+      },
+    });
+    // Tell the requester who is working on it, unless a reply already did: that is what lets it
+    // fail at once with PeerLostError if this member dies, and pick one of several handlers.
+    if (!active.answered) {
+      setImmediate(() => {
+        if (!active.answered && this.#active.get(key) === active) {
+          this.#sendQuietly({ kind: FrameKind.Ack, topic: replyTo, correlation });
+        }
+      });
+    }
+  }
+
+  #answer(envelope: Envelope): void {
+    const pending = this.#pending.get(envelope.correlation);
+    if (pending === undefined) return;
+    if (envelope.kind === FrameKind.NoResponders) {
+      if (pending.servedLocally || pending.responder !== undefined) return;
+      this.#settle(envelope.correlation);
+      pending.observer.error(new NoRespondersError(pending.topic));
+      return;
+    }
+    if (pending.responder === undefined) {
+      pending.responder = envelope.origin;
+    } else if (pending.responder !== envelope.origin) {
+      // A second handler answered on a broadcast medium: the first one serves; stop this one.
+      this.#sendQuietly({ kind: FrameKind.Cancel, topic: inboxTopic(envelope.origin), correlation: envelope.correlation });
+      return;
+    }
+    switch (envelope.kind) {
+      case FrameKind.Ack:
+        this.#armTimer(envelope.correlation, pending);
+        return;
+      case FrameKind.Reply: {
+        let value: unknown;
+        try {
+          value = codecFor(envelope.encoding).decode(envelope.payload);
+        } catch (err) {
+          this.#settle(envelope.correlation);
+          pending.observer.error(err);
+          return;
+        }
+        this.#armTimer(envelope.correlation, pending);
+        pending.observer.next(value);
+        return;
+      }
+      case FrameKind.ReplyEnd:
+        this.#settle(envelope.correlation);
+        pending.observer.complete();
+        return;
+      case FrameKind.ReplyError:
+        this.#settle(envelope.correlation);
+        pending.observer.error(decodeRemoteError(envelope.payload));
+        return;
+    }
+  }
+
+  #cancelHandling(envelope: Envelope): void {
+    const key = `${envelope.origin}:${envelope.correlation}`;
+    const active = this.#active.get(key);
+    if (active === undefined) return;
+    this.#active.delete(key);
+    active.subscription?.unsubscribe();
+  }
+
+  #memberLeft(origin: number): void {
+    this.#dedup.forget(origin);
+    for (const [correlation, pending] of [...this.#pending]) {
+      if (pending.responder === origin) {
+        this.#settle(correlation);
+        pending.observer.error(new PeerLostError(memberName(origin)));
+      }
+    }
+    const prefix = `${origin}:`;
+    for (const [key, active] of [...this.#active]) {
+      if (key.startsWith(prefix)) {
+        this.#active.delete(key);
+        active.subscription?.unsubscribe();
+      }
+    }
+  }
+
+  /** Remove a pending request and its timer; returns it if it was still pending. */
+  #settle(correlation: number): PendingRequest | undefined {
+    const pending = this.#pending.get(correlation);
+    if (pending === undefined) return undefined;
+    this.#pending.delete(correlation);
+    if (pending.timer !== undefined) clearTimeout(pending.timer);
+    return pending;
+  }
+
+  #armTimer(correlation: number, pending: PendingRequest): void {
+    if (pending.timer !== undefined) clearTimeout(pending.timer);
+    if (!Number.isFinite(pending.timeout)) return;
+    pending.timer = setTimeout(() => {
+      if (this.#settle(correlation) === undefined) return;
+      if (pending.responder !== undefined) {
+        this.#sendQuietly({ kind: FrameKind.Cancel, topic: inboxTopic(pending.responder), correlation });
+      } else {
+        this.#sendQuietly({ kind: FrameKind.Cancel, topic: pending.topic, correlation });
+      }
+      pending.observer.error(new TimeoutError(pending.topic, pending.timeout));
+    }, pending.timeout);
+  }
+
+  #failPending(makeError: () => BuswayError): void {
+    for (const correlation of [...this.#pending.keys()]) {
+      const pending = this.#settle(correlation);
+      pending?.observer.error(makeError());
+    }
+  }
+
+  #onTransportState(state: ConnectionState): void {
+    if (this.#closing !== undefined) return;
+    const previous = this.#state.value;
+    if (state === 'open' && previous !== 'open') {
+      this.#state.next('open');
+      this.#announceInterest();
+      return;
+    }
+    if (state !== 'open' && previous === 'open') {
+      // Replies in flight are lost with the link: fail every waiting request now, never hang.
+      this.#failPending(() => new ConnectionLostError(`the transport is ${state}`));
+      for (const active of this.#active.values()) active.subscription?.unsubscribe();
+      this.#active.clear();
+    }
+    if (state === 'closed') {
+      this.#onTransportDown(new ConnectionLostError('the transport closed'));
+      return;
+    }
+    this.#state.next(state);
+  }
+
+  #onTransportDown(err: unknown): void {
+    if (this.#closing !== undefined) return;
+    this.#failPending(() => (err instanceof BuswayError ? err : new ConnectionLostError(undefined, { cause: err })));
+    this.#closing = this.#shutdown().catch(() => undefined);
+  }
+
+  #announceInterest(): void {
+    this.#sendQuietly({ kind: FrameKind.Subscribe, topic: this.#inbox });
+    for (const pattern of this.#subscriptionCounts.keys()) this.#sendQuietly({ kind: FrameKind.Subscribe, topic: pattern });
+    for (const pattern of this.#handlerCounts.keys()) this.#sendQuietly({ kind: FrameKind.Handle, topic: pattern });
+  }
+
+  #changeInterest(counts: Map<string, number>, pattern: string, kind: FrameKind, delta: 1 | -1): void {
+    const count = (counts.get(pattern) ?? 0) + delta;
+    if (count > 0) counts.set(pattern, count);
+    else counts.delete(pattern);
+    const announce = (delta > 0 && count === 1) || (delta < 0 && count === 0);
+    if (announce && this.#state.value === 'open' && this.#closing === undefined) {
+      this.#sendQuietly({ kind, topic: pattern });
+    }
+  }
+
+  /** Send a control or reply frame; a failure is counted, not thrown (the peer's timeout covers it). */
+  #sendQuietly(init: Omit<EnvelopeInit, 'origin' | 'sequence'>): void {
+    try {
+      const sent = this.#emit(init);
+      sent?.catch(() => undefined);
+    } catch {
+      // Nothing to do: the requester's timeout or the next reconnect's announcement covers it.
+    }
+  }
+
+  /**
+   * Encode and send one message: fragments it when it exceeds the frame limit, delivers it locally
+   * when this member is interested, and hands it to the transport when another member may be.
+   */
+  #emit(init: Omit<EnvelopeInit, 'origin' | 'sequence'>): Promise<void> | void {
+    const kind = init.kind;
+    const sequenced = SEQUENCED.has(kind);
+    const full: EnvelopeInit = { ...init, origin: this.#memberId, sequence: sequenced ? this.#nextSequence() : 0 };
+    const size = (full.payload?.length ?? 0) + full.topic.length * 3 + 64;
+    if (size > this.#options.maxMessageSize) throw new FrameTooLargeError(size, this.#options.maxMessageSize);
+    const local = this.#wantsLocally(kind, init.topic);
+    const remote = this.#wantsRemote(kind, init.topic);
+    if (!local && !remote) return undefined;
+    const frames =
+      (full.payload?.length ?? 0) + 2048 < this.#frameLimit
+        ? [encodeEnvelope(full)]
+        : fragmentEnvelope(full, this.#frameLimit, () => this.#nextSequence());
+    if (local) {
+      const whole = frames.length === 1 ? (frames[0] as Uint8Array) : encodeEnvelope(full);
+      this.#dispatch(decodeEnvelope(whole, Number.MAX_SAFE_INTEGER), undefined);
+    }
+    if (!remote) return undefined;
+    if (frames.length === 1) return this.#transport.send(frames[0] as Uint8Array);
+    return this.#sendAll(frames);
+  }
+
+  async #sendAll(frames: Uint8Array[]): Promise<void> {
+    for (const frame of frames) await this.#transport.send(frame);
+  }
+
+  #wantsLocally(kind: FrameKind, topic: string): boolean {
+    switch (kind) {
+      case FrameKind.Publish:
+        return this.#subscriptions.match(topic).size > 0;
+      case FrameKind.Request:
+        return this.#handlers.match(topic).size > 0;
+      case FrameKind.Reply:
+      case FrameKind.ReplyEnd:
+      case FrameKind.ReplyError:
+      case FrameKind.Ack:
+      case FrameKind.Cancel:
+        return topic === this.#inbox;
+      default:
+        return false;
+    }
+  }
+
+  #wantsRemote(kind: FrameKind, topic: string): boolean {
+    switch (kind) {
+      case FrameKind.Request:
+        // A local handler serves it; asking the others too would only start work to cancel.
+        return this.#handlers.match(topic).size === 0;
+      case FrameKind.Reply:
+      case FrameKind.ReplyEnd:
+      case FrameKind.ReplyError:
+      case FrameKind.Ack:
+      case FrameKind.Cancel:
+        return topic !== this.#inbox;
+      default:
+        return this.#state.value === 'open' || kind === FrameKind.Publish;
+    }
+  }
+
+  #nextSequence(): number {
+    this.#sequence = (this.#sequence + 1) >>> 0;
+    return this.#sequence;
+  }
+
+  #assertUsable(): void {
+    if (this.#closing !== undefined) throw new ClosedError();
+  }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}

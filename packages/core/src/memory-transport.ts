@@ -1,0 +1,137 @@
+/**
+ * `memory://name`: members of one process meet in a named in-process domain. For tests and for
+ * embedding: it behaves like a hub transport (routing by interest, `NoResponders`, `Leave` on
+ * close) without any I/O.
+ *
+ * @module
+ */
+import { BehaviorSubject, Subject } from 'rxjs';
+import { DEFAULT_MAX_FRAME_SIZE } from './envelope.js';
+import { BufferFullError, ClosedError, ConfigurationError, FrameTooLargeError } from './errors.js';
+import { InterestRouter, type RouterLink } from './interest-router.js';
+import type { ConnectionState, InboundFrame, Transport, TransportCapabilities, TransportContext } from './transport.js';
+
+/** Options of the memory transport, from `transportOptions` or the URL's query. */
+export type MemoryTransportOptions = Readonly<
+  Partial<{
+    /** Largest frame, in bytes; larger messages are fragmented by the bus. Default: 16 MiB. */
+    maxFrameSize: number;
+    /** Bytes queued for delivery in a domain before `send` rejects with BufferFullError. Default: 64 MiB. */
+    maxQueuedBytes: number;
+  }>
+>;
+
+class MemoryDomain {
+  readonly router = new InterestRouter<MemberLink>();
+  readonly members = new Set<MemberLink>();
+  private queue: Array<{ frame: Uint8Array; from: MemberLink }> = [];
+  queuedBytes = 0;
+  private scheduled = false;
+
+  constructor(readonly maxQueuedBytes: number) {}
+
+  /** Frames are routed in a microtask batch: asynchronous like real transports, without timers. */
+  enqueue(frame: Uint8Array, from: MemberLink): void {
+    if (this.queuedBytes + frame.length > this.maxQueuedBytes) throw new BufferFullError(this.maxQueuedBytes);
+    this.queue.push({ frame, from });
+    this.queuedBytes += frame.length;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => this.drain());
+    }
+  }
+
+  private drain(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    for (const { frame, from } of batch) {
+      this.queuedBytes -= frame.length;
+      if (this.members.has(from)) this.router.route(frame, from);
+    }
+  }
+}
+
+const domains = new Map<string, MemoryDomain>();
+
+class MemberLink implements RouterLink {
+  constructor(private readonly frames: Subject<InboundFrame>) {}
+  deliver(frame: Uint8Array): void {
+    this.frames.next({ bytes: frame });
+  }
+}
+
+/**
+ * A member of an in-process domain.
+ *
+ * @example
+ * ```ts
+ * const transport = new MemoryTransport(new URL('memory://test'), { memberId: 1, maxFrameSize: 1 << 24, options: {} });
+ * await transport.open();
+ * ```
+ */
+export class MemoryTransport implements Transport {
+  readonly capabilities: TransportCapabilities;
+  readonly frames$ = new Subject<InboundFrame>();
+  readonly #state = new BehaviorSubject<ConnectionState>('connecting');
+  readonly state$ = this.#state.asObservable();
+  readonly #name: string;
+  readonly #maxQueuedBytes: number;
+  #domain: MemoryDomain | undefined;
+  #link: MemberLink | undefined;
+
+  constructor(url: URL, context: TransportContext) {
+    const options = { ...context.options, ...Object.fromEntries(url.searchParams) } as Record<string, unknown>;
+    const maxFrameSize = positive(options.maxFrameSize, 'maxFrameSize') ?? DEFAULT_MAX_FRAME_SIZE;
+    this.#maxQueuedBytes = positive(options.maxQueuedBytes, 'maxQueuedBytes') ?? 64 * 1024 * 1024;
+    this.#name = url.host + url.pathname;
+    if (this.#name === '') throw new ConfigurationError('memory:// needs a name, for example memory://orders');
+    this.capabilities = { reliable: true, ordered: true, maxFrameSize, broadcast: 'hub', knowsResponders: true };
+  }
+
+  async open(): Promise<void> {
+    let domain = domains.get(this.#name);
+    if (domain === undefined) {
+      domain = new MemoryDomain(this.#maxQueuedBytes);
+      domains.set(this.#name, domain);
+    }
+    this.#domain = domain;
+    this.#link = new MemberLink(this.frames$);
+    domain.members.add(this.#link);
+    domain.router.add(this.#link);
+    this.#state.next('open');
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.#domain === undefined || this.#link === undefined) throw new ClosedError('the memory transport is not open');
+    if (frame.length > this.capabilities.maxFrameSize) throw new FrameTooLargeError(frame.length, this.capabilities.maxFrameSize);
+    this.#domain.enqueue(frame, this.#link);
+  }
+
+  async close(): Promise<void> {
+    const domain = this.#domain;
+    const link = this.#link;
+    this.#domain = undefined;
+    this.#link = undefined;
+    if (domain !== undefined && link !== undefined) {
+      domain.members.delete(link);
+      domain.router.remove(link);
+      if (domain.members.size === 0) domains.delete(this.#name);
+    }
+    if (this.#state.value !== 'closed') {
+      this.#state.next('closed');
+      this.frames$.complete();
+    }
+  }
+
+  stats(): Readonly<Record<string, number>> {
+    return { queuedBytes: this.#domain?.queuedBytes ?? 0 };
+  }
+}
+
+function positive(value: unknown, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new ConfigurationError(`memory:// option ${name} must be a positive integer`);
+  return n;
+}

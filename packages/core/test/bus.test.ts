@@ -1,0 +1,289 @@
+import { firstValueFrom, interval, lastValueFrom, map, Observable, take, toArray } from 'rxjs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  type Bus,
+  ClosedError,
+  ConfigurationError,
+  createBus,
+  jsonCodec,
+  type Message,
+  NoRespondersError,
+  PeerLostError,
+  rawCodec,
+  TimeoutError,
+  TopicError,
+  TransportNotFoundError,
+} from '../src/index.js';
+
+let counter = 0;
+const buses: Bus[] = [];
+/** A fresh memory domain per test so tests never see each other's members. */
+function url(query = ''): string {
+  counter += 1;
+  return `memory://bus-test-${counter}${query}`;
+}
+async function join(target: string): Promise<Bus> {
+  const bus = await createBus(target);
+  buses.push(bus);
+  return bus;
+}
+afterEach(async () => {
+  vi.useRealTimers();
+  await Promise.all(buses.splice(0).map((b) => b.close()));
+});
+
+/** Resolves with the first `count` messages of a subscription. */
+function collect<T>(source: Observable<Message<T>>, count: number): Promise<Message<T>[]> {
+  return lastValueFrom(source.pipe(take(count), toArray()));
+}
+
+/** Lets queued microtasks (the memory transport's delivery) and immediates run. */
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('publish / subscribe', () => {
+  it('delivers to another member with topic, data, headers and sender', async () => {
+    const u = url();
+    const a = await join(u);
+    const b = await join(u);
+    const got = collect(b.subscribe<{ id: number }>('orders.created'), 1);
+    await settle();
+    await a.publish('orders.created', { id: 7 }, { headers: { traceparent: '00-abc' } });
+    const [m] = await got;
+    expect(m?.topic).toBe('orders.created');
+    expect(m?.data).toEqual({ id: 7 });
+    expect(m?.headers).toEqual({ traceparent: '00-abc' });
+    expect(m?.sender.member).toBe(a.id);
+  });
+
+  it('matches * as one token and > as the rest, like NATS', async () => {
+    const u = url();
+    const a = await join(u);
+    const b = await join(u);
+    const star: string[] = [];
+    const rest: string[] = [];
+    b.subscribe('orders.*').subscribe((m) => star.push(m.topic));
+    b.subscribe('orders.>').subscribe((m) => rest.push(m.topic));
+    await settle();
+    for (const t of ['orders.created', 'orders.eu.created', 'payments.done', 'orders']) await a.publish(t, 1);
+    await settle();
+    expect(star).toEqual(['orders.created']);
+    expect(rest).toEqual(['orders.created', 'orders.eu.created']);
+  });
+
+  it('delivers to the publisher’s own subscribers, as a copy', async () => {
+    const a = await join(url());
+    const data = { n: 1 };
+    const got = collect(a.subscribe<{ n: number }>('self.test'), 1);
+    await a.publish('self.test', data);
+    const [m] = await got;
+    expect(m?.data).toEqual({ n: 1 });
+    expect(m?.data).not.toBe(data);
+  });
+
+  it('stops delivering after unsubscribe and withdraws interest from the hub', async () => {
+    const u = url();
+    const a = await join(u);
+    const b = await join(u);
+    const seen: unknown[] = [];
+    const sub = b.subscribe('x.y').subscribe((m) => seen.push(m.data));
+    await settle();
+    await a.publish('x.y', 1);
+    await settle();
+    sub.unsubscribe();
+    await settle();
+    await a.publish('x.y', 2);
+    await settle();
+    expect(seen).toEqual([1]);
+  });
+
+  it('carries raw bytes and JSON whatever the receiver’s own codec', async () => {
+    const u = url();
+    const raw = await createBus({ url: u, codec: rawCodec });
+    const json = await createBus({ url: u, codec: jsonCodec });
+    buses.push(raw, json);
+    const b = await join(u);
+    const got = collect(b.subscribe('codec.*'), 2);
+    await settle();
+    await raw.publish('codec.raw', new Uint8Array([1, 2, 3]));
+    await json.publish('codec.json', { a: [1, 'two'] });
+    const messages = await got;
+    expect(messages.map((m) => m.data)).toEqual([new Uint8Array([1, 2, 3]), { a: [1, 'two'] }]);
+  });
+
+  it('reassembles a message larger than the transport’s frame', async () => {
+    const u = url('?maxFrameSize=4096');
+    const a = await join(u);
+    const b = await join(u);
+    const big = new Uint8Array(300_000).map((_, i) => i % 251);
+    const got = collect(b.subscribe<Uint8Array>('big'), 1);
+    await settle();
+    await a.publish('big', big);
+    const [m] = await got;
+    // Compared as buffers: a deep equality walk over 300 000 elements takes seconds.
+    expect(Buffer.from(m?.data ?? []).equals(Buffer.from(big))).toBe(true);
+  });
+
+  it('rejects bad topics and patterns with TopicError', async () => {
+    const a = await join(url());
+    await expect(a.publish('orders.*', 1)).rejects.toBeInstanceOf(TopicError);
+    await expect(a.publish('a..b', 1)).rejects.toBeInstanceOf(TopicError);
+    expect(() => a.subscribe('a.>.b')).toThrow(TopicError);
+  });
+});
+
+describe('request / reply', () => {
+  it('answers a value, a promise, and a stream', async () => {
+    const u = url();
+    const server = await join(u);
+    const client = await join(u);
+    server.handle<number, number>('math.double', (req) => req.data * 2);
+    server.handle<number, number>('math.later', async (req) => req.data + 1);
+    server.handle<number, number>('math.count', (req) => interval(1).pipe(take(req.data)));
+    await settle();
+    expect(await firstValueFrom(client.request('math.double', 21))).toBe(42);
+    expect(await firstValueFrom(client.request('math.later', 1))).toBe(2);
+    expect(await lastValueFrom(client.request('math.count', 4).pipe(toArray()))).toEqual([0, 1, 2, 3]);
+  });
+
+  it('serves a request with a local handler', async () => {
+    const a = await join(url());
+    a.handle('local.echo', (req) => req.data);
+    expect(await firstValueFrom(a.request('local.echo', 'hi'))).toBe('hi');
+  });
+
+  it('carries the handler’s error name, message and code', async () => {
+    const u = url();
+    const server = await join(u);
+    const client = await join(u);
+    server.handle('fail', () => {
+      const err = new RangeError('sku out of range') as RangeError & { code: string };
+      err.code = 'E_SKU';
+      throw err;
+    });
+    await settle();
+    const err = await firstValueFrom(client.request('fail', null)).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'RangeError', message: 'sku out of range', code: 'E_SKU' });
+  });
+
+  it('cancels the handler’s stream when the requester unsubscribes', async () => {
+    const u = url();
+    const server = await join(u);
+    const client = await join(u);
+    let torndown = false;
+    server.handle('ticks', () => new Observable<number>((o) => {
+      let n = 0;
+      const t = setInterval(() => o.next(n++), 1);
+      return () => {
+        clearInterval(t);
+        torndown = true;
+      };
+    }));
+    await settle();
+    const first = await lastValueFrom(client.request<number>('ticks', null).pipe(take(3), toArray()));
+    expect(first).toEqual([0, 1, 2]);
+    await vi.waitFor(() => expect(torndown).toBe(true));
+  });
+
+  it('fails fast with NoRespondersError when nobody handles the topic', async () => {
+    const u = url();
+    await join(u);
+    const client = await join(u);
+    const err = await firstValueFrom(client.request('nobody.home', 1, { timeout: 60_000 })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoRespondersError);
+  });
+
+  it('times out with TimeoutError when the handler never answers', async () => {
+    const u = url();
+    const server = await join(u);
+    const client = await join(u);
+    server.handle('silent', () => new Observable(() => undefined));
+    await settle();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const result = firstValueFrom(client.request('silent', 1, { timeout: 2000 })).catch((e: unknown) => e);
+    await settle(); // the handler's ack re-arms the timer: the timeout counts from the last sign of life
+    await settle();
+    await vi.advanceTimersByTimeAsync(1999);
+    expect(client.stats().pendingRequests).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    const err = await result;
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(err).toMatchObject({ code: 'TIMEOUT', timeout: 2000 });
+  });
+
+  it('errors with PeerLostError when the handling member leaves mid-request', async () => {
+    const u = url();
+    const server = await join(u);
+    const client = await join(u);
+    server.handle('hang', () => new Observable(() => undefined));
+    await settle();
+    const result = firstValueFrom(client.request('hang', 1, { timeout: 60_000 })).catch((e: unknown) => e);
+    await settle(); // the handler's ack arrives: the client knows who serves it
+    await settle();
+    await server.close();
+    expect(await result).toBeInstanceOf(PeerLostError);
+  });
+
+  it('is cold: nothing is sent until subscribed', async () => {
+    const u = url();
+    const server = await join(u);
+    const client = await join(u);
+    const handler = vi.fn((req: Message) => req.data);
+    server.handle('cold', handler);
+    await settle();
+    const request = client.request('cold', 1);
+    await settle();
+    expect(handler).not.toHaveBeenCalled();
+    await firstValueFrom(request);
+    expect(handler).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('life cycle and configuration', () => {
+  it('reports state and completes subscriptions and fails requests on close', async () => {
+    const u = url();
+    const server = await join(u);
+    const a = await join(u);
+    server.handle('hang', () => new Observable(() => undefined));
+    const states: string[] = [];
+    a.state$.subscribe((s) => states.push(s));
+    let completed = false;
+    a.subscribe('x').subscribe({ complete: () => (completed = true) });
+    await settle();
+    const pending = firstValueFrom(a.request('hang', 1)).catch((e: unknown) => e);
+    await a.close();
+    expect(completed).toBe(true);
+    expect(await pending).toBeInstanceOf(ClosedError);
+    expect(states).toEqual(['open', 'closed']);
+    await expect(a.publish('x', 1)).rejects.toBeInstanceOf(ClosedError);
+    await a.close(); // idempotent
+  });
+
+  it('takes the URL from BUSWAY_URL when called with no argument', async () => {
+    const u = url();
+    vi.stubEnv('BUSWAY_URL', u);
+    try {
+      const a = await join(u);
+      const b = await createBus();
+      buses.push(b);
+      const got = collect(a.subscribe('env'), 1);
+      await settle();
+      await b.publish('env', 'from env');
+      expect((await got)[0]?.data).toBe('from env');
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it('fails with a clear error for a missing URL, a bad URL and an unknown scheme', async () => {
+    vi.stubEnv('BUSWAY_URL', '');
+    try {
+      await expect(createBus()).rejects.toBeInstanceOf(ConfigurationError);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    await expect(createBus('not a url')).rejects.toBeInstanceOf(ConfigurationError);
+    const err = await createBus('carrier-pigeon://x').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransportNotFoundError);
+    expect((err as Error).message).toContain("registerTransport('carrier-pigeon'");
+  });
+});
