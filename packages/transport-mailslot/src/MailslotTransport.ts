@@ -1,0 +1,349 @@
+/**
+ * The busway transport over mailslots (Unix datagram sockets on POSIX): every member owns one slot
+ * and writes each frame to the slots of all the others. See the package README for the membership
+ * design; this class is platform-neutral and gets its slots from a {@link DatagramLink}.
+ *
+ * @module
+ */
+import { BehaviorSubject, distinctUntilChanged, Subject, type Observable } from 'rxjs';
+import {
+  ClosedError,
+  ConfigurationError,
+  FrameTooLargeError,
+  type ConnectionState,
+  type InboundFrame,
+  type Transport,
+  type TransportCapabilities,
+} from '@busway/core';
+import { checkEnvelopeHeader, encodeEnvelope, FrameKind } from '@busway/core/internal';
+import { ControlType, decodeControl, encodeControl, isControl } from './ControlDatagram.js';
+import type { DatagramLink, LinkDatagram } from './DatagramLink.js';
+import { AUTH_TRAILER_SIZE, FrameAuthenticator } from './FrameAuthenticator.js';
+import { DOMAIN_BROADCAST_LIMIT, type MailslotAddress } from './MailslotAddress.js';
+import type { MailslotTransportOptions } from './MailslotTransportOptions.js';
+import { MemberDirectory, type Member } from './MemberDirectory.js';
+
+/** Opens the platform's slot for a member; `onDatagram` is called for every datagram received. */
+export type LinkOpener = (onDatagram: (datagram: LinkDatagram) => void) => Promise<DatagramLink>;
+
+interface Backlog {
+  readonly queue: Uint8Array[];
+  bytes: number;
+}
+
+/** Counters reported through `bus.stats()`. */
+interface Counters {
+  framesSent: number;
+  framesReceived: number;
+  datagramsOversized: number;
+  datagramsGarbage: number;
+  datagramsUnauthenticated: number;
+  datagramsReplayed: number;
+  datagramsDropped: number;
+  membersJoined: number;
+  membersLeft: number;
+}
+
+/**
+ * @example
+ * ```ts
+ * const transport = new MailslotTransport({ bus: 'orders', domain: false }, memberId, 16 << 20, {}, openPosixLink(...));
+ * await transport.open();
+ * transport.frames$.subscribe(({ bytes }) => console.log(bytes.length));
+ * transport.send(frame);
+ * ```
+ */
+export class MailslotTransport implements Transport {
+  readonly capabilities: TransportCapabilities;
+  readonly frames$: Observable<InboundFrame>;
+  readonly #frames = new Subject<InboundFrame>();
+  readonly #state = new BehaviorSubject<ConnectionState>('connecting');
+  readonly #address: MailslotAddress;
+  readonly #memberId: number;
+  readonly #openLink: LinkOpener;
+  readonly #auth: FrameAuthenticator | undefined;
+  readonly #heartbeatMs: number;
+  readonly #maxBacklogBytes: number;
+  readonly #backlogs = new Map<string, Backlog>();
+  readonly #counters: Counters = {
+    framesSent: 0,
+    framesReceived: 0,
+    datagramsOversized: 0,
+    datagramsGarbage: 0,
+    datagramsUnauthenticated: 0,
+    datagramsReplayed: 0,
+    datagramsDropped: 0,
+    membersJoined: 0,
+    membersLeft: 0,
+  };
+  #link: DatagramLink | undefined;
+  #members: MemberDirectory | undefined;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    address: MailslotAddress,
+    memberId: number,
+    busMaxFrameSize: number,
+    options: MailslotTransportOptions,
+    openLink: LinkOpener,
+  ) {
+    this.#address = address;
+    this.#memberId = memberId;
+    this.#openLink = openLink;
+    this.#heartbeatMs = positive('heartbeatMs', options.heartbeatMs ?? 1000);
+    this.#maxBacklogBytes = positive('maxBacklogBytes', options.maxBacklogBytes ?? 8 * 1024 * 1024);
+    this.#auth =
+      options.key === undefined
+        ? undefined
+        : new FrameAuthenticator(options.key, address.bus, memberId, options.maxAgeMs === undefined ? {} : { maxAgeMs: options.maxAgeMs });
+    const datagramLimit = address.domain ? DOMAIN_BROADCAST_LIMIT : positive('maxDatagramSize', options.maxDatagramSize ?? 65536);
+    const overhead = this.#auth === undefined ? 0 : AUTH_TRAILER_SIZE;
+    this.capabilities = {
+      reliable: false,
+      // One slot is a FIFO and the per-peer backlog keeps order; a domain broadcast may arrive
+      // once per network protocol, in any order.
+      ordered: !address.domain,
+      maxFrameSize: Math.min(busMaxFrameSize, datagramLimit - overhead),
+      broadcast: 'native',
+      knowsResponders: false,
+    };
+    this.frames$ = this.#frames.asObservable();
+  }
+
+  /** Current state; replays the latest to new subscribers. */
+  get state$(): Observable<ConnectionState> {
+    return this.#state.pipe(distinctUntilChanged());
+  }
+
+  async open(): Promise<void> {
+    if (this.#closing !== undefined) throw new ClosedError('the mailslot transport is closed');
+    if (this.#link !== undefined) return;
+    const link = await this.#openLink((d) => this.#receive(d));
+    this.#link = link;
+    this.#members = new MemberDirectory(link.ownKey);
+    this.#rescan(true);
+    this.#heartbeat = setInterval(() => this.#rescan(true), this.#heartbeatMs);
+    // Heartbeats alone must not keep a process alive; an open socket does not either.
+    this.#heartbeat.unref();
+    this.#state.next('open');
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.#closing !== undefined) throw new ClosedError('the mailslot transport is closed');
+    const link = this.#link;
+    const members = this.#members;
+    if (link === undefined || members === undefined) throw new ClosedError('the mailslot transport is not open');
+    if (frame.length > this.capabilities.maxFrameSize) throw new FrameTooLargeError(frame.length, this.capabilities.maxFrameSize);
+    // A member that joined a moment ago has a slot but may not have greeted us yet: a cheap
+    // change check (the directory's mtime on POSIX) catches it before this frame goes out.
+    if (link.changed()) this.#rescan(false);
+    const datagram = this.#auth === undefined ? frame : this.#auth.seal(frame);
+    for (const member of [...members.members()]) this.#deliver(member, datagram);
+    this.#counters.framesSent += 1;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  stats(): Readonly<Record<string, number>> {
+    return { ...this.#counters, members: this.#members?.size ?? 0 };
+  }
+
+  async #close(): Promise<void> {
+    if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
+    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
+    const link = this.#link;
+    if (link !== undefined && this.#members !== undefined) {
+      // Best effort: peers also notice the vanished slot on their next scan.
+      const bye = this.#seal(encodeControl({ type: ControlType.Bye, member: this.#memberId, key: link.ownKey }));
+      for (const member of this.#members.members()) link.send(member.key, bye);
+      await link.close();
+    }
+    this.#backlogs.clear();
+    this.#state.next('closed');
+    this.#state.complete();
+    this.#frames.complete();
+  }
+
+  #seal(body: Uint8Array): Uint8Array {
+    return this.#auth === undefined ? body : this.#auth.seal(body);
+  }
+
+  /** Write to one peer, behind whatever is already queued for it so its order is kept. */
+  #deliver(member: Member, datagram: Uint8Array): void {
+    const backlog = this.#backlogs.get(member.key);
+    if (backlog !== undefined) {
+      this.#enqueue(backlog, datagram);
+      return;
+    }
+    const outcome = (this.#link as DatagramLink).send(member.key, datagram);
+    if (outcome === 'full') {
+      const fresh: Backlog = { queue: [], bytes: 0 };
+      this.#backlogs.set(member.key, fresh);
+      this.#enqueue(fresh, datagram);
+      this.#scheduleFlush();
+    } else if (outcome === 'gone') {
+      this.#depart(member.key);
+    }
+  }
+
+  #enqueue(backlog: Backlog, datagram: Uint8Array): void {
+    backlog.queue.push(datagram);
+    backlog.bytes += datagram.length;
+    while (backlog.bytes > this.#maxBacklogBytes && backlog.queue.length > 1) {
+      const dropped = backlog.queue.shift() as Uint8Array;
+      backlog.bytes -= dropped.length;
+      this.#counters.datagramsDropped += 1;
+    }
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushTimer !== undefined || this.#closing !== undefined) return;
+    // The kernel gives no "room again" signal for an unconnected datagram send: retry shortly.
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined;
+      this.#flush();
+    }, 1);
+  }
+
+  #flush(): void {
+    const link = this.#link;
+    if (link === undefined || this.#closing !== undefined) return;
+    for (const [key, backlog] of this.#backlogs) {
+      let outcome: ReturnType<DatagramLink['send']> = 'sent';
+      while (backlog.queue.length > 0) {
+        const next = backlog.queue[0] as Uint8Array;
+        outcome = link.send(key, next);
+        if (outcome !== 'sent') break;
+        backlog.queue.shift();
+        backlog.bytes -= next.length;
+      }
+      if (outcome === 'gone') this.#depart(key);
+      else if (backlog.queue.length === 0) this.#backlogs.delete(key);
+    }
+    if (this.#backlogs.size > 0) this.#scheduleFlush();
+  }
+
+  /** Align with the slots that exist and greet newcomers; on a heartbeat, re-announce to everyone. */
+  #rescan(heartbeat: boolean): void {
+    const link = this.#link;
+    const members = this.#members;
+    if (link === undefined || members === undefined || this.#closing !== undefined) return;
+    const { joined, left } = members.reconcile(link.scan());
+    for (const member of left) this.#announceLeave(member);
+    this.#counters.membersJoined += joined.length;
+    const hello = this.#seal(encodeControl({ type: ControlType.Hello, member: this.#memberId, key: link.ownKey }));
+    for (const member of heartbeat ? [...members.members()] : joined) this.#deliver(member, hello);
+  }
+
+  #depart(key: string): void {
+    this.#backlogs.delete(key);
+    const member = this.#members?.removeKey(key);
+    if (member !== undefined) this.#announceLeave(member);
+  }
+
+  /**
+   * Tell core that a member left, as a hub would on its behalf: a Leave envelope from its origin,
+   * numbered right after its last frame, so that core's duplicate window drops it if the member's
+   * own Leave arrived too.
+   */
+  #announceLeave(member: Member): void {
+    this.#counters.membersLeft += 1;
+    if (member.id === undefined || this.#closing !== undefined) return;
+    const sequence = member.lastSequence === undefined ? 0 : (member.lastSequence + 1) >>> 0;
+    this.#frames.next({ bytes: encodeEnvelope({ kind: FrameKind.Leave, origin: member.id, sequence, topic: '' }) });
+  }
+
+  #receive(datagram: LinkDatagram): void {
+    try {
+      this.#receiveUnsafe(datagram);
+    } catch {
+      // A subscriber or a decoder threw: a bad datagram must never take the member down.
+      this.#counters.datagramsGarbage += 1;
+    }
+  }
+
+  #receiveUnsafe(datagram: LinkDatagram): void {
+    if (this.#closing !== undefined) return;
+    if (datagram.truncated) {
+      this.#counters.datagramsOversized += 1;
+      return;
+    }
+    let body = datagram.bytes;
+    let sender: number | undefined;
+    if (this.#auth !== undefined) {
+      const opened = this.#auth.open(body);
+      if (!opened.ok) {
+        if (opened.reason === 'replayed') this.#counters.datagramsReplayed += 1;
+        else this.#counters.datagramsUnauthenticated += 1;
+        return;
+      }
+      body = opened.body;
+      sender = opened.sender;
+    }
+    if (isControl(body)) {
+      this.#control(body, sender);
+      return;
+    }
+    if (body.length > this.capabilities.maxFrameSize) {
+      this.#counters.datagramsOversized += 1;
+      return;
+    }
+    try {
+      checkEnvelopeHeader(body, body.length);
+    } catch {
+      this.#counters.datagramsGarbage += 1;
+      return;
+    }
+    const view = new DataView(body.buffer, body.byteOffset, 20);
+    const origin = view.getUint32(8) * 0x1_0000_0000 + view.getUint32(12);
+    // A key holder may only speak for itself: a frame whose origin is not the authenticated
+    // sender could otherwise poison another member's window in core.
+    if (sender !== undefined && origin !== sender) {
+      this.#counters.datagramsUnauthenticated += 1;
+      return;
+    }
+    this.#members?.noteSequence(origin, view.getUint32(16));
+    this.#counters.framesReceived += 1;
+    this.#frames.next({ bytes: body });
+  }
+
+  #control(body: Uint8Array, sender: number | undefined): void {
+    const control = decodeControl(body);
+    if (control === undefined || (sender !== undefined && control.member !== sender)) {
+      this.#counters.datagramsGarbage += 1;
+      return;
+    }
+    const members = this.#members;
+    if (members === undefined) return;
+    if (control.type === ControlType.Bye) {
+      const member = members.removeId(control.member);
+      if (member !== undefined) {
+        this.#backlogs.delete(member.key);
+        this.#announceLeave(member);
+      }
+      return;
+    }
+    // The key becomes a path (POSIX) or slot name (Win32): never trust its shape.
+    if (this.#link?.isPeerKey(control.key) !== true) {
+      this.#counters.datagramsGarbage += 1;
+      return;
+    }
+    const known = members.hello(control.member, control.key);
+    if (known?.isNew === true) {
+      // It joined between two scans: greet it now so it learns our id without waiting.
+      this.#counters.membersJoined += 1;
+      const link = this.#link as DatagramLink;
+      this.#deliver(known.member, this.#seal(encodeControl({ type: ControlType.Hello, member: this.#memberId, key: link.ownKey })));
+    }
+  }
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw new ConfigurationError(`${name} must be a positive number, got ${value}`);
+  return value;
+}

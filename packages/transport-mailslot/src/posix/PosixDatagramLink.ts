@@ -1,0 +1,96 @@
+/**
+ * The POSIX {@link DatagramLink}: one Unix datagram socket per member, `<memberId>.sock` in the
+ * bus's private directory. The directory listing is the member list; a socket whose owner died
+ * answers `ECONNREFUSED` and is removed by whoever finds it.
+ *
+ * @module
+ */
+import { statSync, unlinkSync } from 'node:fs';
+import type { DatagramLink, LinkDatagram, LinkSendOutcome } from '../DatagramLink.js';
+import type { MailslotAddress } from '../MailslotAddress.js';
+import { SlotDirectory } from './SlotDirectory.js';
+import { socketAddress, UnixDatagramSocket } from './UnixDatagramSocket.js';
+
+const PEER_KEY = /^[0-9]{1,16}\.sock$/;
+
+/**
+ * Bind this member's socket and return the link.
+ *
+ * @param base - parent of the private `busway-<uid>` directory (see {@link SlotDirectory.open}).
+ * @example
+ * ```ts
+ * const link = openPosixLink({ bus: 'orders', domain: false }, 42, 65536, undefined, (d) => handle(d));
+ * ```
+ */
+export function openPosixLink(
+  address: MailslotAddress,
+  memberId: number,
+  maxDatagramSize: number,
+  base: string | undefined,
+  onDatagram: (datagram: LinkDatagram) => void,
+): DatagramLink {
+  const directory = SlotDirectory.open(address.bus, base);
+  const ownKey = `${memberId}.sock`;
+  const socket = UnixDatagramSocket.bind(directory.slotPath(ownKey), maxDatagramSize, onDatagram);
+  return new PosixDatagramLink(directory, socket, ownKey, maxDatagramSize);
+}
+
+class PosixDatagramLink implements DatagramLink {
+  readonly ownKey: string;
+  readonly maxDatagramSize: number;
+  readonly #directory: SlotDirectory;
+  readonly #socket: UnixDatagramSocket;
+  readonly #addresses = new Map<string, Uint8Array>();
+  #mtime = -1n;
+
+  constructor(directory: SlotDirectory, socket: UnixDatagramSocket, ownKey: string, maxDatagramSize: number) {
+    this.#directory = directory;
+    this.#socket = socket;
+    this.ownKey = ownKey;
+    this.maxDatagramSize = maxDatagramSize;
+  }
+
+  scan(): readonly string[] {
+    this.#mtime = this.#readMtime();
+    return this.#directory.list().filter((key) => PEER_KEY.test(key));
+  }
+
+  changed(): boolean {
+    return this.#readMtime() !== this.#mtime;
+  }
+
+  isPeerKey(key: string): boolean {
+    return PEER_KEY.test(key);
+  }
+
+  send(key: string, datagram: Uint8Array): LinkSendOutcome {
+    let address = this.#addresses.get(key);
+    if (address === undefined) {
+      address = socketAddress(this.#directory.slotPath(key));
+      this.#addresses.set(key, address);
+    }
+    const outcome = this.#socket.sendTo(address, datagram);
+    if (outcome === 'gone') {
+      this.#addresses.delete(key);
+      // A socket file nobody is bound to: its member crashed. Remove it so nobody waits on it.
+      try {
+        unlinkSync(this.#directory.slotPath(key));
+      } catch {
+        // Already gone.
+      }
+    }
+    return outcome;
+  }
+
+  close(): Promise<void> {
+    return this.#socket.close();
+  }
+
+  #readMtime(): bigint {
+    try {
+      return statSync(this.#directory.path, { bigint: true }).mtimeNs;
+    } catch {
+      return -2n;
+    }
+  }
+}
