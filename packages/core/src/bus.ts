@@ -42,7 +42,7 @@ import { msgpackCodec } from './codec.js';
 import { Reassembler } from './reassembler.js';
 import { decodeRemoteError, encodeRemoteError } from './remote-error.js';
 import { TopicTrie, validatePattern, validateTopic } from './topic.js';
-import type { ConnectionState, InboundFrame, PeerIdentity, Transport } from './transport.js';
+import type { ConnectionState, InboundFrame, PeerIdentity, Transport, TransportCapabilities } from './transport.js';
 
 /** Kinds that carry a per-origin sequence number and go through duplicate suppression. */
 const SEQUENCED = new Set<number>([
@@ -157,6 +157,18 @@ export class Bus {
       maxMessageSize: options.maxMessageSize,
     });
     this.#frameLimit = Math.min(options.maxFrameSize, transport.capabilities.maxFrameSize);
+  }
+
+  /**
+   * What the transport guarantees (reliable, ordered, largest frame, broadcast kind).
+   *
+   * @example
+   * ```ts
+   * if (!bus.capabilities.reliable) console.log('lost so far:', bus.stats().gaps);
+   * ```
+   */
+  get capabilities(): TransportCapabilities {
+    return this.#transport.capabilities;
   }
 
   /** Connection state: `connecting`, `open`, `reconnecting`, then `closed` once. */

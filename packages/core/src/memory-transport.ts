@@ -26,6 +26,7 @@ class MemoryDomain {
   readonly members = new Set<MemberLink>();
   private queue: Array<{ frame: Uint8Array; from: MemberLink }> = [];
   queuedBytes = 0;
+  badFrames = 0;
   private scheduled = false;
 
   constructor(readonly maxQueuedBytes: number) {}
@@ -47,7 +48,14 @@ class MemoryDomain {
     this.queue = [];
     for (const { frame, from } of batch) {
       this.queuedBytes -= frame.length;
-      if (this.members.has(from)) this.router.route(frame, from);
+      if (!this.members.has(from)) continue;
+      try {
+        this.router.route(frame, from);
+      } catch {
+        // A malformed frame disconnects its sender only, as a hub connection would be closed.
+        this.badFrames += 1;
+        from.disconnect();
+      }
     }
   }
 }
@@ -55,7 +63,10 @@ class MemoryDomain {
 const domains = new Map<string, MemoryDomain>();
 
 class MemberLink implements RouterLink {
-  constructor(private readonly frames: Subject<InboundFrame>) {}
+  constructor(
+    private readonly frames: Subject<InboundFrame>,
+    readonly disconnect: () => void,
+  ) {}
   deliver(frame: Uint8Array): void {
     this.frames.next({ bytes: frame });
   }
@@ -96,7 +107,7 @@ export class MemoryTransport implements Transport {
       domains.set(this.#name, domain);
     }
     this.#domain = domain;
-    this.#link = new MemberLink(this.frames$);
+    this.#link = new MemberLink(this.frames$, () => void this.close());
     domain.members.add(this.#link);
     domain.router.add(this.#link);
     this.#state.next('open');
@@ -125,7 +136,7 @@ export class MemoryTransport implements Transport {
   }
 
   stats(): Readonly<Record<string, number>> {
-    return { queuedBytes: this.#domain?.queuedBytes ?? 0 };
+    return { queuedBytes: this.#domain?.queuedBytes ?? 0, badFrames: this.#domain?.badFrames ?? 0 };
   }
 }
 

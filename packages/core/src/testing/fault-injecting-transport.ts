@@ -127,6 +127,12 @@ export class FaultInjectingTransport implements Transport {
     if (f.reorder?.(frame, index) && this.#held === undefined) {
       this.#counts.reordered += 1;
       this.#held = out;
+      // Released after the next frame, or shortly if none follows, so reordering never turns into loss.
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        this.#releaseHeld();
+      }, 1);
+      this.#timers.add(timer);
       return undefined;
     }
     const result = this.#inner.send(out);
@@ -134,12 +140,15 @@ export class FaultInjectingTransport implements Transport {
       this.#counts.duplicated += 1;
       void Promise.resolve(this.#inner.send(out)).catch(() => undefined);
     }
-    if (this.#held !== undefined) {
-      const held = this.#held;
-      this.#held = undefined;
-      void Promise.resolve(this.#inner.send(held)).catch(() => undefined);
-    }
+    this.#releaseHeld();
     return result;
+  }
+
+  #releaseHeld(): void {
+    if (this.#held === undefined) return;
+    const held = this.#held;
+    this.#held = undefined;
+    void Promise.resolve(this.#inner.send(held)).catch(() => undefined);
   }
 
   async close(): Promise<void> {
