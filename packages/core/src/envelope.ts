@@ -69,6 +69,8 @@ export const PayloadEncoding = {
   Json: 2,
 } as const;
 
+const MAX_ENCODING = 2;
+
 /** Numeric payload encoding; see {@link PayloadEncoding}. */
 export type PayloadEncoding = (typeof PayloadEncoding)[keyof typeof PayloadEncoding];
 
@@ -113,7 +115,8 @@ export interface EnvelopeInit {
 }
 
 const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a topic or header that starts with U+FEFF must come back with it, not stripped.
+const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -130,6 +133,8 @@ function encodeHeaders(headers: Headers): Uint8Array {
     parts.push(k, v);
     size += 4 + k.length + v.length;
   }
+  // The count is a u16: more entries would silently wrap and corrupt the block.
+  if (parts.length / 2 > 0xffff) throw new FrameError('more than 65535 headers');
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   view.setUint16(0, parts.length / 2);
@@ -174,6 +179,8 @@ function decodeHeaders(bytes: Uint8Array): Headers {
  * ```
  */
 export function encodeEnvelope(init: EnvelopeInit): Uint8Array {
+  // The origin travels as a u64 but is read back as a JS number: beyond 2^53 it would not survive.
+  if (!Number.isSafeInteger(init.origin) || init.origin < 0) throw new FrameError(`origin must be an integer from 0 to 2^53 - 1, got ${init.origin}`);
   const topic = textEncoder.encode(init.topic);
   if (topic.length > MAX_TOPIC_BYTES) throw new FrameError(`topic longer than ${MAX_TOPIC_BYTES} bytes`);
   const headers = init.headers !== undefined && Object.keys(init.headers).length > 0 ? encodeHeaders(init.headers) : EMPTY;
@@ -222,7 +229,13 @@ export function checkEnvelopeHeader(bytes: Uint8Array, frameLength: number): voi
   if (version !== ENVELOPE_VERSION) throw new FrameError(`unsupported wire-format version ${version}`);
   const kind = bytes[3] as number;
   if (kind < 1 || kind > MAX_KIND) throw new FrameError(`unknown frame kind ${kind}`);
-  const declared = ENVELOPE_HEADER_SIZE + view.getUint16(6) + view.getUint32(32) + view.getUint32(36);
+  const encoding = bytes[5] as number;
+  if (encoding > MAX_ENCODING) throw new FrameError(`unknown payload encoding ${encoding}`);
+  const topicLength = view.getUint16(6);
+  if (topicLength > MAX_TOPIC_BYTES) throw new FrameError(`topic of ${topicLength} bytes is longer than ${MAX_TOPIC_BYTES}`);
+  // Origins are below 2^53 so that they are exact as JS numbers (and as dedup keys).
+  if (view.getUint32(8) > 0x1f_ffff) throw new FrameError('origin is 2^53 or more');
+  const declared = ENVELOPE_HEADER_SIZE + topicLength + view.getUint32(32) + view.getUint32(36);
   if (declared !== frameLength) {
     throw new FrameError(`frame declares ${declared} bytes but carries ${frameLength}`);
   }
@@ -289,10 +302,17 @@ export function decodeEnvelope(frame: Uint8Array, maxFrameSize = DEFAULT_MAX_FRA
 export function peekRoute(frame: Uint8Array): { kind: FrameKind; origin: number; correlation: number; topic: string } {
   const view = new DataView(frame.buffer, frame.byteOffset, ENVELOPE_HEADER_SIZE);
   const topicLength = view.getUint16(6);
+  let topic: string;
+  try {
+    topic = textDecoder.decode(frame.subarray(ENVELOPE_HEADER_SIZE, ENVELOPE_HEADER_SIZE + topicLength));
+  } catch (cause) {
+    // A router must be able to drop one bad frame by its typed error, not by a TypeError.
+    throw new FrameError('topic is not valid UTF-8', { cause });
+  }
   return {
     kind: frame[3] as FrameKind,
     origin: view.getUint32(8) * 0x1_0000_0000 + view.getUint32(12),
     correlation: view.getUint32(20),
-    topic: textDecoder.decode(frame.subarray(ENVELOPE_HEADER_SIZE, ENVELOPE_HEADER_SIZE + topicLength)),
+    topic,
   };
 }

@@ -1,0 +1,198 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  checkEnvelopeHeader,
+  decodeEnvelope,
+  encodeEnvelope,
+  ENVELOPE_HEADER_SIZE,
+  FrameFlags,
+  type EnvelopeInit,
+  type FrameKind,
+  type PayloadEncoding,
+  peekRoute,
+} from '../src/envelope.js';
+import { FrameError, FrameTooLargeError } from '../src/errors.js';
+import { encodeLengthPrefixed, FrameDecoder } from '../src/frame-decoder.js';
+
+interface Vector {
+  name: string;
+  init: Omit<EnvelopeInit, 'payload'> & { payload: string };
+  frame: string;
+  stream?: string;
+}
+
+const SPEC = new URL('../../../docs/wire-format.md', import.meta.url);
+
+/** The ```json vector blocks of docs/wire-format.md. */
+function readVectors(): Vector[] {
+  const markdown = readFileSync(SPEC, 'utf8');
+  return [...markdown.matchAll(/^```json vector\n([\s\S]*?)^```$/gm)].map((m) => JSON.parse(m[1] as string) as Vector);
+}
+
+const fromHex = (hex: string): Uint8Array => Uint8Array.from(Buffer.from(hex.replace(/\s+/g, ''), 'hex'));
+const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+
+/** What decoding must give for an init: every field, absent ones at their defaults. */
+function expected(init: EnvelopeInit): object {
+  const headers = init.headers !== undefined && Object.keys(init.headers).length > 0 ? init.headers : undefined;
+  const fragmentCount = init.fragmentCount ?? 1;
+  return {
+    kind: init.kind,
+    flags: (fragmentCount > 1 ? FrameFlags.Fragment : 0) | (headers ? FrameFlags.Headers : 0),
+    encoding: init.encoding ?? 0,
+    origin: init.origin,
+    sequence: init.sequence,
+    correlation: init.correlation ?? 0,
+    fragmentIndex: init.fragmentIndex ?? 0,
+    fragmentCount,
+    topic: init.topic,
+    headers,
+    payload: init.payload ?? new Uint8Array(0),
+  };
+}
+
+/** A valid publish frame to corrupt. */
+function sample(): Uint8Array {
+  return encodeEnvelope({ kind: 1, origin: 7, sequence: 1, topic: 'a.b', headers: { k: 'v' }, payload: Uint8Array.of(1, 2, 3) });
+}
+
+function setU32(frame: Uint8Array, at: number, value: number): Uint8Array {
+  new DataView(frame.buffer, frame.byteOffset).setUint32(at, value);
+  return frame;
+}
+
+describe('wire-format.md test vectors', () => {
+  const vectors = readVectors();
+
+  it('the document holds at least the publish, headers and fragment vectors', () => {
+    expect(vectors.map((v) => v.name)).toEqual(expect.arrayContaining(['publish', 'request with headers', 'fragment']));
+  });
+
+  describe.each(vectors.map((v) => [v.name, v] as const))('%s', (_name, vector) => {
+    const init: EnvelopeInit = { ...vector.init, payload: fromHex(vector.init.payload) };
+
+    it('encodes to the documented bytes', () => {
+      expect(toHex(encodeEnvelope(init))).toBe(toHex(fromHex(vector.frame)));
+    });
+
+    it('decodes from the documented bytes', () => {
+      expect(decodeEnvelope(fromHex(vector.frame))).toEqual(expected(init));
+    });
+
+  });
+
+  const streamed = vectors.flatMap((v) => (v.stream === undefined ? [] : [[v.name, v.frame, v.stream] as const]));
+
+  it('the document holds stream forms to check', () => {
+    expect(streamed.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it.each(streamed)('%s: has the documented stream form, which the FrameDecoder reads back', (_name, frame, streamHex) => {
+    const stream = fromHex(streamHex);
+    expect(toHex(encodeLengthPrefixed(fromHex(frame)))).toBe(toHex(stream));
+    const frames: string[] = [];
+    new FrameDecoder().push(stream, (f) => frames.push(toHex(f)));
+    expect(frames).toEqual([toHex(fromHex(frame))]);
+  });
+});
+
+describe('envelope round trip', () => {
+  const initArb = fc.record(
+    {
+      kind: fc.integer({ min: 1, max: 14 }).map((k) => k as FrameKind),
+      origin: fc.maxSafeNat(),
+      sequence: fc.nat({ max: 0xffff_ffff }),
+      correlation: fc.nat({ max: 0xffff_ffff }),
+      encoding: fc.integer({ min: 0, max: 2 }).map((e) => e as PayloadEncoding),
+      topic: fc.string({ unit: 'grapheme', maxLength: 60 }),
+      fragment: fc.integer({ min: 1, max: 0xffff_ffff }).chain((count) => fc.tuple(fc.nat({ max: count - 1 }), fc.constant(count))),
+      headers: fc.dictionary(fc.string({ unit: 'grapheme', maxLength: 20 }), fc.string({ unit: 'grapheme', maxLength: 40 }), { maxKeys: 4 }),
+      payload: fc.uint8Array({ maxLength: 200 }),
+    },
+    { requiredKeys: ['kind', 'origin', 'sequence', 'topic'] },
+  );
+
+  it('decode(encode(x)) gives x back, for any valid envelope', () => {
+    fc.assert(
+      fc.property(initArb, ({ fragment, ...rest }) => {
+        const init: EnvelopeInit = { ...rest, fragmentIndex: fragment?.[0], fragmentCount: fragment?.[1] };
+        const frame = encodeEnvelope(init);
+        expect(frame.length).toBe(
+          ENVELOPE_HEADER_SIZE + Buffer.byteLength(init.topic) + new DataView(frame.buffer).getUint32(32) + (init.payload?.length ?? 0),
+        );
+        const env = decodeEnvelope(frame);
+        // Decoded headers have a null prototype (no "__proto__" surprises); compare as plain objects.
+        expect({ ...env, headers: env.headers && { ...env.headers } }).toEqual(expected(init));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps a leading byte-order mark in topic and headers', () => {
+    const env = decodeEnvelope(encodeEnvelope({ kind: 1, origin: 1, sequence: 1, topic: '\ufeffa', headers: { '\ufeffk': '\ufeffv' } }));
+    expect(env.topic).toBe('\ufeffa');
+    expect({ ...env.headers }).toEqual({ '\ufeffk': '\ufeffv' });
+  });
+
+  it('peekRoute reads kind, origin, correlation and topic without decoding the rest', () => {
+    const frame = encodeEnvelope({ kind: 2, origin: 2 ** 50 + 1, sequence: 3, correlation: 44, topic: 'x.y', payload: Uint8Array.of(9) });
+    expect(peekRoute(frame)).toEqual({ kind: 2, origin: 2 ** 50 + 1, correlation: 44, topic: 'x.y' });
+  });
+});
+
+describe('malformed envelopes', () => {
+  it.each<[string, (f: Uint8Array) => Uint8Array, RegExp]>([
+    ['wrong magic', (f) => ((f[1] = 0x58), f), /bad magic/],
+    ['unknown version', (f) => ((f[2] = 0), f), /version 0/],
+    ['kind 0', (f) => ((f[3] = 0), f), /kind 0/],
+    ['kind 15', (f) => ((f[3] = 15), f), /kind 15/],
+    ['unknown encoding', (f) => ((f[5] = 3), f), /encoding 3/],
+    ['topic length over 1024', (f) => ((f[6] = 0x04), (f[7] = 0x01), f), /topic of 1025 bytes/],
+    ['origin of 2^53', (f) => setU32(f, 8, 0x20_0000), /origin/],
+    ['payload length too large', (f) => setU32(f, 36, 4), /declares/],
+    ['payload length too small', (f) => setU32(f, 36, 2), /declares/],
+    ['headers length disagreeing', (f) => setU32(f, 32, 5), /declares/],
+    ['trailing byte', (f) => Uint8Array.of(...f, 0), /declares/],
+    ['missing byte', (f) => f.subarray(0, f.length - 1), /declares/],
+    ['truncated header', (f) => f.subarray(0, ENVELOPE_HEADER_SIZE - 1), /shorter than the 40-byte header/],
+    ['fragment count 0', (f) => setU32(f, 28, 0), /fragment/],
+    ['fragment index past the count', (f) => setU32(setU32(f, 28, 2), 24, 2), /fragment/],
+    ['topic not UTF-8', (f) => ((f[ENVELOPE_HEADER_SIZE] = 0xff), f), /UTF-8/],
+    ['header count past the block', (f) => ((f[ENVELOPE_HEADER_SIZE + 4] = 2), f), /headers block truncated/],
+    ['header key length past the block', (f) => ((f[ENVELOPE_HEADER_SIZE + 3 + 3] = 9), f), /headers block truncated/],
+    ['headers block with trailing bytes', (f) => ((f[ENVELOPE_HEADER_SIZE + 4] = 0), f), /trailing bytes/],
+    ['header not UTF-8', (f) => ((f[ENVELOPE_HEADER_SIZE + 3 + 4] = 0xff), f), /UTF-8/],
+  ])('rejects %s with FrameError', (_name, corrupt, message) => {
+    const frame = corrupt(sample());
+    expect(() => decodeEnvelope(frame)).toThrow(FrameError);
+    expect(() => decodeEnvelope(frame)).toThrow(message);
+  });
+
+  it('checks the header alone, without the body', () => {
+    const frame = sample();
+    expect(() => checkEnvelopeHeader(frame.subarray(0, ENVELOPE_HEADER_SIZE), frame.length)).not.toThrow();
+    expect(() => checkEnvelopeHeader(frame.subarray(0, ENVELOPE_HEADER_SIZE), frame.length + 1)).toThrow(FrameError);
+  });
+
+  it('rejects a frame over maxFrameSize with FrameTooLargeError', () => {
+    const frame = sample();
+    expect(() => decodeEnvelope(frame, frame.length - 1)).toThrow(FrameTooLargeError);
+    expect(decodeEnvelope(frame, frame.length).topic).toBe('a.b');
+  });
+
+  it('peekRoute rejects a topic that is not UTF-8 with FrameError', () => {
+    const frame = sample();
+    frame[ENVELOPE_HEADER_SIZE] = 0xc3;
+    expect(() => peekRoute(frame)).toThrow(FrameError);
+  });
+
+  it.each<[string, EnvelopeInit]>([
+    ['a topic over 1024 bytes', { kind: 1, origin: 1, sequence: 1, topic: 'é'.repeat(513) }],
+    ['an origin of 2^53', { kind: 1, origin: 2 ** 53, sequence: 1, topic: 'a' }],
+    ['a negative origin', { kind: 1, origin: -1, sequence: 1, topic: 'a' }],
+    ['a header value over 65535 bytes', { kind: 1, origin: 1, sequence: 1, topic: 'a', headers: { k: 'x'.repeat(65536) } }],
+  ])('refuses to encode %s', (_name, init) => {
+    expect(() => encodeEnvelope(init)).toThrow(FrameError);
+  });
+});
