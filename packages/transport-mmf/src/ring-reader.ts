@@ -1,0 +1,257 @@
+/**
+ * The reader side of a busway broadcast ring. Platform-neutral: while records are there it only
+ * loads and copies memory, so a reader that keeps up makes no system call per record.
+ *
+ * @module
+ */
+import { LENGTH_MASK, RECORD_ALIGNMENT, RECORD_HEADER_SIZE, RecordOffset, RecordState, recordSize, recordStamp, RING_HEADER_SIZE, RingOffset } from './ring-layout.js';
+import type { SharedRing } from './shared-ring.js';
+
+/** Options of a {@link RingReader}. */
+export type RingReaderOptions = Readonly<
+  Partial<{
+    /**
+     * How long a claimed but uncommitted record may block the reader before it is declared
+     * abandoned (its writer died or stalled) and skipped, in milliseconds. Default: 500.
+     */
+    abandonAfterMs: number;
+    /** Clock in milliseconds, injectable for tests. Default: `performance.now`. */
+    now: () => number;
+    /** Records with this writer tag are skipped: a member does not read its own. Default: none (0). */
+    skipWriterTag: number;
+  }>
+>;
+
+/**
+ * What {@link RingReader.poll} stopped on: `idle` (nothing more to read), `pending` (a writer is
+ * mid-write; poll again soon), `more` (the budget ran out; poll again).
+ */
+export type PollResult = 'idle' | 'pending' | 'more';
+
+/** Counters of one reader. */
+export interface RingReaderStats {
+  /** Records handed to the callback. */
+  readonly delivered: number;
+  /** Records overwritten before this reader got to them (it fell more than a ring behind). */
+  readonly lost: number;
+  /** Records skipped because their writer never committed them. */
+  readonly abandoned: number;
+}
+
+/**
+ * Follows a {@link SharedRing} from the position at which it was created (a member sees what is
+ * published after it joined). Delivers each committed record exactly once, in ring order, as a
+ * view of a private copy that is valid until the callback returns. It never delivers a torn
+ * record: only committed records are copied, and a copy is discarded when the ring moved more
+ * than its capacity during the copy.
+ *
+ * @example
+ * ```ts
+ * const reader = new RingReader(ring, { skipWriterTag: ring.writerTag });
+ * reader.poll((bytes) => console.log(bytes.length));
+ * ```
+ */
+export class RingReader {
+  #position: number;
+  #sequence: number;
+  #scratch = new Uint8Array(256);
+  #delivered = 0;
+  #lost = 0;
+  #abandoned = 0;
+  /** When the reader first found the current record unfinished, or -1. */
+  #stuckSince = -1;
+  #stuckPosition = -1;
+  /** The claim cursor when the reader got stuck: every claim below it is at least that old. */
+  #stuckClaimPosition = 0;
+  #stuckClaimSequence = 0;
+  readonly #abandonAfter: number;
+  readonly #now: () => number;
+  readonly #skipTag: number;
+
+  constructor(
+    readonly ring: SharedRing,
+    options: RingReaderOptions = {},
+  ) {
+    [this.#position, this.#sequence] = ring.loadClaim();
+    this.#abandonAfter = options.abandonAfterMs ?? 500;
+    this.#now = options.now ?? (() => performance.now());
+    this.#skipTag = options.skipWriterTag ?? 0;
+  }
+
+  /** Position and sequence of the next record this reader expects. */
+  get cursor(): { readonly position: number; readonly sequence: number } {
+    return { position: this.#position, sequence: this.#sequence };
+  }
+
+  /**
+   * Counters since this reader was created.
+   *
+   * @example
+   * ```ts
+   * const { lost } = reader.stats();
+   * ```
+   */
+  stats(): RingReaderStats {
+    return { delivered: this.#delivered, lost: this.#lost, abandoned: this.#abandoned };
+  }
+
+  /**
+   * True when a record is ready or in progress at the reader's position, or the ring moved on:
+   * the check a reader repeats after announcing sleep and before sleeping.
+   *
+   * @example
+   * ```ts
+   * if (!reader.hasWork()) await sleep();
+   * ```
+   */
+  hasWork(): boolean {
+    const word = (RING_HEADER_SIZE + (this.#position & this.ring.mask)) >> 2;
+    if (Atomics.load(this.ring.i32, word + (RecordOffset.sequence >> 2)) >>> 0 === this.#sequence) return true;
+    return Atomics.load(this.ring.i32, (RingOffset.claim >> 2) + 1) >>> 0 !== this.#sequence;
+  }
+
+  /**
+   * Deliver up to `budget` records to `deliver`. The bytes are a view of a buffer reused by the
+   * next record: copy what you keep. If `deliver` throws, the record counts as delivered and the
+   * error propagates.
+   *
+   * @example
+   * ```ts
+   * while (reader.poll(onFrame, 1024) === 'more');
+   * ```
+   */
+  poll(deliver: (bytes: Uint8Array) => void, budget = 1024): PollResult {
+    const ring = this.ring;
+    const i32 = ring.i32;
+    const mask = ring.mask;
+    let handled = 0;
+    while (handled < budget) {
+      const position = this.#position;
+      const sequence = this.#sequence;
+      const word = (RING_HEADER_SIZE + (position & mask)) >> 2;
+      const lengthState = Atomics.load(i32, word);
+      const valid =
+        Atomics.load(i32, word + (RecordOffset.sequence >> 2)) >>> 0 === sequence &&
+        Atomics.load(i32, word + (RecordOffset.stamp >> 2)) >>> 0 === recordStamp(position, sequence);
+      const length = lengthState & LENGTH_MASK;
+      if (!valid || length > ring.maxPayload) {
+        const outcome = this.#withoutHeader();
+        if (outcome === undefined) continue;
+        return outcome;
+      }
+      const state = lengthState >>> 30;
+      const next = (position + recordSize(length)) >>> 0;
+      if (state === RecordState.Committed) {
+        this.#stuckSince = -1;
+        const tag = Atomics.load(i32, word + (RecordOffset.writerTag >> 2));
+        this.#position = next;
+        this.#sequence = (sequence + 1) >>> 0;
+        handled++;
+        if (tag === this.#skipTag) continue;
+        const bytes = this.#copyOut((position + RECORD_HEADER_SIZE) & mask, length);
+        // A writer a lap ahead may have overwritten the record while it was copied: then the
+        // copy is garbage and the reader has fallen behind; count and skip, never deliver.
+        if (this.#lapped(position, sequence)) continue;
+        this.#delivered++;
+        deliver(bytes);
+        continue;
+      }
+      if (state === RecordState.Abandoned) {
+        this.#stuckSince = -1;
+        this.#position = next;
+        this.#sequence = (sequence + 1) >>> 0;
+        this.#abandoned++;
+        continue;
+      }
+      // Claimed: the writer is copying. Wait, up to the abandon timeout.
+      if (!this.#stuckTooLong(position)) return 'pending';
+      if (this.#lapped(position, sequence)) continue;
+      const abandoned = (RecordState.Abandoned << 30) | length;
+      if (Atomics.compareExchange(i32, word, lengthState, abandoned) === lengthState) {
+        Atomics.add(i32, RingOffset.abandoned >> 2, 1);
+      }
+      // Either we abandoned it, another reader did, or the writer committed just in time: the
+      // next iteration reads the final state.
+    }
+    return 'more';
+  }
+
+  /**
+   * No valid header at the reader's position: nothing published yet, a claim whose writer has not
+   * stamped the header yet (or died before), or the reader was lapped. Returns undefined to go on
+   * reading.
+   */
+  #withoutHeader(): PollResult | undefined {
+    const [claimPosition, claimSequence] = this.ring.loadClaim();
+    const behind = (claimSequence - this.#sequence) >>> 0;
+    if (behind === 0) {
+      this.#stuckSince = -1;
+      return 'idle';
+    }
+    if (this.#lapped(this.#position, this.#sequence)) return undefined;
+    if (!this.#stuckTooLong(this.#position)) return 'pending';
+    // The claim at our position is older than the abandon timeout and still unstamped: its
+    // writer died between claiming and writing the header, so its length is unknown. The next
+    // record starts at the first later position holding a header stamped for it; claims below
+    // the cursor seen when we got stuck are old enough to have been stamped if alive.
+    const span = (this.#stuckClaimPosition - this.#position) >>> 0;
+    const maxBehind = (this.#stuckClaimSequence - this.#sequence) >>> 0;
+    const i32 = this.ring.i32;
+    for (let offset = RECORD_ALIGNMENT; offset < span; offset += RECORD_ALIGNMENT) {
+      const candidate = (this.#position + offset) >>> 0;
+      const word = (RING_HEADER_SIZE + (candidate & this.ring.mask)) >> 2;
+      const sequence = Atomics.load(i32, word + (RecordOffset.sequence >> 2)) >>> 0;
+      const skipped = (sequence - this.#sequence) >>> 0;
+      if (skipped === 0 || skipped > maxBehind) continue;
+      if (Atomics.load(i32, word + (RecordOffset.stamp >> 2)) >>> 0 !== recordStamp(candidate, sequence)) continue;
+      this.#skipAbandoned(candidate, sequence, skipped);
+      return undefined;
+    }
+    this.#skipAbandoned(this.#stuckClaimPosition, this.#stuckClaimSequence, maxBehind);
+    return undefined;
+  }
+
+  #skipAbandoned(position: number, sequence: number, count: number): void {
+    this.#position = position;
+    this.#sequence = sequence;
+    this.#abandoned += count;
+    this.#stuckSince = -1;
+    Atomics.add(this.ring.i32, RingOffset.abandoned >> 2, count);
+  }
+
+  /**
+   * True (after jumping to the claim cursor and counting records from `sequence` on as lost) when
+   * writers claimed more than a ring's capacity past `position`, so its bytes may be overwritten.
+   */
+  #lapped(position: number, sequence: number): boolean {
+    // The low word alone answers the common "no" without touching a BigInt.
+    const low = Atomics.load(this.ring.i32, RingOffset.claim >> 2) >>> 0;
+    if ((low - position) >>> 0 <= this.ring.capacity) return false;
+    const [claimPosition, claimSequence] = this.ring.loadClaim();
+    this.#lost += (claimSequence - sequence) >>> 0;
+    this.#position = claimPosition;
+    this.#sequence = claimSequence;
+    this.#stuckSince = -1;
+    return true;
+  }
+
+  #stuckTooLong(position: number): boolean {
+    const now = this.#now();
+    if (this.#stuckSince < 0 || this.#stuckPosition !== position) {
+      this.#stuckSince = now;
+      this.#stuckPosition = position;
+      [this.#stuckClaimPosition, this.#stuckClaimSequence] = this.ring.loadClaim();
+      return false;
+    }
+    return now - this.#stuckSince >= this.#abandonAfter;
+  }
+
+  #copyOut(start: number, length: number): Uint8Array {
+    if (this.#scratch.length < length) this.#scratch = new Uint8Array(Math.max(length, this.#scratch.length * 2));
+    const u8 = this.ring.u8;
+    const first = Math.min(length, this.ring.capacity - start);
+    this.#scratch.set(u8.subarray(RING_HEADER_SIZE + start, RING_HEADER_SIZE + start + first), 0);
+    if (first < length) this.#scratch.set(u8.subarray(RING_HEADER_SIZE, RING_HEADER_SIZE + length - first), first);
+    return this.#scratch.subarray(0, length);
+  }
+}

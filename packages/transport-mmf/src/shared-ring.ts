@@ -1,0 +1,314 @@
+/**
+ * The writer side of a busway broadcast ring, over any `ArrayBuffer` (a shared mapping in
+ * production, a plain buffer in tests). Platform-neutral: no system calls, only `Atomics`.
+ *
+ * @module
+ */
+import { FrameTooLargeError } from '@busway/core';
+import { ClaimAbandonedError, RingMismatchError } from './errors.js';
+import {
+  isValidCapacity,
+  RECORD_HEADER_SIZE,
+  RecordOffset,
+  RecordState,
+  recordSize,
+  recordStamp,
+  RING_HEADER_SIZE,
+  RING_MAGIC,
+  RING_VERSION,
+  RingOffset,
+} from './ring-layout.js';
+
+const TWO_32 = 0x1_0000_0000;
+const BIG_TWO_32 = 1n << 32n;
+
+/** Where the claim cursor starts when a ring is formatted; tests start near 2^32 to cross the wrap. */
+export type RingFormatOptions = Readonly<
+  Partial<{
+    /** Byte position of the first record (mod 2^32, multiple of 16). Default: 0. */
+    initialPosition: number;
+    /** Sequence number of the first record (mod 2^32). Default: 0. */
+    initialSequence: number;
+    /** Pid recorded as the creator, for diagnostics. Default: `process.pid`. */
+    creatorPid: number;
+  }>
+>;
+
+/** Room claimed by {@link SharedRing.claim}, to be filled and committed. */
+export interface RingClaim {
+  /** Byte position of the record (mod 2^32). */
+  readonly position: number;
+  /** Sequence number of the record (mod 2^32). */
+  readonly sequence: number;
+  /** Payload length in bytes. */
+  readonly length: number;
+  /** Where the payload goes: one view, or two when it wraps around the end of the ring. */
+  readonly parts: readonly Uint8Array[];
+}
+
+/**
+ * Largest payload one record of a ring of `capacity` bytes carries: a quarter of the ring, so that
+ * a reader a little behind does not lose a whole ring's worth on every large record. Larger
+ * messages go through core's fragmentation.
+ *
+ * @example
+ * ```ts
+ * maxPayloadFor(16 * 1024 * 1024); // 4 MiB - 16
+ * ```
+ */
+export function maxPayloadFor(capacity: number): number {
+  return capacity / 4 - RECORD_HEADER_SIZE;
+}
+
+/**
+ * A busway ring laid out in `buffer`: any number of writers (in any number of processes) publish
+ * records; readers ({@link RingReader}) follow at their own pace.
+ *
+ * @example
+ * ```ts
+ * const ring = SharedRing.format(new ArrayBuffer(RING_HEADER_SIZE + 65536));
+ * ring.publish(new TextEncoder().encode('hello'));
+ * ```
+ */
+export class SharedRing {
+  /** Size of the data area in bytes. */
+  readonly capacity: number;
+  /** `capacity - 1`: positions are reduced to indices with a mask. */
+  readonly mask: number;
+  /** Largest payload {@link publish} accepts. */
+  readonly maxPayload: number;
+  /** The ring's memory as 32-bit words, for `Atomics`. */
+  readonly i32: Int32Array;
+  /** The ring's memory as bytes. */
+  readonly u8: Uint8Array;
+  /** Tag written into this writer's records; readers with the same tag skip them. */
+  readonly writerTag: number;
+  /**
+   * Called after a commit when a reader announced it is going to sleep: the platform backend
+   * wakes it (futex, event). Never called while readers keep up.
+   */
+  onWake: (() => void) | undefined = undefined;
+
+  readonly #claim64: BigInt64Array;
+  #claimedPosition = 0;
+  #claimedSequence = 0;
+
+  private constructor(readonly buffer: ArrayBuffer) {
+    this.i32 = new Int32Array(buffer);
+    this.u8 = new Uint8Array(buffer);
+    this.#claim64 = new BigInt64Array(buffer, 0, RING_HEADER_SIZE / 8);
+    this.capacity = this.i32[RingOffset.capacity >> 2] ?? 0;
+    this.mask = this.capacity - 1;
+    this.maxPayload = maxPayloadFor(this.capacity);
+    // Tags start at 1 so that a zeroed header never matches a live writer.
+    this.writerTag = (Atomics.add(this.i32, RingOffset.nextWriterTag >> 2, 1) + 1) | 0;
+  }
+
+  /**
+   * Lay out a new ring over `buffer` (expected zero-filled, as fresh shared memory is): its data
+   * area is everything after the header, and must be a power of two. The magic is stored last, so a
+   * concurrent {@link attach} never sees a half-written header as valid.
+   *
+   * @example
+   * ```ts
+   * const ring = SharedRing.format(new ArrayBuffer(RING_HEADER_SIZE + 4096), { initialPosition: 2 ** 32 - 1024 });
+   * ```
+   */
+  static format(buffer: ArrayBuffer, options: RingFormatOptions = {}): SharedRing {
+    const capacity = buffer.byteLength - RING_HEADER_SIZE;
+    if (!isValidCapacity(capacity)) throw new RangeError(`ring data area of ${capacity} bytes is not a power of two in [4 KiB, 1 GiB]`);
+    const position = options.initialPosition ?? 0;
+    if (position % 16 !== 0 || position < 0 || position >= TWO_32) throw new RangeError('initialPosition must be a u32 multiple of 16');
+    const sequence = (options.initialSequence ?? 0) >>> 0;
+    const i32 = new Int32Array(buffer);
+    i32[RingOffset.version >> 2] = RING_VERSION;
+    i32[RingOffset.capacity >> 2] = capacity;
+    i32[RingOffset.headerSize >> 2] = RING_HEADER_SIZE;
+    i32[RingOffset.creatorPid >> 2] = options.creatorPid ?? process.pid;
+    i32[RingOffset.claim >> 2] = position | 0;
+    i32[(RingOffset.claim >> 2) + 1] = sequence | 0;
+    // Record headers of lap "-1" must not look like the first record: clear the first one.
+    new Uint8Array(buffer, RING_HEADER_SIZE + (position & (capacity - 1)), RECORD_HEADER_SIZE).fill(0);
+    i32[(RING_HEADER_SIZE + (position & (capacity - 1)) + RecordOffset.sequence) >> 2] = (sequence + 1) | 0;
+    Atomics.store(i32, RingOffset.magic >> 2, RING_MAGIC);
+    return new SharedRing(buffer);
+  }
+
+  /**
+   * Join an existing ring in `buffer`, after checking its magic, version, header size and
+   * capacity. Throws {@link RingMismatchError} (and writes nothing) when they are not busway's.
+   *
+   * @example
+   * ```ts
+   * const ring = SharedRing.attach(mapping.buffer, 'orders');
+   * ```
+   */
+  static attach(buffer: ArrayBuffer, name = 'ring'): SharedRing {
+    if (buffer.byteLength < RING_HEADER_SIZE) throw new RingMismatchError(name, `${buffer.byteLength} bytes is smaller than a ring header`);
+    const view = new DataView(buffer);
+    const magic = Atomics.load(new Int32Array(buffer, 0, 1), 0) >>> 0;
+    if (magic !== RING_MAGIC) throw new RingMismatchError(name, `magic 0x${magic.toString(16)} is not 0x${RING_MAGIC.toString(16)}`);
+    const version = view.getUint32(RingOffset.version, true);
+    if (version !== RING_VERSION) throw new RingMismatchError(name, `layout version ${version}, this code reads ${RING_VERSION}`);
+    const headerSize = view.getUint32(RingOffset.headerSize, true);
+    if (headerSize !== RING_HEADER_SIZE) throw new RingMismatchError(name, `header size ${headerSize}, expected ${RING_HEADER_SIZE}`);
+    const capacity = view.getUint32(RingOffset.capacity, true);
+    if (!isValidCapacity(capacity) || capacity + RING_HEADER_SIZE !== buffer.byteLength) {
+      throw new RingMismatchError(name, `capacity ${capacity} does not match a mapping of ${buffer.byteLength} bytes`);
+    }
+    return new SharedRing(buffer);
+  }
+
+  /**
+   * Append one record and return its sequence number. Never waits: in a lossy ring the oldest
+   * records are overwritten and readers that had not read them count them as lost.
+   * Throws `FrameTooLargeError` above {@link maxPayload}, {@link ClaimAbandonedError} when a reader
+   * gave up on this writer between claim and commit.
+   *
+   * @example
+   * ```ts
+   * const seq = ring.publish(frame);
+   * ```
+   */
+  publish(payload: Uint8Array): number {
+    const length = payload.length;
+    if (length > this.maxPayload) throw new FrameTooLargeError(length, this.maxPayload);
+    const sequence = this.#claim(length);
+    this.#copyIn(payload, (this.#claimedPosition + RECORD_HEADER_SIZE) & this.mask);
+    this.#commit(this.#claimedPosition, sequence, length);
+    return sequence;
+  }
+
+  /**
+   * First half of a publish, for writers that fill the ring in place: claim room for `length`
+   * bytes and stamp the header. Fill {@link RingClaim.parts} then call {@link commit}. Until then
+   * readers wait for this record (up to their `abandonAfterMs`).
+   *
+   * @example
+   * ```ts
+   * const claim = ring.claim(5);
+   * claim.parts[0].set(bytes.subarray(0, claim.parts[0].length));
+   * ring.commit(claim);
+   * ```
+   */
+  claim(length: number): RingClaim {
+    if (length > this.maxPayload) throw new FrameTooLargeError(length, this.maxPayload);
+    const sequence = this.#claim(length);
+    const position = this.#claimedPosition;
+    const start = RING_HEADER_SIZE + ((position + RECORD_HEADER_SIZE) & this.mask);
+    const first = Math.min(length, RING_HEADER_SIZE + this.capacity - start);
+    const parts = [this.u8.subarray(start, start + first)];
+    if (first < length) parts.push(this.u8.subarray(RING_HEADER_SIZE, RING_HEADER_SIZE + length - first));
+    return { position, sequence, length, parts };
+  }
+
+  /**
+   * Second half of a publish: mark the claimed record complete and wake sleeping readers.
+   * Throws {@link ClaimAbandonedError} when a reader already gave up on it.
+   *
+   * @example
+   * ```ts
+   * ring.commit(ring.claim(0));
+   * ```
+   */
+  commit(claim: RingClaim): void {
+    this.#commit(claim.position, claim.sequence, claim.length);
+  }
+
+  /** Claims room and writes the header; the sequence number goes in last, see the layout doc. */
+  #claim(length: number): number {
+    this.#claimSpace(recordSize(length));
+    const position = this.#claimedPosition;
+    const sequence = this.#claimedSequence;
+    const word = (RING_HEADER_SIZE + (position & this.mask)) >> 2;
+    const i32 = this.i32;
+    Atomics.store(i32, word, (RecordState.Claimed << 30) | length);
+    Atomics.store(i32, word + (RecordOffset.stamp >> 2), recordStamp(position, sequence) | 0);
+    Atomics.store(i32, word + (RecordOffset.writerTag >> 2), this.writerTag);
+    Atomics.store(i32, word + (RecordOffset.sequence >> 2), sequence | 0);
+    return sequence;
+  }
+
+  #commit(position: number, sequence: number, length: number): void {
+    const word = (RING_HEADER_SIZE + (position & this.mask)) >> 2;
+    const claimed = (RecordState.Claimed << 30) | length;
+    // Compare-and-swap, not a store: a reader may have declared this claim abandoned meanwhile,
+    // and then the record must stay dead rather than appear late.
+    if (Atomics.compareExchange(this.i32, word, claimed, (RecordState.Committed << 30) | length) !== claimed) {
+      throw new ClaimAbandonedError(sequence);
+    }
+    if (Atomics.load(this.i32, RingOffset.sleepers >> 2) !== 0) this.#wakeSleepers();
+  }
+
+  /**
+   * Announce that a reader is about to sleep and return the doorbell value to wait on. The reader
+   * must check for records once more after this call and sleep only if there are none: a writer
+   * committing in between then sees the announcement and rings.
+   *
+   * @example
+   * ```ts
+   * const bell = ring.prepareToSleep();
+   * if (!reader.hasWork()) futexWait(bell);
+   * ```
+   */
+  prepareToSleep(): number {
+    Atomics.store(this.i32, RingOffset.sleepers >> 2, 1);
+    return Atomics.load(this.i32, RingOffset.doorbell >> 2);
+  }
+
+  /**
+   * The claim cursor: position (low) and sequence (high) of the next record, read consistently.
+   *
+   * @example
+   * ```ts
+   * const [position, sequence] = ring.loadClaim();
+   * ```
+   */
+  loadClaim(): [position: number, sequence: number] {
+    const value = Atomics.load(this.#claim64, RingOffset.claim >> 3);
+    return [Number(BigInt.asUintN(32, value)), Number(BigInt.asUintN(32, value >> 32n))];
+  }
+
+  /**
+   * Number of claims that readers declared abandoned since the ring was created.
+   *
+   * @example
+   * ```ts
+   * if (ring.abandonedClaims() > 0) console.warn('a writer died mid-write');
+   * ```
+   */
+  abandonedClaims(): number {
+    return Atomics.load(this.i32, RingOffset.abandoned >> 2);
+  }
+
+  /** One 64-bit compare-and-swap claims position and sequence together, in the same order. */
+  #claimSpace(size: number): void {
+    const claim64 = this.#claim64;
+    const at = RingOffset.claim >> 3;
+    for (;;) {
+      const old = Atomics.load(claim64, at);
+      const position = Number(BigInt.asUintN(32, old));
+      // Adding `size` carries into the sequence exactly when the position wraps past 2^32; the
+      // carry is then the sequence increment, otherwise it is added explicitly.
+      const next = position + size >= TWO_32 ? old + BigInt(size) : old + BigInt(size) + BIG_TWO_32;
+      if (Atomics.compareExchange(claim64, at, old, BigInt.asIntN(64, next)) === old) {
+        this.#claimedPosition = position;
+        this.#claimedSequence = Number(BigInt.asUintN(32, old >> 32n));
+        return;
+      }
+    }
+  }
+
+  /** Payload bytes may run past the end of the data area; the rest continues at its start. */
+  #copyIn(payload: Uint8Array, start: number): void {
+    const first = Math.min(payload.length, this.capacity - start);
+    this.u8.set(first === payload.length ? payload : payload.subarray(0, first), RING_HEADER_SIZE + start);
+    if (first < payload.length) this.u8.set(payload.subarray(first), RING_HEADER_SIZE);
+  }
+
+  #wakeSleepers(): void {
+    Atomics.store(this.i32, RingOffset.sleepers >> 2, 0);
+    Atomics.add(this.i32, RingOffset.doorbell >> 2, 1);
+    this.onWake?.();
+  }
+}
