@@ -42,7 +42,8 @@ class MemoryDomain {
     }
   }
 
-  private drain(): void {
+  /** Route everything queued; called from the microtask, and on close so accepted frames are not lost. */
+  drain(): void {
     this.scheduled = false;
     const batch = this.queue;
     this.queue = [];
@@ -125,6 +126,8 @@ export class MemoryTransport implements Transport {
     this.#domain = undefined;
     this.#link = undefined;
     if (domain !== undefined && link !== undefined) {
+      // A frame accepted by send() is delivered even if its sender closes right after.
+      domain.drain();
       domain.members.delete(link);
       domain.router.remove(link);
       if (domain.members.size === 0) domains.delete(this.#name);
