@@ -73,3 +73,11 @@ export {
   Security,
   Synchronization,
 } from './constants.js';
+export { CompletionPort } from './completion-port.js';
+export type {
+  Completion,
+  CompletionPortOptions,
+  CompletionPortStats,
+  OperationOptions,
+  OverlappedReadResult,
+} from './completion-port.js';
