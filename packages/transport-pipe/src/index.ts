@@ -1,1 +1,19 @@
-export {};
+/**
+ * `@busway/transport-pipe`: the `pipe://` transport. Members of a bus meet at a Win32 named pipe
+ * (a Unix domain socket in a private directory on POSIX); the first is the hub.
+ *
+ * @example
+ * ```ts
+ * import { createBus } from '@busway/core';
+ * const bus = await createBus('pipe://orders'); // this package is loaded for pipe://
+ * ```
+ *
+ * @module
+ */
+export { createTransport, type PipeTransportOptions } from './createTransport.js';
+export { parsePipeUrl, checkPipeName, type PipeAddress } from './PipeUrl.js';
+export { ConnectTimeoutError, InsecureSocketDirectoryError, PeerRejectedError, StalledFrameError } from './errors.js';
+export { UnixSocketEndpoint, type UnixSocketEndpointOptions } from './posix/UnixSocketEndpoint.js';
+export { SocketFrameLink, type SocketFrameLinkOptions } from './SocketFrameLink.js';
+export { prepareSecureSocketDirectory, defaultSocketDirectory, verifyPrivateDirectory, type SecureSocketDirectoryOptions } from './posix/SecureSocketDirectory.js';
+export { readPeerCredentials } from './posix/PeerCredentials.js';

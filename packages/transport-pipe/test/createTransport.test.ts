@@ -1,0 +1,101 @@
+import { spawn } from 'node:child_process';
+import { lstat, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigurationError, FrameKind, type InboundFrame, type Transport } from '@busway/core';
+import { encodeEnvelope, peekRoute } from '@busway/core/internal';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTransport } from '../src/createTransport.js';
+import { parsePipeUrl } from '../src/PipeUrl.js';
+
+const subscribe = (origin: number, pattern: string): Uint8Array => encodeEnvelope({ kind: FrameKind.Subscribe, origin, sequence: 0, topic: pattern });
+const publish = (origin: number, sequence: number, topic: string): Uint8Array =>
+  encodeEnvelope({ kind: FrameKind.Publish, origin, sequence, topic, payload: new Uint8Array([sequence]) });
+
+async function until(check: () => boolean, timeout = 5000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('parsePipeUrl', () => {
+  it('reads local and remote names and rejects the rest', () => {
+    expect(parsePipeUrl(new URL('pipe://orders'))).toEqual({ name: 'orders', server: undefined });
+    expect(parsePipeUrl(new URL('pipe://./orders'))).toEqual({ name: 'orders', server: undefined });
+    expect(parsePipeUrl(new URL('pipe://build01/orders'))).toEqual({ name: 'orders', server: 'build01' });
+    expect(() => parsePipeUrl(new URL('pipe://a/b/c'))).toThrow(ConfigurationError);
+    expect(() => parsePipeUrl(new URL('pipe://orders?x=1'))).toThrow(ConfigurationError);
+    expect(() => parsePipeUrl(new URL('pipe://orders:80'))).toThrow(ConfigurationError);
+    expect(() => parsePipeUrl(new URL('tcp://orders'))).toThrow(ConfigurationError);
+  });
+});
+
+describe.runIf(process.platform !== 'win32')('createTransport over Unix sockets', () => {
+  let directory: string;
+  let transports: Transport[];
+  beforeEach(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'bw-tr-'));
+    transports = [];
+  });
+  afterEach(async () => {
+    for (const t of transports) await t.close();
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  async function member(name: string, memberId: number): Promise<{ t: Transport; got: InboundFrame[] }> {
+    const t = await createTransport(new URL(`pipe://${name}`), { memberId, maxFrameSize: 1 << 20, options: { directory: join(directory, 'run'), takeoverTimeout: 400 } });
+    transports.push(t);
+    const got: InboundFrame[] = [];
+    t.frames$.subscribe((f) => got.push({ bytes: f.bytes.slice(), peer: f.peer }));
+    await t.open();
+    return { t, got };
+  }
+
+  it('refuses a remote pipe on POSIX', () => {
+    expect(() => createTransport(new URL('pipe://host/orders'), { memberId: 1, maxFrameSize: 1024, options: {} })).toThrow(ConfigurationError);
+  });
+
+  it('three members: every frame reaches the interested others, not the sender', async () => {
+    const a = await member('trio', 1);
+    const b = await member('trio', 2);
+    const c = await member('trio', 3);
+    for (const [m, id] of [[a, 1], [b, 2], [c, 3]] as const) m.t.send(subscribe(id, 'news.>'));
+    await new Promise((r) => setTimeout(r, 50));
+    b.t.send(publish(2, 1, 'news.b'));
+    c.t.send(publish(3, 1, 'news.c'));
+    a.t.send(publish(1, 1, 'news.a'));
+    const topics = (m: { got: InboundFrame[] }): string[] => m.got.filter((f) => peekRoute(f.bytes).kind === FrameKind.Publish).map((f) => peekRoute(f.bytes).topic).sort();
+    await until(() => topics(a).length === 2 && topics(b).length === 2 && topics(c).length === 2);
+    expect(topics(a)).toEqual(['news.b', 'news.c']);
+    expect(topics(b)).toEqual(['news.a', 'news.c']);
+    expect(topics(c)).toEqual(['news.a', 'news.b']);
+  });
+
+  it('a hub process killed with SIGKILL leaves a stale socket; the survivors take over and carry on', async () => {
+    const run = join(directory, 'run');
+    const hubScript = fileURLToPath(new URL('./fixtures/pipe-hub-process.ts', import.meta.url));
+    // The hub lives in another process so that it can die without closing (and unlinking) anything.
+    // vite-node (vitest's runner) runs the TypeScript sources with the workspace's resolve conditions.
+    const viteNode = join(dirname(createRequire(import.meta.url).resolve('vite-node/package.json')), 'vite-node.mjs');
+    const root = fileURLToPath(new URL('../../..', import.meta.url));
+    const child = spawn(process.execPath, [viteNode, '--root', root, '--config', join(root, 'vitest.config.ts'), hubScript, '--', run, 'killed'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`hub process exited early (${code})`)));
+    });
+    const a = await member('killed', 11);
+    const b = await member('killed', 12);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect((await lstat(join(run, 'killed.sock'))).isSocket()).toBe(true);
+    // One of the two becomes the hub (replacing the stale file), the other reconnects to it.
+    b.t.send(subscribe(12, 'after'));
+    await new Promise((r) => setTimeout(r, 600));
+    a.t.send(publish(11, 1, 'after'));
+    await until(() => b.got.some((f) => peekRoute(f.bytes).topic === 'after'));
+  }, 90_000); // a second Node process compiling TypeScript on a shared two-core machine
+});
