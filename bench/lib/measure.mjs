@@ -1,0 +1,54 @@
+/**
+ * Measurement helpers shared by every scenario: percentiles of round-trip samples, and the shape
+ * of the figures a scenario reports.
+ *
+ * A scenario's `run(ctx)` resolves to {@link Figures}:
+ *   { msgsPerSec?, mbPerSec?, p50Us?, p99Us?, samples?, note? }  or  { skipped: 'why' }.
+ *
+ * @module
+ */
+
+/**
+ * The p50 and p99 of round-trip samples, in microseconds.
+ *
+ * @example
+ * const { p50Us, p99Us } = percentiles([1200n, 1500n, 900n]); // samples in nanoseconds
+ */
+export function percentiles(samplesNs) {
+  const sorted = BigInt64Array.from(samplesNs).sort();
+  const at = (q) => Number(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]) / 1000;
+  return { p50Us: at(0.5), p99Us: at(0.99), samples: sorted.length };
+}
+
+/**
+ * Time round trips with one request in flight: `warmup` untimed ones, then as many as fit in
+ * `durationMs`, each timed on its own with `process.hrtime.bigint()`.
+ *
+ * @example
+ * const figures = await timeRoundTrips(() => client.ask(msg), { durationMs: 1000 });
+ */
+export async function timeRoundTrips(roundTrip, { durationMs, warmup = 500 }) {
+  for (let i = 0; i < warmup; i += 1) await roundTrip();
+  const samples = [];
+  const deadline = performance.now() + durationMs;
+  // Check the clock every 64 round trips: reading it every time would show in sub-microsecond figures.
+  while (performance.now() < deadline) {
+    for (let i = 0; i < 64; i += 1) {
+      const t0 = process.hrtime.bigint();
+      await roundTrip();
+      samples.push(process.hrtime.bigint() - t0);
+    }
+  }
+  return percentiles(samples);
+}
+
+/**
+ * Throughput figures from a count of messages of `size` bytes moved in `elapsedMs`.
+ *
+ * @example
+ * return throughput(count, 64, performance.now() - t0);
+ */
+export function throughput(count, size, elapsedMs) {
+  const perSec = (count * 1000) / elapsedMs;
+  return { msgsPerSec: perSec, mbPerSec: (perSec * size) / 1e6, samples: count };
+}

@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+/**
+ * The busway benchmark: `pnpm bench [filter…] [--duration=ms] [--no-build] [--json=file]`.
+ *
+ * Builds the workspace (`tsc -b`), loads every `scenarios/*.mjs`, runs the scenarios whose name,
+ * group or file matches a filter (all when none is given), one after the other, and prints one
+ * table per comparison group with each figure as a ratio against the group's named baseline
+ * (see `lib/groups.mjs`). Figures are only comparable within one run on one machine: read ratios.
+ */
+import { execSync } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+import { GROUPS } from './lib/groups.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+
+const args = process.argv.slice(2);
+const flag = (name) => args.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+const value = (name) => flag(name)?.split('=')[1];
+const filters = args.filter((a) => !a.startsWith('--')).map((f) => f.toLowerCase());
+const durationMs = Number(value('duration') ?? 1500);
+
+if (!flag('no-build')) {
+  console.log('building: pnpm exec tsc -b');
+  try {
+    execSync('pnpm exec tsc -b', { cwd: root, stdio: 'inherit' });
+  } catch {
+    console.error('the build failed: fix it, or run with --no-build to measure the last build');
+    process.exit(1);
+  }
+}
+
+/** Every scenario of every module, tagged with the file it came from. */
+const all = [];
+for (const file of readdirSync(join(here, 'scenarios')).filter((f) => f.endsWith('.mjs')).sort()) {
+  const mod = await import(pathToFileURL(join(here, 'scenarios', file)).href);
+  for (const s of mod.scenarios ?? []) all.push({ ...s, file: file.replace(/\.mjs$/, '') });
+}
+const unknown = all.filter((s) => GROUPS[s.group] === undefined);
+if (unknown.length > 0) throw new Error(`unknown group in ${unknown.map((s) => `${s.file}: ${s.group}`).join(', ')}`);
+
+const matches = (s) => filters.length === 0 || filters.some((f) => [s.name, s.group, s.file].some((t) => t.toLowerCase().includes(f)));
+const chosen = all.filter(matches);
+// A group's baseline always runs beside any of its scenarios, so that ratios can be taken.
+const groupsRun = new Set(chosen.map((s) => s.group));
+const toRun = all.filter((s) => chosen.includes(s) || (s.baseline && groupsRun.has(s.group)));
+if (toRun.length === 0) {
+  console.error(`no scenario matches ${filters.join(', ')}; known: ${[...new Set(all.map((s) => s.file))].join(', ')}`);
+  process.exit(1);
+}
+
+const load = loadavg()[0] ?? 0;
+const cores = availableParallelism();
+console.log(`node ${process.version} · ${cpus()[0]?.model ?? 'cpu'} × ${cores} · load ${load.toFixed(1)} · ${durationMs} ms per scenario`);
+if (load > cores) console.log(`warning: load average ${load.toFixed(1)} exceeds ${cores} cores; absolute figures are depressed, ratios less so`);
+
+const results = [];
+for (const group of Object.keys(GROUPS).filter((g) => groupsRun.has(g))) {
+  // Baseline first, so that a machine that slows down during the run penalises busway, not the peer.
+  const members = toRun.filter((s) => s.group === group).sort((a, b) => Number(Boolean(b.baseline)) - Number(Boolean(a.baseline)));
+  for (const scenario of members) {
+    process.stdout.write(`  ${GROUPS[group].title} · ${scenario.name} … `);
+    let figures;
+    try {
+      figures = await scenario.run({ durationMs });
+    } catch (err) {
+      figures = { error: err instanceof Error ? err.message : String(err) };
+    }
+    process.stdout.write(`${figures.error ? `failed: ${figures.error}` : figures.skipped ? `skipped: ${figures.skipped}` : 'done'}\n`);
+    results.push({ group, file: scenario.file, name: scenario.name, baseline: Boolean(scenario.baseline), goal: scenario.goal, ...figures });
+  }
+}
+
+const fmt = (n, digits = 0) =>
+  n === undefined ? '' : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e4 ? `${(n / 1e3).toFixed(0)} k` : n.toFixed(digits);
+const GOAL_LABEL = { msgsPerSec: 'msgs/s', mbPerSec: 'MB/s', p50Us: 'p50 µs', p99Us: 'p99 µs' };
+
+/** "met"/"MISSED" against a goal like { metric: 'mbPerSec', atLeast: 1000 } or { metric: 'p50Us', below: 5 }. */
+function goalText(r) {
+  const g = r.goal;
+  if (g === undefined) return '';
+  const v = r[g.metric];
+  const want = g.atLeast !== undefined ? `≥ ${fmt(g.atLeast)}` : `< ${g.below}`;
+  if (v === undefined) return `${want} ${GOAL_LABEL[g.metric]}: n/a`;
+  const met = g.atLeast !== undefined ? v >= g.atLeast : v < g.below;
+  return `${want} ${GOAL_LABEL[g.metric]}: ${met ? 'met' : 'MISSED'}`;
+}
+
+/** Ratio against the baseline: throughput × for throughput groups, p50 × for latency groups (lower is better). */
+function ratioText(r, base, better) {
+  if (base === undefined || r.error || r.skipped || base.error || base.skipped) return '';
+  if (r === base) return 'baseline';
+  if (better === 'latency') return r.p50Us && base.p50Us ? `p50 ${(r.p50Us / base.p50Us).toFixed(2)}×` : '';
+  const key = r.msgsPerSec !== undefined && base.msgsPerSec !== undefined ? 'msgsPerSec' : 'mbPerSec';
+  return r[key] && base[key] ? `${(r[key] / base[key]).toFixed(2)}×` : '';
+}
+
+function printTable(rows) {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  const line = (row) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
+  console.log(line(rows[0]));
+  console.log(widths.map((w) => '─'.repeat(w)).join('  '));
+  for (const row of rows.slice(1)) console.log(line(row));
+}
+
+for (const group of Object.keys(GROUPS).filter((g) => groupsRun.has(g))) {
+  const { title, baseline, better } = GROUPS[group];
+  const rows = results.filter((r) => r.group === group);
+  const base = rows.find((r) => r.name === baseline && r.baseline);
+  console.log(`\n${title} (${group}; baseline: ${baseline})`);
+  printTable([
+    ['scenario', 'msgs/s', 'MB/s', 'p50 µs', 'p99 µs', 'vs baseline', 'goal'],
+    ...rows.map((r) =>
+      r.error || r.skipped
+        ? [r.name, r.error ? `failed: ${r.error}` : `skipped: ${r.skipped}`, '', '', '', '', goalText(r)]
+        : [r.name, fmt(r.msgsPerSec), fmt(r.mbPerSec), fmt(r.p50Us, 1), fmt(r.p99Us, 1), ratioText(r, base, better), goalText(r)],
+    ),
+  ]);
+}
+
+const out = value('json') ?? join(here, 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, JSON.stringify({ node: process.version, cores, load, durationMs, results }, null, 2));
+console.log(`\nresults: ${out}`);
+if (results.some((r) => r.error)) process.exitCode = 1;
