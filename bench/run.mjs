@@ -35,14 +35,17 @@ if (!flag('no-build')) {
 
 /** Every scenario of every module, tagged with the file it came from. */
 const all = [];
-for (const file of readdirSync(join(here, 'scenarios')).filter((f) => f.endsWith('.mjs')).sort()) {
+for (const file of readdirSync(join(here, 'scenarios'))
+  .filter((f) => f.endsWith('.mjs'))
+  .sort()) {
   const mod = await import(pathToFileURL(join(here, 'scenarios', file)).href);
   for (const s of mod.scenarios ?? []) all.push({ ...s, file: file.replace(/\.mjs$/, '') });
 }
 const unknown = all.filter((s) => GROUPS[s.group] === undefined);
 if (unknown.length > 0) throw new Error(`unknown group in ${unknown.map((s) => `${s.file}: ${s.group}`).join(', ')}`);
 
-const matches = (s) => filters.length === 0 || filters.some((f) => [s.name, s.group, s.file].some((t) => t.toLowerCase().includes(f)));
+const matches = (s) =>
+  filters.length === 0 || filters.some((f) => [s.name, s.group, s.file].some((t) => t.toLowerCase().includes(f)));
 const chosen = all.filter(matches);
 // A group's baseline always runs beside any of its scenarios, so that ratios can be taken.
 const groupsRun = new Set(chosen.map((s) => s.group));
@@ -54,13 +57,20 @@ if (toRun.length === 0) {
 
 const load = loadavg()[0] ?? 0;
 const cores = availableParallelism();
-console.log(`node ${process.version} · ${cpus()[0]?.model ?? 'cpu'} × ${cores} · load ${load.toFixed(1)} · ${durationMs} ms per scenario`);
-if (load > cores) console.log(`warning: load average ${load.toFixed(1)} exceeds ${cores} cores; absolute figures are depressed, ratios less so`);
+console.log(
+  `node ${process.version} · ${cpus()[0]?.model ?? 'cpu'} × ${cores} · load ${load.toFixed(1)} · ${durationMs} ms per scenario`,
+);
+if (load > cores)
+  console.log(
+    `warning: load average ${load.toFixed(1)} exceeds ${cores} cores; absolute figures are depressed, ratios less so`,
+  );
 
 const results = [];
 for (const group of Object.keys(GROUPS).filter((g) => groupsRun.has(g))) {
   // Baseline first, so that a machine that slows down during the run penalises busway, not the peer.
-  const members = toRun.filter((s) => s.group === group).sort((a, b) => Number(Boolean(b.baseline)) - Number(Boolean(a.baseline)));
+  const members = toRun
+    .filter((s) => s.group === group)
+    .sort((a, b) => Number(Boolean(b.baseline)) - Number(Boolean(a.baseline)));
   for (const scenario of members) {
     process.stdout.write(`  ${GROUPS[group].title} · ${scenario.name} … `);
     let figures;
@@ -69,13 +79,28 @@ for (const group of Object.keys(GROUPS).filter((g) => groupsRun.has(g))) {
     } catch (err) {
       figures = { error: err instanceof Error ? err.message : String(err) };
     }
-    process.stdout.write(`${figures.error ? `failed: ${figures.error}` : figures.skipped ? `skipped: ${figures.skipped}` : 'done'}\n`);
-    results.push({ group, file: scenario.file, name: scenario.name, baseline: Boolean(scenario.baseline), goal: scenario.goal, ...figures });
+    process.stdout.write(
+      `${figures.error ? `failed: ${figures.error}` : figures.skipped ? `skipped: ${figures.skipped}` : 'done'}\n`,
+    );
+    results.push({
+      group,
+      file: scenario.file,
+      name: scenario.name,
+      baseline: Boolean(scenario.baseline),
+      goal: scenario.goal,
+      ...figures,
+    });
   }
 }
 
 const fmt = (n, digits = 0) =>
-  n === undefined ? '' : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e4 ? `${(n / 1e3).toFixed(0)} k` : n.toFixed(digits);
+  n === undefined
+    ? ''
+    : n >= 1e6
+      ? `${(n / 1e6).toFixed(2)} M`
+      : n >= 1e4
+        ? `${(n / 1e3).toFixed(0)} k`
+        : n.toFixed(digits);
 const GOAL_LABEL = { msgsPerSec: 'msgs/s', mbPerSec: 'MB/s', p50Us: 'p50 µs', p99Us: 'p99 µs' };
 
 /** "met"/"MISSED" against a goal like { metric: 'mbPerSec', atLeast: 1000 } or { metric: 'p50Us', below: 5 }. */
@@ -116,7 +141,15 @@ for (const group of Object.keys(GROUPS).filter((g) => groupsRun.has(g))) {
     ...rows.map((r) =>
       r.error || r.skipped
         ? [r.name, r.error ? `failed: ${r.error}` : `skipped: ${r.skipped}`, '', '', '', '', goalText(r)]
-        : [r.name, fmt(r.msgsPerSec), fmt(r.mbPerSec), fmt(r.p50Us, 1), fmt(r.p99Us, 1), ratioText(r, base, better), goalText(r)],
+        : [
+            r.name,
+            fmt(r.msgsPerSec),
+            fmt(r.mbPerSec),
+            fmt(r.p50Us, 1),
+            fmt(r.p99Us, 1),
+            ratioText(r, base, better),
+            goalText(r),
+          ],
     ),
   ]);
 }

@@ -9,11 +9,35 @@
 
 /** Group key → title, the name of the baseline scenario, and what "better" means. */
 export const GROUPS = {
-  'frame-decoder': { title: 'FrameDecoder, 64 KiB frames', baseline: 'memcpy into 64 KiB frames', better: 'throughput' },
-  'memory-publish': { title: 'memory:// publish → subscriber, 64-byte msgpack', baseline: 'rxjs Subject + msgpackr', better: 'throughput' },
-  'memory-request': { title: 'memory:// request → reply round trip', baseline: 'rxjs Subject + msgpackr', better: 'latency' },
-  'tcp-one-way': { title: 'TCP one-way, 64-byte messages, receiver in a child process', baseline: 'net tcp', better: 'throughput' },
-  'local-one-way': { title: 'Local socket one-way (Unix socket / named pipe / ipc), 64-byte messages, receiver in a child process', baseline: 'net unix socket', better: 'throughput' },
+  'frame-decoder': {
+    title: 'FrameDecoder, 64 KiB frames',
+    baseline: 'memcpy into 64 KiB frames',
+    better: 'throughput',
+  },
+  'memory-publish': {
+    title: 'memory:// publish → subscriber, 64-byte msgpack',
+    baseline: 'rxjs Subject + msgpackr',
+    better: 'throughput',
+  },
+  'memory-request': {
+    title: 'memory:// request → reply round trip',
+    baseline: 'rxjs Subject + msgpackr',
+    better: 'latency',
+  },
+  'tcp-one-way': {
+    title: 'TCP one-way, 64-byte messages, receiver in a child process',
+    baseline: 'net tcp',
+    better: 'throughput',
+  },
+  'local-one-way': {
+    title: 'Local socket one-way (Unix socket / named pipe / ipc), 64-byte messages, receiver in a child process',
+    baseline: 'net unix socket',
+    better: 'throughput',
+  },
   'tcp-round-trip': { title: 'TCP request/reply, one in flight, 64 bytes', baseline: 'net tcp', better: 'latency' },
-  'local-round-trip': { title: 'Local socket request/reply, one in flight, 64 bytes', baseline: 'net unix socket', better: 'latency' },
+  'local-round-trip': {
+    title: 'Local socket request/reply, one in flight, 64 bytes',
+    baseline: 'net unix socket',
+    better: 'latency',
+  },
 };

@@ -17,7 +17,9 @@ async function connect(address) {
   const socket =
     url.protocol === 'tcp:'
       ? net.connect({ port: Number(url.port), host: url.hostname, noDelay: true })
-      : net.connect(process.platform === 'win32' ? `\\\\.\\pipe\\${url.pathname.replace(/[\\/:]/g, '-')}` : url.pathname);
+      : net.connect(
+          process.platform === 'win32' ? `\\\\.\\pipe\\${url.pathname.replace(/[\\/:]/g, '-')}` : url.pathname,
+        );
   await once(socket, 'connect');
   return socket;
 }

@@ -95,7 +95,11 @@ export const scenarios = [
           void pub.publish('bench.orders', data);
           return received > 0;
         }, 'subscription interest');
-        return await pump(() => pub.publish('bench.orders', data), () => received, durationMs);
+        return await pump(
+          () => pub.publish('bench.orders', data),
+          () => received,
+          durationMs,
+        );
       } finally {
         await pub.close();
         await sub.close();

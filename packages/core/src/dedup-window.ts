@@ -82,7 +82,12 @@ export class DedupWindow {
     const windowSize = options.windowSize ?? 1024;
     const maxOrigins = options.maxOrigins ?? 4096;
     // A power of two divides 2^32, so a sequence keeps its slot across the wrap.
-    if (!Number.isInteger(windowSize) || windowSize < 32 || windowSize > 2 ** 30 || (windowSize & (windowSize - 1)) !== 0) {
+    if (
+      !Number.isInteger(windowSize) ||
+      windowSize < 32 ||
+      windowSize > 2 ** 30 ||
+      (windowSize & (windowSize - 1)) !== 0
+    ) {
       throw new ConfigurationError(`windowSize must be a power of two from 32 to 2^30, got ${windowSize}`);
     }
     if (!Number.isInteger(maxOrigins) || maxOrigins < 1) {

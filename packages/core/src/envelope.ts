@@ -180,10 +180,12 @@ function decodeHeaders(bytes: Uint8Array): Headers {
  */
 export function encodeEnvelope(init: EnvelopeInit): Uint8Array {
   // The origin travels as a u64 but is read back as a JS number: beyond 2^53 it would not survive.
-  if (!Number.isSafeInteger(init.origin) || init.origin < 0) throw new FrameError(`origin must be an integer from 0 to 2^53 - 1, got ${init.origin}`);
+  if (!Number.isSafeInteger(init.origin) || init.origin < 0)
+    throw new FrameError(`origin must be an integer from 0 to 2^53 - 1, got ${init.origin}`);
   const topic = textEncoder.encode(init.topic);
   if (topic.length > MAX_TOPIC_BYTES) throw new FrameError(`topic longer than ${MAX_TOPIC_BYTES} bytes`);
-  const headers = init.headers !== undefined && Object.keys(init.headers).length > 0 ? encodeHeaders(init.headers) : EMPTY;
+  const headers =
+    init.headers !== undefined && Object.keys(init.headers).length > 0 ? encodeHeaders(init.headers) : EMPTY;
   const payload = init.payload ?? EMPTY;
   const fragmentCount = init.fragmentCount ?? 1;
   const frame = new Uint8Array(ENVELOPE_HEADER_SIZE + topic.length + headers.length + payload.length);
@@ -232,7 +234,8 @@ export function checkEnvelopeHeader(bytes: Uint8Array, frameLength: number): voi
   const encoding = bytes[5] as number;
   if (encoding > MAX_ENCODING) throw new FrameError(`unknown payload encoding ${encoding}`);
   const topicLength = view.getUint16(6);
-  if (topicLength > MAX_TOPIC_BYTES) throw new FrameError(`topic of ${topicLength} bytes is longer than ${MAX_TOPIC_BYTES}`);
+  if (topicLength > MAX_TOPIC_BYTES)
+    throw new FrameError(`topic of ${topicLength} bytes is longer than ${MAX_TOPIC_BYTES}`);
   // Origins are below 2^53 so that they are exact as JS numbers (and as dedup keys).
   if (view.getUint32(8) > 0x1f_ffff) throw new FrameError('origin is 2^53 or more');
   const declared = ENVELOPE_HEADER_SIZE + topicLength + view.getUint32(32) + view.getUint32(36);

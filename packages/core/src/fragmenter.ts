@@ -40,7 +40,8 @@ export function fragmentEnvelope(init: EnvelopeInit, maxFrameSize: number, nextS
   // Encoding the envelope without its payload measures header + topic + headers exactly, and
   // validates topic and headers once, before any large allocation.
   const bare = encodeEnvelope({ ...init, payload: EMPTY, fragmentIndex: 0, fragmentCount: 1 });
-  if (bare.length + payload.length <= maxFrameSize) return [encodeEnvelope({ ...init, fragmentIndex: 0, fragmentCount: 1 })];
+  if (bare.length + payload.length <= maxFrameSize)
+    return [encodeEnvelope({ ...init, fragmentIndex: 0, fragmentCount: 1 })];
 
   const topicBytes = textEncoder.encode(init.topic).length;
   const firstRoom = maxFrameSize - bare.length;
@@ -56,8 +57,10 @@ export function fragmentEnvelope(init: EnvelopeInit, maxFrameSize: number, nextS
     let sequence = first;
     if (index > 0) {
       sequence = nextSequence() >>> 0;
-      if (sequence !== ((first + index) >>> 0)) {
-        throw new FrameError(`nextSequence() returned ${sequence}, expected ${(first + index) >>> 0}: fragments need consecutive sequences`);
+      if (sequence !== (first + index) >>> 0) {
+        throw new FrameError(
+          `nextSequence() returned ${sequence}, expected ${(first + index) >>> 0}: fragments need consecutive sequences`,
+        );
       }
     }
     const take = Math.min(index === 0 ? firstRoom : room, payload.length - at);

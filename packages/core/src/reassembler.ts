@@ -241,6 +241,7 @@ export class Reassembler {
 }
 
 function positive(name: string, value: number): number {
-  if (!(value > 0) || !Number.isFinite(value)) throw new ConfigurationError(`${name} must be a positive number, got ${value}`);
+  if (!(value > 0) || !Number.isFinite(value))
+    throw new ConfigurationError(`${name} must be a positive number, got ${value}`);
   return value;
 }

@@ -54,7 +54,14 @@ function expected(init: EnvelopeInit): object {
 
 /** A valid publish frame to corrupt. */
 function sample(): Uint8Array {
-  return encodeEnvelope({ kind: 1, origin: 7, sequence: 1, topic: 'a.b', headers: { k: 'v' }, payload: Uint8Array.of(1, 2, 3) });
+  return encodeEnvelope({
+    kind: 1,
+    origin: 7,
+    sequence: 1,
+    topic: 'a.b',
+    headers: { k: 'v' },
+    payload: Uint8Array.of(1, 2, 3),
+  });
 }
 
 function setU32(frame: Uint8Array, at: number, value: number): Uint8Array {
@@ -79,7 +86,6 @@ describe('wire-format.md test vectors', () => {
     it('decodes from the documented bytes', () => {
       expect(decodeEnvelope(fromHex(vector.frame))).toEqual(expected(init));
     });
-
   });
 
   const streamed = vectors.flatMap((v) => (v.stream === undefined ? [] : [[v.name, v.frame, v.stream] as const]));
@@ -88,13 +94,16 @@ describe('wire-format.md test vectors', () => {
     expect(streamed.length).toBeGreaterThanOrEqual(2);
   });
 
-  it.each(streamed)('%s: has the documented stream form, which the FrameDecoder reads back', (_name, frame, streamHex) => {
-    const stream = fromHex(streamHex);
-    expect(toHex(encodeLengthPrefixed(fromHex(frame)))).toBe(toHex(stream));
-    const frames: string[] = [];
-    new FrameDecoder().push(stream, (f) => frames.push(toHex(f)));
-    expect(frames).toEqual([toHex(fromHex(frame))]);
-  });
+  it.each(streamed)(
+    '%s: has the documented stream form, which the FrameDecoder reads back',
+    (_name, frame, streamHex) => {
+      const stream = fromHex(streamHex);
+      expect(toHex(encodeLengthPrefixed(fromHex(frame)))).toBe(toHex(stream));
+      const frames: string[] = [];
+      new FrameDecoder().push(stream, (f) => frames.push(toHex(f)));
+      expect(frames).toEqual([toHex(fromHex(frame))]);
+    },
+  );
 });
 
 describe('envelope round trip', () => {
@@ -106,8 +115,14 @@ describe('envelope round trip', () => {
       correlation: fc.nat({ max: 0xffff_ffff }),
       encoding: fc.integer({ min: 0, max: 2 }).map((e) => e as PayloadEncoding),
       topic: fc.string({ unit: 'grapheme', maxLength: 60 }),
-      fragment: fc.integer({ min: 1, max: 0xffff_ffff }).chain((count) => fc.tuple(fc.nat({ max: count - 1 }), fc.constant(count))),
-      headers: fc.dictionary(fc.string({ unit: 'grapheme', maxLength: 20 }), fc.string({ unit: 'grapheme', maxLength: 40 }), { maxKeys: 4 }),
+      fragment: fc
+        .integer({ min: 1, max: 0xffff_ffff })
+        .chain((count) => fc.tuple(fc.nat({ max: count - 1 }), fc.constant(count))),
+      headers: fc.dictionary(
+        fc.string({ unit: 'grapheme', maxLength: 20 }),
+        fc.string({ unit: 'grapheme', maxLength: 40 }),
+        { maxKeys: 4 },
+      ),
       payload: fc.uint8Array({ maxLength: 200 }),
     },
     { requiredKeys: ['kind', 'origin', 'sequence', 'topic'] },
@@ -119,7 +134,10 @@ describe('envelope round trip', () => {
         const init: EnvelopeInit = { ...rest, fragmentIndex: fragment?.[0], fragmentCount: fragment?.[1] };
         const frame = encodeEnvelope(init);
         expect(frame.length).toBe(
-          ENVELOPE_HEADER_SIZE + Buffer.byteLength(init.topic) + new DataView(frame.buffer).getUint32(32) + (init.payload?.length ?? 0),
+          ENVELOPE_HEADER_SIZE +
+            Buffer.byteLength(init.topic) +
+            new DataView(frame.buffer).getUint32(32) +
+            (init.payload?.length ?? 0),
         );
         const env = decodeEnvelope(frame);
         // Decoded headers have a null prototype (no "__proto__" surprises); compare as plain objects.
@@ -130,13 +148,22 @@ describe('envelope round trip', () => {
   });
 
   it('keeps a leading byte-order mark in topic and headers', () => {
-    const env = decodeEnvelope(encodeEnvelope({ kind: 1, origin: 1, sequence: 1, topic: '\ufeffa', headers: { '\ufeffk': '\ufeffv' } }));
+    const env = decodeEnvelope(
+      encodeEnvelope({ kind: 1, origin: 1, sequence: 1, topic: '\ufeffa', headers: { '\ufeffk': '\ufeffv' } }),
+    );
     expect(env.topic).toBe('\ufeffa');
     expect({ ...env.headers }).toEqual({ '\ufeffk': '\ufeffv' });
   });
 
   it('peekRoute reads kind, origin, correlation and topic without decoding the rest', () => {
-    const frame = encodeEnvelope({ kind: 2, origin: 2 ** 50 + 1, sequence: 3, correlation: 44, topic: 'x.y', payload: Uint8Array.of(9) });
+    const frame = encodeEnvelope({
+      kind: 2,
+      origin: 2 ** 50 + 1,
+      sequence: 3,
+      correlation: 44,
+      topic: 'x.y',
+      payload: Uint8Array.of(9),
+    });
     expect(peekRoute(frame)).toEqual({ kind: 2, origin: 2 ** 50 + 1, correlation: 44, topic: 'x.y' });
   });
 });
@@ -191,7 +218,10 @@ describe('malformed envelopes', () => {
     ['a topic over 1024 bytes', { kind: 1, origin: 1, sequence: 1, topic: 'é'.repeat(513) }],
     ['an origin of 2^53', { kind: 1, origin: 2 ** 53, sequence: 1, topic: 'a' }],
     ['a negative origin', { kind: 1, origin: -1, sequence: 1, topic: 'a' }],
-    ['a header value over 65535 bytes', { kind: 1, origin: 1, sequence: 1, topic: 'a', headers: { k: 'x'.repeat(65536) } }],
+    [
+      'a header value over 65535 bytes',
+      { kind: 1, origin: 1, sequence: 1, topic: 'a', headers: { k: 'x'.repeat(65536) } },
+    ],
   ])('refuses to encode %s', (_name, init) => {
     expect(() => encodeEnvelope(init)).toThrow(FrameError);
   });

@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeEnvelope, ENVELOPE_HEADER_SIZE, FrameFlags, FrameKind, PayloadEncoding, encodeEnvelope } from '../src/envelope.js';
+import {
+  decodeEnvelope,
+  ENVELOPE_HEADER_SIZE,
+  FrameFlags,
+  FrameKind,
+  PayloadEncoding,
+  encodeEnvelope,
+} from '../src/envelope.js';
 import { FrameError, FrameTooLargeError } from '../src/errors.js';
 import { fragmentEnvelope } from '../src/fragmenter.js';
 import { Reassembler } from '../src/reassembler.js';
@@ -47,14 +54,26 @@ describe('fragmentEnvelope', () => {
         fc.integer({ min: 130, max: 700 }), // 124 bytes of header, topic and headers: at least 6 payload bytes per frame
         fc.boolean(),
         (first, length, maxFrameSize, withHeaders) => {
-          const headers = withHeaders ? { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } : undefined;
+          const headers = withHeaders
+            ? { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }
+            : undefined;
           const payload = payloadOf(length);
-          const frames = fragmentEnvelope({ ...base, sequence: first, headers, payload }, maxFrameSize, counterFrom(first));
+          const frames = fragmentEnvelope(
+            { ...base, sequence: first, headers, payload },
+            maxFrameSize,
+            counterFrom(first),
+          );
           const envs = frames.map((f) => decodeEnvelope(f));
           for (const f of frames) expect(f.length).toBeLessThanOrEqual(maxFrameSize);
           envs.forEach((env, i) => {
             expect(env.sequence).toBe((first + i) >>> 0);
-            expect(env).toMatchObject({ kind: base.kind, origin: base.origin, topic: base.topic, encoding: base.encoding, correlation: 77 });
+            expect(env).toMatchObject({
+              kind: base.kind,
+              origin: base.origin,
+              topic: base.topic,
+              encoding: base.encoding,
+              correlation: 77,
+            });
             if (frames.length > 1) {
               expect(env).toMatchObject({ fragmentIndex: i, fragmentCount: frames.length });
               expect(env.flags & FrameFlags.Fragment).toBe(FrameFlags.Fragment);
@@ -96,14 +115,21 @@ describe('fragmentEnvelope', () => {
           // A permutation driven by `order`.
           const pending = frames.map((_, i) => i);
           const arrival: number[] = [];
-          for (let k = 0; pending.length > 0; k += 1) arrival.push(...pending.splice((order[k] ?? 0) % pending.length, 1));
+          for (let k = 0; pending.length > 0; k += 1)
+            arrival.push(...pending.splice((order[k] ?? 0) % pending.length, 1));
           const reassembler = new Reassembler();
           const results = arrival.map((i) => reassembler.accept(decodeEnvelope(frames[i] as Uint8Array)));
           reassembler.close();
           const whole = results.at(-1);
           expect(results.slice(0, -1).every((r) => r === undefined)).toBe(true);
           expect(whole).toBeDefined();
-          expect(whole).toMatchObject({ ...base, sequence: first, fragmentIndex: 0, fragmentCount: 1, headers: { h: 'v' } });
+          expect(whole).toMatchObject({
+            ...base,
+            sequence: first,
+            fragmentIndex: 0,
+            fragmentCount: 1,
+            headers: { h: 'v' },
+          });
           expect(whole !== undefined && Buffer.from(whole.payload).equals(payload)).toBe(true);
           expect(reassembler.stats).toMatchObject({ pending: 0, pendingBytes: 0 });
         },

@@ -45,23 +45,25 @@ function decodeAll(decoder: FrameDecoder, chunks: readonly Uint8Array[]): Uint8A
 
 /** A valid publish frame with `payloadLength` payload bytes. */
 function frameOf(payloadLength: number): Uint8Array {
-  return encodeEnvelope({ kind: FrameKind.Publish, origin: 1, sequence: 1, topic: 't', payload: new Uint8Array(payloadLength).fill(7) });
+  return encodeEnvelope({
+    kind: FrameKind.Publish,
+    origin: 1,
+    sequence: 1,
+    topic: 't',
+    payload: new Uint8Array(payloadLength).fill(7),
+  });
 }
 
 describe('FrameDecoder', () => {
   it('yields the same frames for any split or coalescing of the stream', () => {
     fc.assert(
-      fc.property(
-        fc.array(envelopeArb, { maxLength: 12 }),
-        fc.array(fc.nat(), { maxLength: 30 }),
-        (frames, cuts) => {
-          const stream = concat(frames.map(encodeLengthPrefixed));
-          const decoder = new FrameDecoder();
-          const out = decodeAll(decoder, split(stream, cuts));
-          expect(out).toEqual(frames);
-          expect(decoder.buffered).toBe(0);
-        },
-      ),
+      fc.property(fc.array(envelopeArb, { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 30 }), (frames, cuts) => {
+        const stream = concat(frames.map(encodeLengthPrefixed));
+        const decoder = new FrameDecoder();
+        const out = decodeAll(decoder, split(stream, cuts));
+        expect(out).toEqual(frames);
+        expect(decoder.buffered).toBe(0);
+      }),
       { numRuns: 300 },
     );
   });

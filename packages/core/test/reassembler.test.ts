@@ -13,9 +13,11 @@ function fragments(origin: number, first: number, length: number): Envelope[] {
   let seq = first;
   const payload = Uint8Array.from({ length }, (_, i) => i & 0xff);
   const overhead = encodeEnvelope({ kind: FrameKind.Publish, origin, sequence: 0, topic: 'big' }).length;
-  return fragmentEnvelope({ kind: FrameKind.Publish, origin, sequence: first, topic: 'big', payload }, overhead + 100, () => (seq = (seq + 1) >>> 0)).map(
-    (f) => decodeEnvelope(f),
-  );
+  return fragmentEnvelope(
+    { kind: FrameKind.Publish, origin, sequence: first, topic: 'big', payload },
+    overhead + 100,
+    () => (seq = (seq + 1) >>> 0),
+  ).map((f) => decodeEnvelope(f));
 }
 
 /** A fragment envelope made up directly, for cases the fragmenter never produces. */
@@ -108,7 +110,9 @@ describe('Reassembler', () => {
       reassembler.accept(parts[1] as Envelope);
       const accepted: (number | undefined)[] = [];
       // At 999 ms the message is still pending; at 1000 ms it has expired.
-      cold('999ms a', { a: 2 }).subscribe((i) => accepted.push(reassembler.accept(parts[i] as Envelope)?.payload.length));
+      cold('999ms a', { a: 2 }).subscribe((i) =>
+        accepted.push(reassembler.accept(parts[i] as Envelope)?.payload.length),
+      );
       flush();
       expect(accepted).toEqual([250]);
       expect(reassembler.stats.expired).toBe(0);
