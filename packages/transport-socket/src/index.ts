@@ -1,1 +1,32 @@
-export {};
+/**
+ * `@busway/transport-socket`: busway over TCP, TLS and UDP, and the socket mechanism on its own.
+ *
+ * @example
+ * ```ts
+ * import { createBus } from '@busway/core';
+ * const bus = await createBus('tcp://127.0.0.1:7400'); // the first member binds and is the hub
+ * ```
+ *
+ * @module
+ */
+export { createTransport, type SocketTransportOptions } from './create-transport.js';
+export { FramedTcpServer, type FramedTcpServerStats } from './framed-tcp-server.js';
+export { FramedTcpClient } from './framed-tcp-client.js';
+export { SocketFrameLink, type SocketFrameLinkLimits } from './socket-frame-link.js';
+export {
+  UdpEndpoint,
+  UDP_TAG_SIZE,
+  type UdpEndpointOptions,
+  type UdpEndpointStats,
+  type DatagramHandler,
+} from './udp-endpoint.js';
+export { UdpTransport } from './udp-transport.js';
+export { TcpHubEndpoint, type TcpHubEndpointOptions } from './tcp-hub-endpoint.js';
+export { parseSocketUrl, type SocketAddress } from './socket-url.js';
+export { AuthenticationError, FrameTimeoutError, HandshakeError } from './socket-errors.js';
+export type {
+  FramedSocketOptions,
+  FramedTcpClientOptions,
+  FramedTcpServerOptions,
+  TlsSocketOptions,
+} from './socket-options.js';

@@ -1,0 +1,58 @@
+/**
+ * Errors specific to the socket transports. Each extends core's `BuswayError` with a stable `code`.
+ *
+ * @module
+ */
+import { BuswayError, type BuswayErrorOptions } from '@busway/core';
+
+/**
+ * The connection handshake did not complete: wrong protocol, truncated, or not within the
+ * handshake timeout (a slowloris at connect).
+ *
+ * @example
+ * ```ts
+ * link.start({ onFrame, onClose: (err) => { if (err instanceof HandshakeError) console.warn(err.code); } });
+ * ```
+ */
+export class HandshakeError extends BuswayError {
+  constructor(message: string, options?: BuswayErrorOptions) {
+    super('HANDSHAKE_FAILED', message, options);
+    this.name = 'HandshakeError';
+  }
+}
+
+/**
+ * The peer did not prove knowledge of the shared secret (or this side has none and the peer
+ * requires one). Nothing from an unauthenticated peer is delivered.
+ *
+ * @example
+ * ```ts
+ * await FramedTcpClient.connect({ port: 7400, secret: 'wrong' }).catch((err) => err.code === 'AUTH_FAILED');
+ * ```
+ */
+export class AuthenticationError extends BuswayError {
+  constructor(message: string, options?: BuswayErrorOptions) {
+    super('AUTH_FAILED', message, options);
+    this.name = 'AuthenticationError';
+  }
+}
+
+/**
+ * A peer started a frame and did not finish it within the frame timeout: a slowloris, or a link
+ * far too slow for the frame size. The connection is closed; the hub serves the others.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof FrameTimeoutError) console.warn(`dropped slow peer after ${err.timeout} ms`);
+ * ```
+ */
+export class FrameTimeoutError extends BuswayError {
+  /** The timeout that elapsed, in milliseconds. */
+  readonly timeout: number;
+
+  constructor(timeout: number, options?: BuswayErrorOptions) {
+    super('FRAME_TIMEOUT', `a frame was not completed within ${timeout} ms`, options);
+    this.name = 'FrameTimeoutError';
+    this.timeout = timeout;
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * {@link UdpEndpoint}: a multicast or broadcast datagram socket with optional per-datagram HMAC,
+ * usable on its own (it knows nothing of busway frames) and the mechanism under `udp://`.
+ *
+ * @module
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { BufferFullError, ConfigurationError, FrameTooLargeError } from '@busway/core';
+
+/** Bytes of HMAC-SHA256 kept in front of each datagram when a secret is set (truncated, as RFC 2104 allows). */
+export const UDP_TAG_SIZE = 16;
+
+/** Options of a {@link UdpEndpoint}. */
+export type UdpEndpointOptions = Readonly<
+  Partial<{
+    /**
+     * Address of the local interface to send and receive multicast on. Default: `'127.0.0.1'`
+     * (`'::1'` for an IPv6 group): the datagrams stay on this host unless an interface is named.
+     */
+    interface: string;
+    /** Multicast TTL (hops); 1 keeps datagrams on the local network. Default: 1. */
+    ttl: number;
+    /** Largest datagram sent or accepted, tag included, in bytes. Default: 1200 (fits any path MTU of 1280+). */
+    maxDatagramSize: number;
+    /**
+     * Shared secret: each datagram carries a 16-byte HMAC-SHA256 tag; datagrams without a valid
+     * tag are dropped and counted. Default: none.
+     */
+    secret: string | Uint8Array;
+    /** Kernel receive buffer requested, in bytes (the OS may cap it). Default: 4 MiB. */
+    recvBufferSize: number;
+    /** Most bytes queued for sending; past it `send` throws `BufferFullError`. Default: 8 MiB. */
+    sendQueueLimit: number;
+    /**
+     * Datagrams handed to the kernel per event-loop turn. Pacing keeps a burst (a fragmented
+     * 10 MiB message is ~9000 datagrams) from overrunning receivers' buffers. Default: 32.
+     */
+    burst: number;
+  }>
+>;
+
+/** Counters of a {@link UdpEndpoint}. */
+export interface UdpEndpointStats {
+  readonly sent: number;
+  readonly received: number;
+  /** Datagrams dropped for a missing or wrong HMAC tag. */
+  readonly unauthenticated: number;
+  /** Datagrams dropped for being over `maxDatagramSize` (or too short to carry a tag). */
+  readonly oversized: number;
+  /** Sends the kernel refused (`ENOBUFS`, unreachable network, …); each is a datagram lost. */
+  readonly sendErrors: number;
+}
+
+/** Receives each accepted datagram's payload (tag removed) and its sender. */
+export type DatagramHandler = (payload: Uint8Array, from: dgram.RemoteInfo) => void;
+
+/**
+ * A datagram socket joined to a multicast group (or sending to a broadcast address) on one port.
+ * Every endpoint on the group receives every datagram, its own included (multicast loopback):
+ * filter those out above if needed.
+ *
+ * @example
+ * ```ts
+ * const endpoint = await UdpEndpoint.open('239.255.0.1', 7400, {}, (payload, from) => {
+ *   console.log(from.address, payload.length);
+ * });
+ * endpoint.send(new TextEncoder().encode('hello'));
+ * await endpoint.close();
+ * ```
+ */
+export class UdpEndpoint {
+  readonly #socket: dgram.Socket;
+  readonly #group: string;
+  readonly #port: number;
+  readonly #secret: Uint8Array | undefined;
+  readonly #maxDatagram: number;
+  readonly #queueLimit: number;
+  readonly #burst: number;
+  #queue: Uint8Array[] = [];
+  #queueHead = 0;
+  #queuedBytes = 0;
+  #drainScheduled = false;
+  #closed = false;
+  #counters = { sent: 0, received: 0, unauthenticated: 0, oversized: 0, sendErrors: 0 };
+
+  private constructor(socket: dgram.Socket, group: string, port: number, options: UdpEndpointOptions) {
+    this.#socket = socket;
+    this.#group = group;
+    this.#port = port;
+    this.#secret = typeof options.secret === 'string' ? Buffer.from(options.secret, 'utf8') : options.secret;
+    this.#maxDatagram = options.maxDatagramSize ?? 1200;
+    this.#queueLimit = options.sendQueueLimit ?? 8 * 1024 * 1024;
+    this.#burst = options.burst ?? 32;
+    if (this.#maxDatagram <= UDP_TAG_SIZE || this.#maxDatagram > 65_507) {
+      throw new ConfigurationError(`maxDatagramSize must be from ${UDP_TAG_SIZE + 1} to 65507`);
+    }
+  }
+
+  /**
+   * Bind `port`, join `group` (or enable broadcast when it is not a multicast address), and start
+   * delivering datagrams to `onDatagram`.
+   *
+   * @example
+   * ```ts
+   * const endpoint = await UdpEndpoint.open('239.255.0.1', 7400, { secret: 'shh' }, onDatagram);
+   * ```
+   */
+  static async open(
+    group: string,
+    port: number,
+    options: UdpEndpointOptions,
+    onDatagram: DatagramHandler,
+  ): Promise<UdpEndpoint> {
+    const family = net.isIP(group);
+    if (family === 0) throw new ConfigurationError(`udp:// needs an IP group or broadcast address, got "${group}"`);
+    const multicast = family === 4 ? isMulticast4(group) : group.toLowerCase().startsWith('ff');
+    const iface = options.interface ?? (family === 4 ? '127.0.0.1' : '::1');
+    const socket = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6', reuseAddr: true });
+    const endpoint = new UdpEndpoint(socket, group, port, options);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      // On Linux, binding the group (or broadcast) address receives only that traffic: nothing
+      // unicast to this port from elsewhere. Windows cannot bind a group address; it binds the
+      // interface, which is still only where the user pointed it.
+      socket.bind({ port, address: process.platform === 'win32' ? iface : group, exclusive: false }, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    try {
+      if (multicast) {
+        socket.addMembership(group, iface);
+        socket.setMulticastInterface(iface);
+        socket.setMulticastTTL(options.ttl ?? 1);
+        socket.setMulticastLoopback(true);
+      } else {
+        socket.setBroadcast(true);
+      }
+      try {
+        socket.setRecvBufferSize(options.recvBufferSize ?? 4 * 1024 * 1024);
+      } catch {
+        // The OS refused the size (a hard cap): the default buffer still works, only with more loss.
+      }
+    } catch (err) {
+      socket.close();
+      throw err;
+    }
+    socket.on('error', () => (endpoint.#counters.sendErrors += 1));
+    socket.on('message', (msg, rinfo) => endpoint.#receive(msg, rinfo, onDatagram));
+    return endpoint;
+  }
+
+  /** Largest payload `send` accepts: `maxDatagramSize` less the tag when a secret is set. */
+  get maxPayloadSize(): number {
+    return this.#maxDatagram - (this.#secret === undefined ? 0 : UDP_TAG_SIZE);
+  }
+
+  /** Bytes queued for sending. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /**
+   * Queue one datagram for the group. Throws `FrameTooLargeError` over `maxPayloadSize` and
+   * `BufferFullError` once `sendQueueLimit` bytes are waiting; never drops silently (a send the
+   * kernel refuses is counted in `sendErrors`).
+   */
+  send(payload: Uint8Array): void {
+    if (this.#closed) throw new ConfigurationError('the UDP endpoint is closed');
+    if (payload.length > this.maxPayloadSize) throw new FrameTooLargeError(payload.length, this.maxPayloadSize);
+    if (this.#queuedBytes + payload.length > this.#queueLimit) throw new BufferFullError(this.#queueLimit);
+    const datagram = this.#secret === undefined ? payload : Buffer.concat([tag(this.#secret, payload), payload]);
+    this.#queue.push(datagram);
+    this.#queuedBytes += payload.length;
+    if (!this.#drainScheduled) {
+      this.#drainScheduled = true;
+      setImmediate(this.#drain);
+    }
+  }
+
+  /** Counters since opening. */
+  stats(): UdpEndpointStats {
+    return { ...this.#counters };
+  }
+
+  /**
+   * Leave the group and close the socket; queued datagrams are discarded. Idempotent.
+   *
+   * @example
+   * ```ts
+   * await endpoint.close();
+   * ```
+   */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    return new Promise((resolve) => this.#socket.close(() => resolve()));
+  }
+
+  readonly #drain = (): void => {
+    this.#drainScheduled = false;
+    if (this.#closed) return;
+    const end = Math.min(this.#queue.length, this.#queueHead + this.#burst);
+    for (; this.#queueHead < end; this.#queueHead += 1) {
+      const datagram = this.#queue[this.#queueHead] as Uint8Array;
+      const size = datagram.length - (this.#secret === undefined ? 0 : UDP_TAG_SIZE);
+      this.#socket.send(datagram, this.#port, this.#group, (err) => {
+        this.#queuedBytes -= size;
+        if (err) this.#counters.sendErrors += 1;
+        else this.#counters.sent += 1;
+      });
+    }
+    if (this.#queueHead < this.#queue.length) {
+      this.#drainScheduled = true;
+      setImmediate(this.#drain);
+    } else {
+      this.#queue = [];
+      this.#queueHead = 0;
+    }
+  };
+
+  #receive(msg: Buffer, rinfo: dgram.RemoteInfo, onDatagram: DatagramHandler): void {
+    if (msg.length > this.#maxDatagram) {
+      this.#counters.oversized += 1;
+      return;
+    }
+    let payload: Uint8Array = msg;
+    if (this.#secret !== undefined) {
+      if (msg.length <= UDP_TAG_SIZE) {
+        this.#counters.unauthenticated += 1;
+        return;
+      }
+      payload = msg.subarray(UDP_TAG_SIZE);
+      if (!timingSafeEqual(msg.subarray(0, UDP_TAG_SIZE), tag(this.#secret, payload))) {
+        this.#counters.unauthenticated += 1;
+        return;
+      }
+    }
+    this.#counters.received += 1;
+    onDatagram(payload, rinfo);
+  }
+}
+
+function isMulticast4(address: string): boolean {
+  const first = Number(address.split('.')[0]);
+  return first >= 224 && first <= 239;
+}
+
+function tag(secret: Uint8Array, payload: Uint8Array): Buffer {
+  return createHmac('sha256', secret).update(payload).digest().subarray(0, UDP_TAG_SIZE);
+}

@@ -1,0 +1,188 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BufferFullError, FrameTooLargeError, FrameError } from '@busway/core';
+import {
+  AuthenticationError,
+  FramedTcpClient,
+  FramedTcpServer,
+  FrameTimeoutError,
+  HandshakeError,
+  type SocketFrameLink,
+} from '../src/index.js';
+import { closedAfter, frameOf, prefix, rawHandshaken, until } from './helpers.js';
+
+const servers: FramedTcpServer[] = [];
+const sockets: net.Socket[] = [];
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+/** An echo server that records why each link closed. */
+async function echoServer(options: Parameters<typeof FramedTcpServer.listen>[0] = {}) {
+  const closes: (Error | undefined)[] = [];
+  const server = await FramedTcpServer.listen({ port: 0, ...options }, (link) => {
+    link.start({ onFrame: (f) => link.send(f.slice()), onClose: (err) => closes.push(err) });
+  });
+  servers.push(server);
+  return { server, closes };
+}
+
+/** A well-behaved client that checks the server still echoes. */
+async function stillServes(port: number, options: { secret?: string } = {}): Promise<void> {
+  const link = await FramedTcpClient.connect({ port, ...options });
+  const echoed = new Promise<Uint8Array>((resolve) =>
+    link.start({ onFrame: (f) => resolve(f.slice()), onClose: () => undefined }),
+  );
+  const sent = frameOf('still.here', 10);
+  link.send(sent);
+  expect(Buffer.from(await echoed).equals(Buffer.from(sent))).toBe(true);
+  link.close();
+}
+
+describe('FramedTcpServer and FramedTcpClient', () => {
+  it('echo frames of every size up to the limit, coalesced or not', async () => {
+    const { server } = await echoServer();
+    const link = await FramedTcpClient.connect({ port: server.port });
+    const got: Uint8Array[] = [];
+    const all = new Promise<void>((resolve) =>
+      link.start({
+        onFrame: (f) => {
+          got.push(f.slice());
+          if (got.length === 3) resolve();
+        },
+        onClose: () => undefined,
+      }),
+    );
+    const frames = [frameOf('a', 0), frameOf('b', 100_000), frameOf('c', 3)];
+    for (const f of frames) link.send(f);
+    await all;
+    expect(got.map((f) => f.length)).toEqual(frames.map((f) => f.length));
+    expect(server.stats().accepted).toBe(1);
+    link.close();
+  });
+
+  it('binds loopback unless a host is named', async () => {
+    const { server } = await echoServer();
+    expect(server.host).toBe('127.0.0.1');
+  });
+
+  it('closes a peer that announces a frame over the limit, before reading it, and keeps serving', async () => {
+    const { server, closes } = await echoServer({ maxFrameSize: 1024 });
+    const bad = await rawHandshaken(server.port);
+    sockets.push(bad);
+    const closed = closedAfter(bad);
+    bad.write(prefix(1_000_000_000));
+    expect(await closed).toBeLessThan(1000);
+    await stillServes(server.port);
+    await until(() => closes.length > 0);
+    expect(closes[0]).toBeInstanceOf(FrameTooLargeError);
+  });
+
+  it('closes a peer that sends garbage and keeps serving', async () => {
+    const { server, closes } = await echoServer();
+    const bad = await rawHandshaken(server.port);
+    sockets.push(bad);
+    const closed = closedAfter(bad);
+    bad.write(Buffer.concat([prefix(60), Buffer.alloc(60, 0xab)]));
+    expect(await closed).toBeLessThan(1000);
+    await stillServes(server.port);
+    await until(() => closes.length > 0);
+    expect(closes[0]).toBeInstanceOf(FrameError);
+  });
+
+  it('drops a client that never completes the handshake (slowloris at connect) within the bound', async () => {
+    const { server } = await echoServer({ handshakeTimeout: 200 });
+    const slow = net.connect({ port: server.port, host: '127.0.0.1' });
+    slow.on('error', () => undefined);
+    slow.resume(); // reads what the server says, as a slowloris does; it just never answers in full
+    sockets.push(slow);
+    const since = Date.now();
+    slow.write('BW'); // a start, never finished
+    const took = await closedAfter(slow, since);
+    expect(took).toBeGreaterThanOrEqual(150);
+    expect(took).toBeLessThan(1500);
+    expect(server.stats().handshakeFailures).toBe(1);
+    await stillServes(server.port);
+  });
+
+  it('drops a peer that trickles a frame slower than the frame timeout, and keeps serving', async () => {
+    const { server, closes } = await echoServer({ frameTimeout: 300 });
+    const slow = await rawHandshaken(server.port);
+    sockets.push(slow);
+    const frame = Buffer.concat([prefix(1000), Buffer.from(frameOf('t', 1000 - 41))]);
+    const since = Date.now();
+    const closed = closedAfter(slow, since);
+    let at = 0;
+    const trickle = setInterval(() => {
+      if (!slow.destroyed && at < frame.length) slow.write(frame.subarray(at, (at += 10)));
+    }, 20);
+    try {
+      const took = await closed;
+      expect(took).toBeGreaterThanOrEqual(250);
+      expect(took).toBeLessThan(1500);
+    } finally {
+      clearInterval(trickle);
+    }
+    await until(() => closes.length > 0);
+    expect(closes[0]).toBeInstanceOf(FrameTimeoutError);
+    await stillServes(server.port);
+  });
+
+  it('caps connections: one over the cap is closed at accept, the others keep working', async () => {
+    const { server } = await echoServer({ maxConnections: 2 });
+    const a = await FramedTcpClient.connect({ port: server.port });
+    const b = await FramedTcpClient.connect({ port: server.port });
+    const extra = net.connect({ port: server.port, host: '127.0.0.1' });
+    extra.on('error', () => undefined);
+    sockets.push(extra);
+    expect(await closedAfter(extra)).toBeLessThan(1000);
+    expect(server.stats().rejectedAtCap).toBe(1);
+    const echoed = new Promise<number>((resolve) =>
+      a.start({ onFrame: (f) => resolve(f.length), onClose: () => undefined }),
+    );
+    a.send(frameOf('x', 5));
+    expect(await echoed).toBe(frameOf('x', 5).length);
+    a.close();
+    b.close();
+  });
+
+  it('authenticates both ways with a shared secret and counts failures', async () => {
+    const { server } = await echoServer({ secret: 'right' });
+    await stillServes(server.port, { secret: 'right' });
+    await expect(FramedTcpClient.connect({ port: server.port, secret: 'wrong' })).rejects.toBeInstanceOf(
+      HandshakeError,
+    );
+    await expect(FramedTcpClient.connect({ port: server.port })).rejects.toBeInstanceOf(AuthenticationError);
+    // The wrong-secret client was refused by the server: counted there.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(server.stats().authFailures).toBe(1);
+
+    const open = await echoServer();
+    await expect(FramedTcpClient.connect({ port: open.server.port, secret: 'right' })).rejects.toBeInstanceOf(
+      AuthenticationError,
+    );
+  });
+
+  it('refuses to queue more than the write bound for a peer that does not read', async () => {
+    let serverSide: SocketFrameLink | undefined;
+    const server = await FramedTcpServer.listen({ port: 0, writeBufferLimit: 256 * 1024 }, (link) => {
+      serverSide = link;
+      link.start({ onFrame: () => undefined, onClose: () => undefined });
+    });
+    servers.push(server);
+    const client = await FramedTcpClient.connect({ port: server.port }); // never started: never reads
+    await new Promise((r) => setTimeout(r, 50));
+    const big = frameOf('fill', 64 * 1024);
+    let thrown: unknown;
+    for (let i = 0; i < 10_000 && thrown === undefined; i += 1) {
+      try {
+        serverSide!.send(big);
+      } catch (err) {
+        thrown = err;
+      }
+    }
+    expect(thrown).toBeInstanceOf(BufferFullError);
+    client.close();
+  });
+});
