@@ -19,8 +19,8 @@ export interface SocketFrameLinkOptions {
    */
   readonly stallTimeout: number;
   /**
-   * Bytes that may wait for the kernel before `send` refuses with `BufferFullError`.
-   * Default: 8 MiB.
+   * Bytes that may wait for the kernel: once more than this is queued, `send` refuses with
+   * `BufferFullError` (a hub then drops that slow member). Default: 8 MiB.
    */
   readonly maxWriteBuffer: number;
 }
@@ -103,13 +103,16 @@ export class SocketFrameLink implements FrameLink {
 
   /**
    * Queue one frame. Throws `ClosedError` after close, `FrameTooLargeError` above `maxFrameSize`,
-   * and `BufferFullError` when `maxWriteBuffer` bytes are already waiting (nothing is queued then).
+   * and `BufferFullError` when more than `maxWriteBuffer` bytes are already waiting (nothing is
+   * queued then).
    */
   send(frame: Uint8Array): void {
     if (this.#closed) throw new ClosedError('the link is closed');
     if (frame.length > this.#options.maxFrameSize) throw new FrameTooLargeError(frame.length, this.#options.maxFrameSize);
+    // Refused only once the queue is already over its bound (core's FrameLink contract): a
+    // single frame larger than the bound (up to maxFrameSize) still goes out on an idle link.
+    if (this.pendingBytes > this.#options.maxWriteBuffer) throw new BufferFullError(this.#options.maxWriteBuffer);
     const size = LENGTH_PREFIX_SIZE + frame.length;
-    if (this.pendingBytes + size > this.#options.maxWriteBuffer) throw new BufferFullError(this.#options.maxWriteBuffer);
     const prefix = new Uint8Array(LENGTH_PREFIX_SIZE);
     new DataView(prefix.buffer).setUint32(0, frame.length);
     this.#batch.push(prefix, frame);
