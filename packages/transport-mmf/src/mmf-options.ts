@@ -1,0 +1,96 @@
+/**
+ * Options of the `mmf://` transport and how they are read from the URL.
+ *
+ * @module
+ */
+import { ConfigurationError } from '@busway/core';
+import { isValidCapacity } from './ring-layout.js';
+import type { RingScope } from './ring-mapping.js';
+
+/**
+ * Options of the shared-memory transport, from `transportOptions` or the URL's query
+ * (`mmf://orders?size=16MiB&scope=global`); the URL wins.
+ */
+export type MmfTransportOptions = Readonly<
+  Partial<{
+    /**
+     * Bytes of the ring's data area: a power of two from 4 KiB to 1 GiB, as a number or with a
+     * unit (`64KiB`, `16MiB`, `1GiB`). Every member of a bus must use the same size. Default: 16 MiB.
+     */
+    size: number | string;
+    /** `local` (per user, the default) or `global`. */
+    scope: RingScope;
+    /**
+     * Milliseconds an unfinished record may hold up readers before it is declared abandoned (its
+     * writer died mid-write). Default: 500.
+     */
+    abandonAfterMs: number;
+    /** Milliseconds a sleeping reader waits before re-checking on its own. Default: 1000. */
+    idleCheckMs: number;
+    /** Milliseconds to wait for a concurrent creator to initialise the ring. Default: 2000. */
+    initTimeoutMs: number;
+  }>
+>;
+
+/** Options with defaults applied and values checked. */
+export interface ResolvedMmfOptions {
+  readonly name: string;
+  readonly capacity: number;
+  readonly scope: RingScope;
+  readonly abandonAfterMs: number;
+  readonly idleCheckMs: number;
+  readonly initTimeoutMs: number;
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1 << 20, mb: 1 << 20, mib: 1 << 20, g: 1 << 30, gb: 1 << 30, gib: 1 << 30 };
+
+/**
+ * Parse a size such as `65536`, `64KiB` or `16MiB`.
+ *
+ * @example
+ * ```ts
+ * parseSize('16MiB'); // 16777216
+ * ```
+ */
+export function parseSize(value: number | string): number {
+  if (typeof value === 'number') return value;
+  const match = /^\s*(\d+)\s*([a-zA-Z]*)\s*$/.exec(value);
+  const unit = UNITS[(match?.[2] ?? '').toLowerCase()];
+  if (match === null || unit === undefined) throw new ConfigurationError(`mmf:// size "${value}" is not a number of bytes, KiB, MiB or GiB`);
+  return Number(match[1]) * unit;
+}
+
+/**
+ * Read and check the options of `mmf://name?…`.
+ *
+ * @example
+ * ```ts
+ * resolveMmfOptions(new URL('mmf://orders?size=1MiB'), {}).capacity; // 1048576
+ * ```
+ */
+export function resolveMmfOptions(url: URL, options: Readonly<Record<string, unknown>>): ResolvedMmfOptions {
+  const merged = { ...options, ...Object.fromEntries(url.searchParams) } as Record<string, unknown>;
+  const name = decodeURIComponent(url.host + url.pathname);
+  if (!/^[A-Za-z0-9._-]{1,200}$/.test(name)) {
+    throw new ConfigurationError(`mmf:// needs a name of 1 to 200 letters, digits, ".", "_" or "-", for example mmf://orders (got "${name}")`);
+  }
+  const capacity = parseSize((merged.size as number | string | undefined) ?? 16 * 1024 * 1024);
+  if (!isValidCapacity(capacity)) throw new ConfigurationError(`mmf:// size ${capacity} must be a power of two from 4 KiB to 1 GiB`);
+  const scope = (merged.scope ?? 'local') as string;
+  if (scope !== 'local' && scope !== 'global') throw new ConfigurationError(`mmf:// scope must be "local" or "global", not "${scope}"`);
+  return {
+    name,
+    capacity,
+    scope,
+    abandonAfterMs: positive(merged.abandonAfterMs, 'abandonAfterMs') ?? 500,
+    idleCheckMs: positive(merged.idleCheckMs, 'idleCheckMs') ?? 1000,
+    initTimeoutMs: positive(merged.initTimeoutMs, 'initTimeoutMs') ?? 2000,
+  };
+}
+
+function positive(value: unknown, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigurationError(`mmf:// option ${name} must be a positive number`);
+  return n;
+}

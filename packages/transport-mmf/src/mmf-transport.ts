@@ -1,0 +1,151 @@
+/**
+ * `mmf://name?size=16MiB`: every member maps the same broadcast ring. Any member publishes by
+ * writing a record in place; every member reads every record except its own. No hub process.
+ *
+ * @module
+ */
+import { ClosedError, FrameTooLargeError } from '@busway/core';
+import type { ConnectionState, InboundFrame, Transport, TransportCapabilities, TransportContext } from '@busway/core';
+import { BehaviorSubject, Subject } from 'rxjs';
+import { resolveMmfOptions, type ResolvedMmfOptions } from './mmf-options.js';
+import { RingReader } from './ring-reader.js';
+import type { RingMapping, RingMappingRequest } from './ring-mapping.js';
+import { maxPayloadFor, SharedRing } from './shared-ring.js';
+
+/** Records a reader delivers before yielding to the event loop. */
+const POLL_BUDGET = 4096;
+/** How long a reader re-polls with `setImmediate` while a writer is mid-write, before backing off to 1 ms timers. */
+const SPIN_MS = 2;
+
+/**
+ * Open the platform's ring mapping: futex-backed shm on Linux, a named file mapping and event on
+ * Win32. Imported lazily so that neither platform loads the other's bindings.
+ */
+async function openMapping(request: RingMappingRequest): Promise<RingMapping> {
+  if (process.platform === 'win32') {
+    const { openWin32Ring } = await import('./win32/win32-ring-mapping.js');
+    return openWin32Ring(request);
+  }
+  const { openPosixRing } = await import('./posix/posix-ring-mapping.js');
+  return openPosixRing(request);
+}
+
+/**
+ * A member's link into an `mmf://` bus.
+ *
+ * @example
+ * ```ts
+ * const transport = new MmfTransport(new URL('mmf://orders?size=1MiB'), { memberId: 1, maxFrameSize: 1 << 24, options: {} });
+ * await transport.open();
+ * transport.frames$.subscribe(({ bytes }) => console.log(bytes.length));
+ * transport.send(frame);
+ * ```
+ */
+export class MmfTransport implements Transport {
+  readonly capabilities: TransportCapabilities;
+  readonly frames$ = new Subject<InboundFrame>();
+  readonly #state = new BehaviorSubject<ConnectionState>('connecting');
+  readonly state$ = this.#state.asObservable();
+  readonly #options: ResolvedMmfOptions;
+  #mapping: RingMapping | undefined;
+  #ring: SharedRing | undefined;
+  #reader: RingReader | undefined;
+  #opening: Promise<void> | undefined;
+  #closed = false;
+  #pendingSince = -1;
+  readonly #deliver = (bytes: Uint8Array): void => this.frames$.next({ bytes });
+  readonly #pump = (): void => this.#poll();
+
+  constructor(url: URL, context: TransportContext) {
+    this.#options = resolveMmfOptions(url, context.options);
+    this.capabilities = {
+      // A reader more than a ring behind loses records (and counts them): not reliable.
+      reliable: false,
+      ordered: true,
+      maxFrameSize: Math.min(context.maxFrameSize, maxPayloadFor(this.#options.capacity)),
+      broadcast: 'native',
+      knowsResponders: false,
+    };
+  }
+
+  /** The resolved options (name, capacity, scope, timeouts). */
+  get options(): ResolvedMmfOptions {
+    return this.#options;
+  }
+
+  open(): Promise<void> {
+    this.#opening ??= this.#open();
+    return this.#opening;
+  }
+
+  async #open(): Promise<void> {
+    if (this.#closed) throw new ClosedError('the mmf transport is closed');
+    const o = this.#options;
+    const mapping = await openMapping({ name: o.name, capacity: o.capacity, scope: o.scope, initTimeoutMs: o.initTimeoutMs });
+    if (this.#closed) {
+      await mapping.release();
+      throw new ClosedError('the mmf transport was closed while opening');
+    }
+    const ring = SharedRing.attach(mapping.buffer, o.name);
+    ring.onWake = () => mapping.wake();
+    this.#mapping = mapping;
+    this.#ring = ring;
+    this.#reader = new RingReader(ring, { skipWriterTag: ring.writerTag, abandonAfterMs: o.abandonAfterMs });
+    this.#state.next('open');
+    setImmediate(this.#pump);
+  }
+
+  send(frame: Uint8Array): void {
+    const ring = this.#ring;
+    if (ring === undefined || this.#closed) throw new ClosedError('the mmf transport is not open');
+    if (frame.length > this.capabilities.maxFrameSize) throw new FrameTooLargeError(frame.length, this.capabilities.maxFrameSize);
+    ring.publish(frame);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const mapping = this.#mapping;
+    this.#mapping = undefined;
+    this.#ring = undefined;
+    this.#state.next('closed');
+    this.frames$.complete();
+    await mapping?.release();
+  }
+
+  stats(): Readonly<Record<string, number>> {
+    const s = this.#reader?.stats();
+    return { framesDelivered: s?.delivered ?? 0, framesLost: s?.lost ?? 0, framesAbandoned: s?.abandoned ?? 0 };
+  }
+
+  /**
+   * Read what is there; then either go on (budget spent), re-poll shortly (a writer is mid-write),
+   * or sleep on the doorbell until a writer rings. Only the sleep involves the kernel.
+   */
+  #poll(): void {
+    const reader = this.#reader;
+    const ring = this.#ring;
+    const mapping = this.#mapping;
+    if (this.#closed || reader === undefined || ring === undefined || mapping === undefined) return;
+    const result = reader.poll(this.#deliver, POLL_BUDGET);
+    if (result === 'more') {
+      setImmediate(this.#pump);
+      return;
+    }
+    if (result === 'pending') {
+      const now = performance.now();
+      if (this.#pendingSince < 0) this.#pendingSince = now;
+      if (now - this.#pendingSince < SPIN_MS) setImmediate(this.#pump);
+      else setTimeout(this.#pump, 1);
+      return;
+    }
+    this.#pendingSince = -1;
+    const bell = ring.prepareToSleep();
+    // A writer that committed before our announcement did not ring: look once more.
+    if (reader.hasWork()) {
+      setImmediate(this.#pump);
+      return;
+    }
+    void mapping.sleep(bell, this.#options.idleCheckMs).then(this.#pump);
+  }
+}

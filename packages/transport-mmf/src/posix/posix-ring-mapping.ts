@@ -1,0 +1,95 @@
+/**
+ * The Linux backend: a `PosixSharedMemory` object holding the ring, formatted by its creator, and
+ * a `FutexDoorbell` on the ring's doorbell word. Transports of one name in one process share the
+ * mapping and the wait.
+ *
+ * @module
+ */
+import { RingMismatchError } from '../errors.js';
+import type { RingMapping, RingMappingRequest } from '../ring-mapping.js';
+import { mappingSize, RING_MAGIC, RingOffset } from '../ring-layout.js';
+import { SharedRing } from '../shared-ring.js';
+import { FutexDoorbell } from './futex-doorbell.js';
+import { libc } from './libc.js';
+import { PosixSharedMemory } from './posix-shared-memory.js';
+
+interface Shared {
+  readonly shm: PosixSharedMemory;
+  readonly bell: FutexDoorbell;
+  refs: number;
+}
+
+const open = new Map<string, Promise<Shared>>();
+
+/**
+ * The shm name of a ring: `Local` rings carry the user id, so two users' rings of the same bus
+ * name never meet; `Global` ones do not (and are still created 0600).
+ *
+ * @example
+ * ```ts
+ * posixRingName('orders', 'local'); // "/busway-1000-orders"
+ * ```
+ */
+export function posixRingName(name: string, scope: 'local' | 'global'): string {
+  return scope === 'global' ? `/busway-global-${name}` : `/busway-${libc().getuid() as number}-${name}`;
+}
+
+/**
+ * Open (or create and format) the ring `request.name` for this process.
+ *
+ * @example
+ * ```ts
+ * const mapping = await openPosixRing({ name: 'orders', capacity: 1 << 24, scope: 'local', initTimeoutMs: 2000 });
+ * ```
+ */
+export async function openPosixRing(request: RingMappingRequest): Promise<RingMapping> {
+  const path = posixRingName(request.name, request.scope);
+  const key = `${path}:${request.capacity}`;
+  let pending = open.get(key);
+  if (pending === undefined) {
+    pending = create(path, request);
+    open.set(key, pending);
+    pending.catch(() => open.delete(key));
+  }
+  const shared = await pending;
+  shared.refs++;
+  let released = false;
+  return {
+    buffer: shared.shm.buffer,
+    sleep: (value, timeoutMs) => shared.bell.sleep(value, timeoutMs),
+    wake: () => shared.bell.wake(),
+    release: async () => {
+      if (released) return;
+      released = true;
+      if (--shared.refs > 0) return;
+      open.delete(key);
+      await shared.bell.drain();
+      shared.shm.close();
+    },
+  };
+}
+
+async function create(path: string, request: RingMappingRequest): Promise<Shared> {
+  const shm = await PosixSharedMemory.open(path, { size: mappingSize(request.capacity), initTimeoutMs: request.initTimeoutMs });
+  try {
+    if (shm.created) SharedRing.format(shm.buffer);
+    else await initialised(shm.buffer, path, request.initTimeoutMs);
+    SharedRing.attach(shm.buffer, path); // validates magic, version, sizes before anyone writes
+    return { shm, bell: new FutexDoorbell(shm.address, RingOffset.doorbell), refs: 0 };
+  } catch (err) {
+    // Not a busway ring (or not yet one): leave the name to whoever owns it.
+    shm.close(shm.created);
+    throw err;
+  }
+}
+
+/** The creator stores the magic last; an all-zero header means it is still formatting. */
+async function initialised(buffer: ArrayBuffer, path: string, timeoutMs: number): Promise<void> {
+  const magic = new Int32Array(buffer, 0, 1);
+  const deadline = Date.now() + timeoutMs;
+  while (Atomics.load(magic, 0) === 0) {
+    if (Date.now() > deadline) throw new RingMismatchError(path, `not initialised within ${timeoutMs} ms (its creator died, or it is not a busway ring)`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  if (Atomics.load(magic, 0) >>> 0 !== RING_MAGIC) return; // attach() reports the mismatch
+}

@@ -1,0 +1,45 @@
+/**
+ * What the transport needs from a platform backend: the ring's memory, a way to sleep until a
+ * writer rings, and a way to ring. One implementation per OS (futex on Linux, a named event on
+ * Win32).
+ *
+ * @module
+ */
+
+/** `Local` (per user / session, the default) or `Global` (machine-wide) name space. */
+export type RingScope = 'local' | 'global';
+
+/**
+ * One process's link to a named ring mapping, shared by every transport of that name in the
+ * process.
+ *
+ * @example
+ * ```ts
+ * const mapping = await openRingMapping({ name: 'orders', capacity: 1 << 24, scope: 'local' });
+ * const ring = SharedRing.attach(mapping.buffer, 'orders');
+ * ```
+ */
+export interface RingMapping {
+  /** The mapped ring: header and data area. */
+  readonly buffer: ArrayBuffer;
+  /**
+   * Resolve when a writer rang after the doorbell left `value`, after `timeoutMs`, or at once.
+   * Never blocks the event loop; spurious returns are allowed.
+   */
+  sleep(value: number, timeoutMs: number): Promise<void>;
+  /** Wake every sleeping reader of this ring, in every process. */
+  wake(): void;
+  /** Drop this user's reference; the last one unmaps (and, when nobody maps it any more, removes the name). */
+  release(): Promise<void>;
+}
+
+/** What a backend needs to open a ring. */
+export interface RingMappingRequest {
+  /** The bus name from the URL, validated. */
+  readonly name: string;
+  /** Data-area bytes, a power of two. */
+  readonly capacity: number;
+  readonly scope: RingScope;
+  /** Milliseconds to wait for a concurrent creator to finish initialising the ring. */
+  readonly initTimeoutMs: number;
+}
