@@ -1,0 +1,129 @@
+import { firstValueFrom, filter } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BufferFullError, type ConnectionState, type Transport } from '@busway/core';
+import { decodeEnvelope, encodeEnvelope, FrameKind, type HubTransport } from '@busway/core/internal';
+import { createTransport, type SocketTransportOptions } from '../src/index.js';
+import { nextPort } from './ports.js';
+import { selfSignedCert } from './tls-cert.js';
+
+const transports: Transport[] = [];
+afterEach(async () => {
+  await Promise.all(transports.splice(0).map((t) => t.close()));
+});
+
+async function member(url: string, memberId: number, options: SocketTransportOptions = {}): Promise<HubTransport> {
+  const t = (await createTransport(new URL(url), { memberId, maxFrameSize: 1 << 20, options })) as HubTransport;
+  transports.push(t);
+  return t;
+}
+const waitState = (t: Transport, s: ConnectionState): Promise<unknown> =>
+  firstValueFrom(t.state$.pipe(filter((x) => x === s)));
+let seq = 0;
+const publish = (origin: number, topic: string, n: number): Uint8Array =>
+  encodeEnvelope({
+    kind: FrameKind.Publish,
+    origin,
+    sequence: ++seq,
+    topic,
+    payload: new Uint8Array([n & 0xff, n >> 8]),
+  });
+const subscribe = (origin: number, pattern: string): Uint8Array =>
+  encodeEnvelope({ kind: FrameKind.Subscribe, origin, sequence: ++seq, topic: pattern });
+
+describe('tcp:// hub transport', () => {
+  it('buffers while the hub is gone, rejects past the bound, and flushes in order to the next hub', async () => {
+    const url = `tcp://127.0.0.1:${nextPort()}`;
+    const hub = await member(url, 1);
+    const sender = await member(url, 2, {
+      canBeHub: false,
+      bufferLimit: 4096,
+      reconnect: { initialDelay: 5, maxDelay: 20 },
+    });
+    await hub.open();
+    await sender.open();
+    expect(hub.isHub).toBe(true);
+
+    const reconnecting = waitState(sender, 'reconnecting');
+    await hub.close();
+    await reconnecting;
+    const accepted: number[] = [];
+    let rejection: unknown;
+    for (let i = 0; i < 1000; i += 1) {
+      try {
+        sender.send(publish(2, 'orders.x', i));
+        accepted.push(i);
+      } catch (err) {
+        rejection = err;
+        break;
+      }
+    }
+    expect(rejection).toBeInstanceOf(BufferFullError);
+    expect(accepted.length).toBeGreaterThan(10);
+    expect(sender.stats()['bufferRejected']).toBe(1);
+
+    // A new hub appears; it shows interest before the sender gets through, then gets the backlog in order.
+    const next = await member(url, 3);
+    await next.open();
+    next.send(subscribe(3, 'orders.>'));
+    const got: number[] = [];
+    const all = new Promise<void>((resolve) =>
+      next.frames$.subscribe((f) => {
+        const p = decodeEnvelope(f.bytes).payload;
+        got.push((p[0] as number) | ((p[1] as number) << 8));
+        if (got.length === accepted.length) resolve();
+      }),
+    );
+    await waitState(sender, 'open');
+    await all;
+    expect(got).toEqual(accepted);
+  });
+
+  it('makes a member without a certificate connect-only on tls://, and the hub verifies client certificates', async () => {
+    const { key, cert } = selfSignedCert();
+    const url = `tls://127.0.0.1:${nextPort()}`;
+    const hub = await member(url, 1, { tls: { key, cert, ca: cert, requestCert: true } });
+    await hub.open();
+    expect(hub.isHub).toBe(true);
+    const withCert = await member(url, 2, { tls: { key, cert, ca: cert } });
+    await withCert.open();
+    expect(withCert.isHub).toBe(false);
+
+    const noCert = await member(url, 3, {
+      tls: { ca: cert },
+      openTimeout: 300,
+      reconnect: { initialDelay: 10, maxDelay: 50 },
+    });
+    await expect(noCert.open()).rejects.toMatchObject({ code: 'CONNECTION_LOST' });
+    expect(noCert.isHub).toBe(false);
+  });
+
+  it('refuses a hub that fails certificate verification', async () => {
+    const hubCert = selfSignedCert();
+    const otherCa = selfSignedCert();
+    const url = `tls://127.0.0.1:${nextPort()}`;
+    const hub = await member(url, 1, { tls: hubCert });
+    await hub.open();
+    const doubter = await member(url, 2, {
+      tls: { ca: otherCa.cert },
+      openTimeout: 300,
+      reconnect: { initialDelay: 10, maxDelay: 50 },
+    });
+    const err = await doubter.open().catch((e: unknown) => e);
+    expect((err as Error & { cause?: { code?: string } }).cause?.code).toMatch(/CERT|SELF_SIGNED|UNABLE/);
+  });
+
+  it('carries frames over tls:// with a shared secret on top', async () => {
+    const tls = { ...selfSignedCert(), ca: undefined as string | undefined };
+    tls.ca = tls.cert;
+    const url = `tls://127.0.0.1:${nextPort()}`;
+    const a = await member(url, 1, { tls, secret: 's3cret' });
+    const b = await member(url, 2, { tls, secret: 's3cret' });
+    await a.open();
+    await b.open();
+    b.send(subscribe(2, 'x'));
+    await new Promise((r) => setTimeout(r, 50));
+    const got = firstValueFrom(b.frames$);
+    a.send(publish(1, 'x', 7));
+    expect(decodeEnvelope((await got).bytes).payload[0]).toBe(7);
+  });
+});
