@@ -136,7 +136,7 @@ describe('envelope round trip', () => {
         expect(frame.length).toBe(
           ENVELOPE_HEADER_SIZE +
             Buffer.byteLength(init.topic) +
-            new DataView(frame.buffer).getUint32(32) +
+            new DataView(frame.buffer, frame.byteOffset).getUint32(32) +
             (init.payload?.length ?? 0),
         );
         const env = decodeEnvelope(frame);

@@ -188,6 +188,6 @@ describe('encodeLengthPrefixed', () => {
     const out = encodeLengthPrefixed(frame);
     expect(Array.from(out.subarray(0, 4))).toEqual([0x00, 0x01, 0x02, 0x03]);
     expect(out.length).toBe(4 + frame.length);
-    expect(Buffer.from(out.buffer, 4).equals(frame)).toBe(true);
+    expect(Buffer.from(out.subarray(4)).equals(frame)).toBe(true);
   });
 });
