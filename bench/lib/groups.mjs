@@ -14,6 +14,11 @@ export const GROUPS = {
     baseline: 'memcpy into 64 KiB frames',
     better: 'throughput',
   },
+  'envelope-codec': {
+    title: 'envelope codec, 64-byte payload on a 12-byte topic (per frame, one core)',
+    baseline: 'allocate + copy the frame',
+    better: 'throughput',
+  },
   'memory-publish': {
     title: 'memory:// publish → subscriber, 64-byte msgpack',
     baseline: 'rxjs Subject + msgpackr',
