@@ -80,6 +80,9 @@ export class MailslotTransport implements Transport {
   #members: MemberDirectory | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #stallTimer: ReturnType<typeof setTimeout> | undefined;
+  #roomWaiters: (() => void)[] = [];
+  readonly #maxStallMs: number;
   #closing: Promise<void> | undefined;
 
   constructor(
@@ -94,6 +97,7 @@ export class MailslotTransport implements Transport {
     this.#openLink = openLink;
     this.#heartbeatMs = positive('heartbeatMs', options.heartbeatMs ?? 1000);
     this.#maxBacklogBytes = positive('maxBacklogBytes', options.maxBacklogBytes ?? 8 * 1024 * 1024);
+    this.#maxStallMs = positive('maxStallMs', options.maxStallMs ?? 2000);
     this.#auth =
       options.key === undefined
         ? undefined
@@ -130,7 +134,14 @@ export class MailslotTransport implements Transport {
     this.#state.next('open');
   }
 
-  send(frame: Uint8Array): void {
+  /**
+   * Write the frame to every other member's slot. Returns a promise only when a peer's backlog
+   * is over `maxBacklogBytes`: it resolves once the backlog drained below it (backpressure for the
+   * bus, which awaits each fragment), or after `maxStallMs`, when the over-full backlogs are cut
+   * back to the limit (oldest first, counted as `datagramsDropped`) so one stuck member cannot
+   * stall the bus.
+   */
+  send(frame: Uint8Array): void | Promise<void> {
     if (this.#closing !== undefined) throw new ClosedError('the mailslot transport is closed');
     const link = this.#link;
     const members = this.#members;
@@ -142,6 +153,41 @@ export class MailslotTransport implements Transport {
     const datagram = this.#auth === undefined ? frame : this.#auth.seal(frame);
     for (const member of [...members.members()]) this.#deliver(member, datagram);
     this.#counters.framesSent += 1;
+    if (this.#overLimit()) return this.#waitForRoom();
+  }
+
+  #overLimit(): boolean {
+    for (const backlog of this.#backlogs.values()) if (backlog.bytes > this.#maxBacklogBytes) return true;
+    return false;
+  }
+
+  #waitForRoom(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#roomWaiters.push(resolve);
+      if (this.#stallTimer === undefined) {
+        this.#stallTimer = setTimeout(() => {
+          this.#stallTimer = undefined;
+          for (const backlog of this.#backlogs.values()) this.#trim(backlog, this.#maxBacklogBytes);
+          this.#wakeRoomWaiters();
+        }, this.#maxStallMs);
+      }
+    });
+  }
+
+  #wakeRoomWaiters(): void {
+    if (this.#stallTimer !== undefined) clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
+    const waiters = this.#roomWaiters;
+    this.#roomWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  #trim(backlog: Backlog, limit: number): void {
+    while (backlog.bytes > limit && backlog.queue.length > 1) {
+      const dropped = backlog.queue.shift() as Uint8Array;
+      backlog.bytes -= dropped.length;
+      this.#counters.datagramsDropped += 1;
+    }
   }
 
   close(): Promise<void> {
@@ -156,6 +202,7 @@ export class MailslotTransport implements Transport {
   async #close(): Promise<void> {
     if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
     if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
+    this.#wakeRoomWaiters();
     const link = this.#link;
     if (link !== undefined && this.#members !== undefined) {
       // Best effort: peers also notice the vanished slot on their next scan.
@@ -194,11 +241,8 @@ export class MailslotTransport implements Transport {
   #enqueue(backlog: Backlog, datagram: Uint8Array): void {
     backlog.queue.push(datagram);
     backlog.bytes += datagram.length;
-    while (backlog.bytes > this.#maxBacklogBytes && backlog.queue.length > 1) {
-      const dropped = backlog.queue.shift() as Uint8Array;
-      backlog.bytes -= dropped.length;
-      this.#counters.datagramsDropped += 1;
-    }
+    // Hard cap for writers that do not wait for the promise (membership datagrams, careless callers).
+    this.#trim(backlog, 2 * this.#maxBacklogBytes);
   }
 
   #scheduleFlush(): void {
@@ -226,6 +270,7 @@ export class MailslotTransport implements Transport {
       else if (backlog.queue.length === 0) this.#backlogs.delete(key);
     }
     if (this.#backlogs.size > 0) this.#scheduleFlush();
+    if (this.#roomWaiters.length > 0 && !this.#overLimit()) this.#wakeRoomWaiters();
   }
 
   /** Align with the slots that exist and greet newcomers; on a heartbeat, re-announce to everyone. */
@@ -242,6 +287,7 @@ export class MailslotTransport implements Transport {
 
   #depart(key: string): void {
     this.#backlogs.delete(key);
+    if (this.#roomWaiters.length > 0 && !this.#overLimit()) this.#wakeRoomWaiters();
     const member = this.#members?.removeKey(key);
     if (member !== undefined) this.#announceLeave(member);
   }
@@ -324,6 +370,7 @@ export class MailslotTransport implements Transport {
       const member = members.removeId(control.member);
       if (member !== undefined) {
         this.#backlogs.delete(member.key);
+        if (this.#roomWaiters.length > 0 && !this.#overLimit()) this.#wakeRoomWaiters();
         this.#announceLeave(member);
       }
       return;

@@ -35,10 +35,16 @@ export type MailslotTransportOptions = Readonly<
     maxDatagramSize: number;
     /**
      * Bytes queued per peer while its slot is full (Linux queues only `net.unix.max_dgram_qlen`
-     * datagrams, 10 by default); past it the oldest queued datagrams are dropped and counted,
-     * because one stuck member must not stall the others. Default: 8388608 (8 MiB).
+     * datagrams, 10 by default). Past it, `send` makes the bus wait until the backlog drains
+     * (backpressure). Default: 8388608 (8 MiB).
      */
     maxBacklogBytes: number;
+    /**
+     * Longest wait for a backlog to drain, in ms; then the oldest queued datagrams past
+     * `maxBacklogBytes` are dropped and counted, because one stuck member must not stall the
+     * others. Default: 2000.
+     */
+    maxStallMs: number;
     /** POSIX only: parent of the private `busway-<uid>` directory. Default: `$XDG_RUNTIME_DIR`, else `os.tmpdir()`. */
     directory: string;
     /** Win32 only: slots per bus and machine, claimed by index. Default: 32. */
