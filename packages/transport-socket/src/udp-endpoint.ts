@@ -31,7 +31,10 @@ export type UdpEndpointOptions = Readonly<
     secret: string | Uint8Array;
     /** Kernel receive buffer requested, in bytes (the OS may cap it). Default: 4 MiB. */
     recvBufferSize: number;
-    /** Most bytes queued for sending; past it `send` throws `BufferFullError`. Default: 8 MiB. */
+    /**
+     * Most bytes queued for sending; past it `send` throws `BufferFullError`. Default: 8 MiB
+     * (`udp://` raises it to twice the bus's largest message, so one message always fits).
+     */
     sendQueueLimit: number;
     /**
      * Datagrams handed to the kernel per event-loop turn. Pacing keeps a burst (a fragmented

@@ -47,11 +47,19 @@ export class UdpTransport implements Transport {
   #closed = false;
   #counters = { malformed: 0, ownEchoes: 0 };
 
-  constructor(group: string, port: number, context: { readonly memberId: number }, options: UdpEndpointOptions = {}) {
+  constructor(
+    group: string,
+    port: number,
+    context: { readonly memberId: number; readonly maxFrameSize?: number },
+    options: UdpEndpointOptions = {},
+  ) {
     this.#group = group;
     this.#port = port;
     this.#memberId = context.memberId;
-    this.#options = options;
+    // The bus hands over every fragment of a message at once: the queue must hold the largest
+    // message it may send (with per-fragment headers), or big messages could never be sent.
+    const largest = context.maxFrameSize ?? 0;
+    this.#options = { ...options, sendQueueLimit: options.sendQueueLimit ?? Math.max(8 * 1024 * 1024, 2 * largest) };
     const tagSize = options.secret === undefined ? 0 : 16;
     this.capabilities = {
       reliable: false,
