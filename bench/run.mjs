@@ -74,10 +74,18 @@ for (const group of Object.keys(GROUPS).filter((g) => groupsRun.has(g))) {
   for (const scenario of members) {
     process.stdout.write(`  ${GROUPS[group].title} · ${scenario.name} … `);
     let figures;
+    let timer;
     try {
-      figures = await scenario.run({ durationMs });
+      // A wedged scenario (a peer that died silently) must not hang the whole run.
+      const limit = durationMs * 4 + 20_000;
+      const watchdog = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no result after ${limit} ms`)), limit);
+      });
+      figures = await Promise.race([scenario.run({ durationMs }), watchdog]);
     } catch (err) {
       figures = { error: err instanceof Error ? err.message : String(err) };
+    } finally {
+      clearTimeout(timer);
     }
     process.stdout.write(
       `${figures.error ? `failed: ${figures.error}` : figures.skipped ? `skipped: ${figures.skipped}` : 'done'}\n`,
@@ -159,3 +167,5 @@ mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, JSON.stringify({ node: process.version, cores, load, durationMs, results }, null, 2));
 console.log(`\nresults: ${out}`);
 if (results.some((r) => r.error)) process.exitCode = 1;
+// A timed-out scenario may still hold sockets or timers; its children exit when we do (IPC closes).
+if (results.some((r) => r.error)) process.exit();

@@ -19,6 +19,11 @@ export const GROUPS = {
     baseline: 'allocate + copy the frame',
     better: 'throughput',
   },
+  'dedup-window': {
+    title: 'duplicate suppression per received frame',
+    baseline: 'Set of "origin:sequence" strings',
+    better: 'throughput',
+  },
   'memory-publish': {
     title: 'memory:// publish → subscriber, 64-byte msgpack',
     baseline: 'rxjs Subject + msgpackr',

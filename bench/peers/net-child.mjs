@@ -45,4 +45,6 @@ if (url.protocol === 'tcp:') {
   server.listen(path, () => process.send({ type: 'listening', address }));
   process.on('exit', () => process.platform !== 'win32' && rmSync(path, { force: true }));
 }
+// Never outlive the harness: if the parent dies, the IPC channel closes.
+process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 process.on('SIGTERM', () => process.exit(0));

@@ -11,6 +11,8 @@ const [mode, address] = process.argv.slice(2);
 const bindTo = address.replace(/^(tcp:\/\/[^:]+):0$/, '$1:*');
 const path = address.startsWith('ipc://') ? address.slice('ipc://'.length) : undefined;
 if (path) rmSync(path, { force: true });
+// Never outlive the harness: if the parent dies, the IPC channel closes.
+process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 process.on('SIGTERM', () => {
   if (path) rmSync(path, { force: true });
   process.exit(0);
