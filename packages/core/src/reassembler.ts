@@ -42,6 +42,20 @@ export interface ReassemblerStats {
  */
 const SLOT_COST = 8;
 
+/**
+ * Bookkeeping charged per incomplete message (its entry, key, timer), so that many messages of
+ * empty fragments still meet the cap.
+ */
+export const MESSAGE_COST = 256;
+
+/**
+ * How many dropped messages are remembered (until their timeout) so that their later fragments
+ * are ignored rather than starting a new message. Bounded, because a peer can make us drop
+ * messages as fast as it can send first fragments; past it the oldest is forgotten, and its late
+ * fragments at worst start a message that expires.
+ */
+const MAX_TOMBSTONES = 4096;
+
 interface Pending {
   readonly key: string;
   readonly count: number;
@@ -53,8 +67,6 @@ interface Pending {
   charged: number;
   /** Fragment 0, once it arrived: it alone carries the headers. */
   head: Envelope | undefined;
-  /** A dropped message stays as a tombstone holding no bytes, so its late fragments are ignored. */
-  dropped: boolean;
   timer: Subscription | undefined;
 }
 
@@ -83,6 +95,8 @@ export class Reassembler {
   readonly #maxMessageSize: number;
   readonly #scheduler: SchedulerLike;
   readonly #pending = new Map<string, Pending>();
+  /** Dropped messages: key → time (scheduler clock) until which their fragments are ignored. */
+  readonly #tombstones = new Map<string, number>();
   #pendingBytes = 0;
   #incomplete = 0;
   #expired = 0;
@@ -125,17 +139,14 @@ export class Reassembler {
     const key = `${env.origin}:${first}`;
     let entry = this.#pending.get(key);
     if (entry === undefined) {
-      const slots = count * SLOT_COST;
-      if (this.#pendingBytes + slots + env.payload.length > this.#maxPendingBytes) {
+      if (this.#isTombstone(key)) return undefined;
+      const overhead = MESSAGE_COST + count * SLOT_COST;
+      if (this.#pendingBytes + overhead + env.payload.length > this.#maxPendingBytes) {
         this.#dropped += 1;
-        this.#open(key, count, true);
+        this.#bury(key);
         return undefined;
       }
-      entry = this.#open(key, count, false);
-      entry.charged = slots;
-      this.#pendingBytes += slots;
-    } else if (entry.dropped) {
-      return undefined;
+      entry = this.#open(key, count, overhead);
     }
     if (count !== entry.count || index >= count || entry.parts[index] !== undefined) {
       this.#ignored += 1;
@@ -167,25 +178,27 @@ export class Reassembler {
   close(): void {
     for (const entry of this.#pending.values()) entry.timer?.unsubscribe();
     this.#pending.clear();
+    this.#tombstones.clear();
     this.#pendingBytes = 0;
     this.#incomplete = 0;
   }
 
-  #open(key: string, count: number, dropped: boolean): Pending {
+  /** Start a message whose overhead fits under the cap (checked by the caller). */
+  #open(key: string, count: number, overhead: number): Pending {
     const entry: Pending = {
       key,
       count,
-      // Allocated only after the slots were charged against the cap (or empty for a tombstone).
-      parts: dropped ? [] : new Array<Uint8Array | undefined>(count),
+      // Allocated only now that its slots were charged against the cap.
+      parts: new Array<Uint8Array | undefined>(count),
       received: 0,
       size: 0,
-      charged: 0,
+      charged: overhead,
       head: undefined,
-      dropped,
       timer: undefined,
     };
+    this.#pendingBytes += overhead;
     this.#pending.set(key, entry);
-    if (!dropped) this.#incomplete += 1;
+    this.#incomplete += 1;
     entry.timer = this.#scheduler.schedule(() => this.#expire(entry), this.#timeoutMs);
     return entry;
   }
@@ -193,17 +206,35 @@ export class Reassembler {
   #expire(entry: Pending): void {
     if (this.#pending.get(entry.key) !== entry) return;
     this.#pending.delete(entry.key);
-    if (entry.dropped) return; // a tombstone: already counted as dropped
     this.#release(entry);
     this.#expired += 1;
   }
 
-  /** Give up on a message but keep a tombstone until its timeout, so its later fragments are ignored. */
+  /** Give up on a message and remember it until its timeout, so its later fragments are ignored. */
   #drop(entry: Pending): void {
+    entry.timer?.unsubscribe();
+    this.#pending.delete(entry.key);
     this.#release(entry);
     this.#dropped += 1;
-    entry.dropped = true;
-    entry.parts.length = 0;
+    this.#bury(entry.key);
+  }
+
+  #bury(key: string): void {
+    // Dropped messages need no timer: a tombstone is checked against the clock when looked up.
+    this.#tombstones.delete(key);
+    this.#tombstones.set(key, this.#scheduler.now() + this.#timeoutMs);
+    if (this.#tombstones.size > MAX_TOMBSTONES) {
+      const oldest = this.#tombstones.keys().next().value as string;
+      this.#tombstones.delete(oldest);
+    }
+  }
+
+  #isTombstone(key: string): boolean {
+    const until = this.#tombstones.get(key);
+    if (until === undefined) return false;
+    if (this.#scheduler.now() < until) return true;
+    this.#tombstones.delete(key);
+    return false;
   }
 
   #release(entry: Pending): void {

@@ -2,7 +2,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { decodeEnvelope, encodeEnvelope, FrameKind, type Envelope } from '../src/envelope.js';
 import { fragmentEnvelope } from '../src/fragmenter.js';
-import { Reassembler } from '../src/reassembler.js';
+import { MESSAGE_COST, Reassembler } from '../src/reassembler.js';
 
 function testScheduler(): TestScheduler {
   return new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -89,7 +89,7 @@ describe('Reassembler', () => {
       const reassembler = new Reassembler({ timeoutMs: 1000 }); // default scheduler: virtual inside run()
       const parts = fragments(1, 0, 250);
       reassembler.accept(parts[0] as Envelope);
-      expect(reassembler.stats).toMatchObject({ pending: 1, pendingBytes: 3 * 8 + 100 });
+      expect(reassembler.stats).toMatchObject({ pending: 1, pendingBytes: MESSAGE_COST + 3 * 8 + 100 });
       flush();
       expect(reassembler.stats).toMatchObject({ expired: 1, pending: 0, pendingBytes: 0 });
       // The late fragments start a new incomplete message, which also expires.
@@ -144,13 +144,13 @@ describe('Reassembler', () => {
 
   it('drops a message that would exceed maxPendingBytes, and ignores its later fragments', () => {
     testScheduler().run(({ flush }) => {
-      const reassembler = new Reassembler({ maxPendingBytes: 3 * 8 + 250 });
+      const reassembler = new Reassembler({ maxPendingBytes: MESSAGE_COST + 3 * 8 + 250 });
       const a = fragments(1, 0, 250);
       const b = fragments(2, 0, 250);
       reassembler.accept(a[0] as Envelope);
-      reassembler.accept(a[1] as Envelope); // 24 + 200 held
-      expect(reassembler.accept(b[0] as Envelope)).toBeUndefined(); // 24 more would pass the cap
-      expect(reassembler.stats).toMatchObject({ dropped: 1, pending: 1, pendingBytes: 24 + 200 });
+      reassembler.accept(a[1] as Envelope); // overhead + 200 held
+      expect(reassembler.accept(b[0] as Envelope)).toBeUndefined(); // a second overhead would pass the cap
+      expect(reassembler.stats).toMatchObject({ dropped: 1, pending: 1, pendingBytes: MESSAGE_COST + 24 + 200 });
       expect(reassembler.accept(b[1] as Envelope)).toBeUndefined();
       expect(reassembler.accept(b[2] as Envelope)).toBeUndefined();
       expect(reassembler.accept(a[2] as Envelope)?.payload.length).toBe(250);
@@ -161,13 +161,49 @@ describe('Reassembler', () => {
   });
 
   it('drops a message mid-way when its next fragment would pass the cap, releasing what it held', () => {
-    const reassembler = new Reassembler({ maxPendingBytes: 3 * 8 + 150 });
+    const reassembler = new Reassembler({ maxPendingBytes: MESSAGE_COST + 3 * 8 + 150 });
     const a = fragments(1, 0, 250);
     reassembler.accept(a[0] as Envelope);
-    expect(reassembler.stats.pendingBytes).toBe(124);
+    expect(reassembler.stats.pendingBytes).toBe(MESSAGE_COST + 24 + 100);
     reassembler.accept(a[1] as Envelope);
     expect(reassembler.stats).toMatchObject({ dropped: 1, pending: 0, pendingBytes: 0 });
     expect(reassembler.accept(a[2] as Envelope)).toBeUndefined();
+  });
+
+  it('forgets a dropped message after its timeout: a fragment with the same key starts afresh', () => {
+    testScheduler().run(({ cold, flush }) => {
+      const reassembler = new Reassembler({ timeoutMs: 1000, maxMessageSize: 100 });
+      const a = fragments(1, 0, 250);
+      reassembler.accept(a[0] as Envelope);
+      reassembler.accept(a[1] as Envelope); // 200 > maxMessageSize: dropped
+      const pending: number[] = [];
+      cold('999ms a 1ms b', { a: 2, b: 2 }).subscribe((i) => {
+        reassembler.accept(a[i] as Envelope);
+        pending.push(reassembler.stats.pending);
+      });
+      flush();
+      // At 999 ms the late fragment is ignored; at 1000 ms the tombstone is gone and it starts a message.
+      expect(pending).toEqual([0, 1]);
+      expect(reassembler.stats.dropped).toBe(1);
+      reassembler.close();
+    });
+  });
+
+  it('remembers a bounded number of dropped messages', () => {
+    const reassembler = new Reassembler({ maxMessageSize: 100 });
+    // 5000 messages dropped on their second fragment: more than the 4096 tombstones kept.
+    for (let m = 0; m < 5000; m += 1) {
+      const parts = fragments(1, m * 3, 250);
+      reassembler.accept(parts[0] as Envelope);
+      reassembler.accept(parts[1] as Envelope);
+    }
+    expect(reassembler.stats).toMatchObject({ dropped: 5000, pending: 0, pendingBytes: 0 });
+    // The newest drop is still remembered, the oldest was forgotten.
+    reassembler.accept(fragments(1, 4999 * 3, 250)[2] as Envelope);
+    expect(reassembler.stats.pending).toBe(0);
+    reassembler.accept(fragments(1, 0, 250)[2] as Envelope);
+    expect(reassembler.stats.pending).toBe(1);
+    reassembler.close();
   });
 
   it('rejects a message announcing 2^32 - 1 fragments before allocating a slot array for it', () => {
