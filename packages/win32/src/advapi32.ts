@@ -10,12 +10,38 @@ import { assertWindows } from './platform-error.js';
 
 /** The advapi32 functions busway calls. Each mirrors the Win32 signature of the same name. */
 export interface Advapi32 {
-  ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl: string, revision: number, descriptor: Out<NativePointer>, size: Out<number> | null): Bool;
-  ConvertSecurityDescriptorToStringSecurityDescriptorW(descriptor: NativePointer, revision: number, information: number, sddl: Out<NativePointer>, length: Out<number> | null): Bool;
+  ConvertStringSecurityDescriptorToSecurityDescriptorW(
+    sddl: string,
+    revision: number,
+    descriptor: Out<NativePointer>,
+    size: Out<number> | null,
+  ): Bool;
+  ConvertSecurityDescriptorToStringSecurityDescriptorW(
+    descriptor: NativePointer,
+    revision: number,
+    information: number,
+    sddl: Out<NativePointer>,
+    length: Out<number> | null,
+  ): Bool;
   /** Returns a Win32 error code (0 on success) rather than setting the last error. */
-  GetSecurityInfo(handle: HandleValue, objectType: number, information: number, owner: null, group: null, dacl: Out<NativePointer> | null, sacl: null, descriptor: Out<NativePointer>): number;
+  GetSecurityInfo(
+    handle: HandleValue,
+    objectType: number,
+    information: number,
+    owner: null,
+    group: null,
+    dacl: Out<NativePointer> | null,
+    sacl: null,
+    descriptor: Out<NativePointer>,
+  ): number;
   OpenProcessToken(process: HandleValue, access: number, token: Out<HandleValue>): Bool;
-  GetTokenInformation(token: HandleValue, informationClass: number, buffer: NativePointer, length: number, returned: Out<number>): Bool;
+  GetTokenInformation(
+    token: HandleValue,
+    informationClass: number,
+    buffer: NativePointer,
+    length: number,
+    returned: Out<number>,
+  ): Bool;
   ConvertSidToStringSidW(sid: NativePointer, sddl: Out<NativePointer>): Bool;
 }
 

@@ -152,7 +152,9 @@ export class CompletionPort {
    * ```
    */
   read(handle: Win32Handle, maxBytes: number, options: OperationOptions = {}): Promise<OverlappedReadResult> {
-    return new Promise((resolve, reject) => this.startRead(handle, maxBytes, (e, r) => (e ? reject(e) : resolve(r as OverlappedReadResult)), options));
+    return new Promise((resolve, reject) =>
+      this.startRead(handle, maxBytes, (e, r) => (e ? reject(e) : resolve(r as OverlappedReadResult)), options),
+    );
   }
 
   /**
@@ -163,11 +165,24 @@ export class CompletionPort {
    * port.startRead(pipe, 4096, (err, result) => { if (!err) onFrame(result!.bytes); });
    * ```
    */
-  startRead(handle: Win32Handle, maxBytes: number, done: Completion<OverlappedReadResult>, options: OperationOptions = {}): void {
-    this.#start('ReadFile', handle, maxBytes, options, done, (k32, h, ov, buffer) => k32.ReadFileOverlapped(h, buffer, maxBytes, 0, ov), (memory, n, moreData) => ({
-      bytes: memory.bytes.slice(OVERLAPPED_SIZE, OVERLAPPED_SIZE + n),
-      moreData,
-    }));
+  startRead(
+    handle: Win32Handle,
+    maxBytes: number,
+    done: Completion<OverlappedReadResult>,
+    options: OperationOptions = {},
+  ): void {
+    this.#start(
+      'ReadFile',
+      handle,
+      maxBytes,
+      options,
+      done,
+      (k32, h, ov, buffer) => k32.ReadFileOverlapped(h, buffer, maxBytes, 0, ov),
+      (memory, n, moreData) => ({
+        bytes: memory.bytes.slice(OVERLAPPED_SIZE, OVERLAPPED_SIZE + n),
+        moreData,
+      }),
+    );
   }
 
   /**
@@ -180,7 +195,9 @@ export class CompletionPort {
    * ```
    */
   write(handle: Win32Handle, data: Uint8Array, options: OperationOptions = {}): Promise<number> {
-    return new Promise((resolve, reject) => this.startWrite(handle, data, (e, n) => (e ? reject(e) : resolve(n as number)), options));
+    return new Promise((resolve, reject) =>
+      this.startWrite(handle, data, (e, n) => (e ? reject(e) : resolve(n as number)), options),
+    );
   }
 
   /**
@@ -217,7 +234,15 @@ export class CompletionPort {
    */
   connect(handle: Win32Handle, options: OperationOptions = {}): Promise<void> {
     return new Promise((resolve, reject) =>
-      this.#start('ConnectNamedPipe', handle, 0, options, (e) => (e ? reject(e) : resolve()), (k32, h, ov) => k32.ConnectNamedPipe(h, ov), () => undefined),
+      this.#start(
+        'ConnectNamedPipe',
+        handle,
+        0,
+        options,
+        (e) => (e ? reject(e) : resolve()),
+        (k32, h, ov) => k32.ConnectNamedPipe(h, ov),
+        () => undefined,
+      ),
     );
   }
 
@@ -255,7 +280,11 @@ export class CompletionPort {
       await new Promise<void>((resolve) => {
         this.#drained = resolve;
         // A wait may be in flight with nothing left to deliver: wake it.
-        if (this.#pending.size === 0) checkBool(this.#k32.PostQueuedCompletionStatus(this.#port.value, 0, WAKE_KEY, 0), 'PostQueuedCompletionStatus');
+        if (this.#pending.size === 0)
+          checkBool(
+            this.#k32.PostQueuedCompletionStatus(this.#port.value, 0, WAKE_KEY, 0),
+            'PostQueuedCompletionStatus',
+          );
       });
     }
     this.#port.close();
@@ -272,7 +301,11 @@ export class CompletionPort {
     result: (memory: NativeMemory, transferred: number, moreData: boolean) => T,
   ): void {
     if (this.#closed) return done(new ClosedError('the completion port is closed'), undefined);
-    if (options.signal?.aborted) return done(new Win32Error(syscall, 995, 'aborted before it started', { cause: options.signal.reason }), undefined);
+    if (options.signal?.aborted)
+      return done(
+        new Win32Error(syscall, 995, 'aborted before it started', { cause: options.signal.reason }),
+        undefined,
+      );
     try {
       this.associate(handle);
     } catch (err) {
@@ -336,22 +369,37 @@ export class CompletionPort {
     this.#stats.maxWaitsInFlight = Math.max(this.#stats.maxWaitsInFlight, 1);
     const entries = this.#entries.address;
     const removed = entries + this.#batchSize * OVERLAPPED_ENTRY_SIZE;
-    this.#k32.GetQueuedCompletionStatusEx.async(this.#port.value, entries, this.#batchSize, removed, INFINITE, 0, (err: unknown, ok: number) => {
-      this.#waiting = false;
-      if (err) return this.#failAll(err instanceof Error ? err : new Error(String(err)));
-      if (ok === 0) {
-        // The wait failed on the worker thread, whose last error JS cannot read: repeat it here
-        // without waiting, which either reports the error or returns what is queued.
-        const again = this.#k32.GetQueuedCompletionStatusEx(this.#port.value, entries, this.#batchSize, removed, 0, 0);
-        if (again === 0) {
-          const errno = this.#k32.GetLastError();
-          if (errno !== WAIT_TIMEOUT) return this.#failAll(new Win32Error('GetQueuedCompletionStatusEx', errno));
-          return this.#afterBatch();
+    this.#k32.GetQueuedCompletionStatusEx.async(
+      this.#port.value,
+      entries,
+      this.#batchSize,
+      removed,
+      INFINITE,
+      0,
+      (err: unknown, ok: number) => {
+        this.#waiting = false;
+        if (err) return this.#failAll(err instanceof Error ? err : new Error(String(err)));
+        if (ok === 0) {
+          // The wait failed on the worker thread, whose last error JS cannot read: repeat it here
+          // without waiting, which either reports the error or returns what is queued.
+          const again = this.#k32.GetQueuedCompletionStatusEx(
+            this.#port.value,
+            entries,
+            this.#batchSize,
+            removed,
+            0,
+            0,
+          );
+          if (again === 0) {
+            const errno = this.#k32.GetLastError();
+            if (errno !== WAIT_TIMEOUT) return this.#failAll(new Win32Error('GetQueuedCompletionStatusEx', errno));
+            return this.#afterBatch();
+          }
         }
-      }
-      this.#dispatch(this.#entryView.getUint32(removed - entries, true));
-      this.#afterBatch();
-    });
+        this.#dispatch(this.#entryView.getUint32(removed - entries, true));
+        this.#afterBatch();
+      },
+    );
   }
 
   #afterBatch(): void {
@@ -378,7 +426,9 @@ export class CompletionPort {
         if (key === WAKE_KEY) continue;
         // Every packet on this port belongs to an operation started here; one that does not is
         // a bug that must not pass silently.
-        process.emitWarning(`busway: completion packet for unknown OVERLAPPED 0x${overlapped.toString(16)}`, { code: 'BUSWAY_STRAY_COMPLETION' });
+        process.emitWarning(`busway: completion packet for unknown OVERLAPPED 0x${overlapped.toString(16)}`, {
+          code: 'BUSWAY_STRAY_COMPLETION',
+        });
         continue;
       }
       this.#pending.delete(overlapped);

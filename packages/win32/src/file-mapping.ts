@@ -42,7 +42,14 @@ export function createFileMapping(name: string, size: number, options: FileMappi
   const full = kernelObjectName(name);
   const k32 = kernel32();
   const raw = withSecurityAttributes(options.sddl, (sa) =>
-    k32.CreateFileMappingW(INVALID_HANDLE_VALUE, sa, MemoryProtection.PAGE_READWRITE, Math.floor(size / 0x1_0000_0000), size >>> 0, full),
+    k32.CreateFileMappingW(
+      INVALID_HANDLE_VALUE,
+      sa,
+      MemoryProtection.PAGE_READWRITE,
+      Math.floor(size / 0x1_0000_0000),
+      size >>> 0,
+      full,
+    ),
   );
   const value = checkHandle(raw, 0, 'CreateFileMappingW', full);
   // Read right away: the next koffi call (Win32Handle's bookkeeping makes none, but be explicit).
@@ -62,7 +69,10 @@ export function createFileMapping(name: string, size: number, options: FileMappi
 export function openFileMapping(name: string, access: 'read' | 'write' = 'write'): Win32Handle {
   assertWindows('openFileMapping');
   const full = kernelObjectName(name);
-  const rights = access === 'write' ? MemoryProtection.FILE_MAP_WRITE | MemoryProtection.FILE_MAP_READ : MemoryProtection.FILE_MAP_READ;
+  const rights =
+    access === 'write'
+      ? MemoryProtection.FILE_MAP_WRITE | MemoryProtection.FILE_MAP_READ
+      : MemoryProtection.FILE_MAP_READ;
   const raw = kernel32().OpenFileMappingW(rights, 0, full);
   return new Win32Handle(checkHandle(raw, 0, 'OpenFileMappingW', full), 'file-mapping', full);
 }
@@ -122,9 +132,16 @@ export class MappedView {
  * const bytes = new Uint8Array(view.buffer);
  * ```
  */
-export function mapView(mapping: Win32Handle, size: number, options: { readonly offset?: number; readonly access?: 'read' | 'write' } = {}): MappedView {
+export function mapView(
+  mapping: Win32Handle,
+  size: number,
+  options: { readonly offset?: number; readonly access?: 'read' | 'write' } = {},
+): MappedView {
   const offset = options.offset ?? 0;
-  const access = (options.access ?? 'write') === 'write' ? MemoryProtection.FILE_MAP_WRITE | MemoryProtection.FILE_MAP_READ : MemoryProtection.FILE_MAP_READ;
+  const access =
+    (options.access ?? 'write') === 'write'
+      ? MemoryProtection.FILE_MAP_WRITE | MemoryProtection.FILE_MAP_READ
+      : MemoryProtection.FILE_MAP_READ;
   const base = kernel32().MapViewOfFile(mapping.value, access, Math.floor(offset / 0x1_0000_0000), offset >>> 0, size);
   if (base === null) throw lastError('MapViewOfFile', mapping.name);
   return new MappedView(base, size);

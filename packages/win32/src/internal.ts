@@ -12,7 +12,16 @@
  * @module
  */
 export { kernel32 } from './kernel32.js';
-export type { Kernel32, Kernel32Bindings, HandleValue, NativePointer, Bool, Out, SecurityAttributesStruct, AsyncForm } from './kernel32.js';
+export type {
+  Kernel32,
+  Kernel32Bindings,
+  HandleValue,
+  NativePointer,
+  Bool,
+  Out,
+  SecurityAttributesStruct,
+  AsyncForm,
+} from './kernel32.js';
 export { advapi32 } from './advapi32.js';
 export type { Advapi32, Advapi32Bindings } from './advapi32.js';
 export { checkBool, checkHandle, lastError } from './last-error.js';

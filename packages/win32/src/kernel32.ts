@@ -33,11 +33,27 @@ export interface Kernel32 {
   GetLastError(): number;
   CloseHandle(handle: HandleValue): Bool;
   LocalFree(memory: NativePointer): NativePointer;
-  FormatMessageW(flags: number, source: null, messageId: number, languageId: number, buffer: Uint8Array, size: number, args: null): number;
+  FormatMessageW(
+    flags: number,
+    source: null,
+    messageId: number,
+    languageId: number,
+    buffer: Uint8Array,
+    size: number,
+    args: null,
+  ): number;
   GetCurrentProcess(): HandleValue;
   GetCurrentProcessId(): number;
 
-  CreateFileW(name: string, access: number, share: number, sa: SecurityAttributesStruct | null, disposition: number, flags: number, template: HandleValue): HandleValue;
+  CreateFileW(
+    name: string,
+    access: number,
+    share: number,
+    sa: SecurityAttributesStruct | null,
+    disposition: number,
+    flags: number,
+    template: HandleValue,
+  ): HandleValue;
   /** Synchronous form: `overlapped` must be 0. */
   ReadFile(handle: HandleValue, buffer: Uint8Array, size: number, read: Out<number>, overlapped: 0): Bool;
   /** Synchronous form: `overlapped` must be 0. */
@@ -47,43 +63,112 @@ export interface Kernel32 {
   /** Overlapped form: buffer and OVERLAPPED are addresses of memory that outlives the call. */
   WriteFileOverlapped(handle: HandleValue, buffer: number, size: number, written: number, overlapped: number): Bool;
 
-  CreateNamedPipeW(name: string, openMode: number, pipeMode: number, maxInstances: number, outBuffer: number, inBuffer: number, defaultTimeout: number, sa: SecurityAttributesStruct | null): HandleValue;
+  CreateNamedPipeW(
+    name: string,
+    openMode: number,
+    pipeMode: number,
+    maxInstances: number,
+    outBuffer: number,
+    inBuffer: number,
+    defaultTimeout: number,
+    sa: SecurityAttributesStruct | null,
+  ): HandleValue;
   ConnectNamedPipe(handle: HandleValue, overlapped: number): Bool;
   DisconnectNamedPipe(handle: HandleValue): Bool;
-  SetNamedPipeHandleState(handle: HandleValue, mode: Uint32Array | null, maxCollectionCount: null, collectDataTimeout: null): Bool;
+  SetNamedPipeHandleState(
+    handle: HandleValue,
+    mode: Uint32Array | null,
+    maxCollectionCount: null,
+    collectDataTimeout: null,
+  ): Bool;
   WaitNamedPipeW(name: string, timeout: number): Bool;
   GetNamedPipeClientProcessId(handle: HandleValue, pid: Out<number>): Bool;
-  PeekNamedPipe(handle: HandleValue, buffer: Uint8Array | null, size: number, read: Out<number>, available: Out<number>, leftThisMessage: Out<number>): Bool;
+  PeekNamedPipe(
+    handle: HandleValue,
+    buffer: Uint8Array | null,
+    size: number,
+    read: Out<number>,
+    available: Out<number>,
+    leftThisMessage: Out<number>,
+  ): Bool;
 
-  CreateMailslotW(name: string, maxMessageSize: number, readTimeout: number, sa: SecurityAttributesStruct | null): HandleValue;
-  GetMailslotInfo(handle: HandleValue, maxMessageSize: Out<number>, nextSize: Out<number>, messageCount: Out<number>, readTimeout: Out<number>): Bool;
+  CreateMailslotW(
+    name: string,
+    maxMessageSize: number,
+    readTimeout: number,
+    sa: SecurityAttributesStruct | null,
+  ): HandleValue;
+  GetMailslotInfo(
+    handle: HandleValue,
+    maxMessageSize: Out<number>,
+    nextSize: Out<number>,
+    messageCount: Out<number>,
+    readTimeout: Out<number>,
+  ): Bool;
   SetMailslotInfo(handle: HandleValue, readTimeout: number): Bool;
 
-  CreateFileMappingW(file: HandleValue, sa: SecurityAttributesStruct | null, protect: number, sizeHigh: number, sizeLow: number, name: string | null): HandleValue;
+  CreateFileMappingW(
+    file: HandleValue,
+    sa: SecurityAttributesStruct | null,
+    protect: number,
+    sizeHigh: number,
+    sizeLow: number,
+    name: string | null,
+  ): HandleValue;
   OpenFileMappingW(access: number, inherit: Bool, name: string): HandleValue;
-  MapViewOfFile(mapping: HandleValue, access: number, offsetHigh: number, offsetLow: number, bytes: number): NativePointer;
+  MapViewOfFile(
+    mapping: HandleValue,
+    access: number,
+    offsetHigh: number,
+    offsetLow: number,
+    bytes: number,
+  ): NativePointer;
   UnmapViewOfFile(base: NativePointer): Bool;
 
-  CreateEventW(sa: SecurityAttributesStruct | null, manualReset: Bool, initialState: Bool, name: string | null): HandleValue;
+  CreateEventW(
+    sa: SecurityAttributesStruct | null,
+    manualReset: Bool,
+    initialState: Bool,
+    name: string | null,
+  ): HandleValue;
   OpenEventW(access: number, inherit: Bool, name: string): HandleValue;
   SetEvent(handle: HandleValue): Bool;
   ResetEvent(handle: HandleValue): Bool;
-  CreateSemaphoreW(sa: SecurityAttributesStruct | null, initialCount: number, maximumCount: number, name: string | null): HandleValue;
+  CreateSemaphoreW(
+    sa: SecurityAttributesStruct | null,
+    initialCount: number,
+    maximumCount: number,
+    name: string | null,
+  ): HandleValue;
   OpenSemaphoreW(access: number, inherit: Bool, name: string): HandleValue;
   ReleaseSemaphore(handle: HandleValue, releaseCount: number, previousCount: Out<number> | null): Bool;
   WaitForSingleObject(handle: HandleValue, milliseconds: number): number;
   WaitForMultipleObjects(count: number, handles: HandleValue[], waitAll: Bool, milliseconds: number): number;
   SignalObjectAndWait(toSignal: HandleValue, toWaitOn: HandleValue, milliseconds: number, alertable: Bool): number;
 
-  CreateIoCompletionPort(file: HandleValue, existingPort: HandleValue, completionKey: number, concurrentThreads: number): HandleValue;
-  GetQueuedCompletionStatusEx(port: HandleValue, entries: number, count: number, removed: number, milliseconds: number, alertable: Bool): Bool;
+  CreateIoCompletionPort(
+    file: HandleValue,
+    existingPort: HandleValue,
+    completionKey: number,
+    concurrentThreads: number,
+  ): HandleValue;
+  GetQueuedCompletionStatusEx(
+    port: HandleValue,
+    entries: number,
+    count: number,
+    removed: number,
+    milliseconds: number,
+    alertable: Bool,
+  ): Bool;
   PostQueuedCompletionStatus(port: HandleValue, bytes: number, completionKey: number, overlapped: number): Bool;
   CancelIoEx(handle: HandleValue, overlapped: number): Bool;
   GetOverlappedResult(handle: HandleValue, overlapped: number, transferred: Out<number>, wait: Bool): Bool;
 }
 
 /** Every kernel32 function also has koffi's `.async` form, which runs the call on a libuv thread. */
-export type AsyncForm<F> = F extends (...args: infer A) => infer R ? { async(...args: [...A, (err: unknown, result: R) => void]): void } : never;
+export type AsyncForm<F> = F extends (...args: infer A) => infer R
+  ? { async(...args: [...A, (err: unknown, result: R) => void]): void }
+  : never;
 
 /** The bindings, each callable synchronously and through `.async`. */
 export type Kernel32Bindings = { readonly [K in keyof Kernel32]: Kernel32[K] & AsyncForm<Kernel32[K]> };
@@ -116,7 +201,9 @@ function formatSystemMessage(k32: Kernel32, errno: number): string | undefined {
   const length = k32.FormatMessageW(flags, null, errno, 0, buffer, buffer.length / 2, null);
   if (length === 0) return undefined;
   // System messages end with CR LF (and sometimes a full stop we keep).
-  return Buffer.from(buffer.buffer, 0, length * 2).toString('utf16le').trim();
+  return Buffer.from(buffer.buffer, 0, length * 2)
+    .toString('utf16le')
+    .trim();
 }
 
 function bind(): Kernel32Bindings {
@@ -130,9 +217,7 @@ function bind(): Kernel32Bindings {
   const LPCWSTR = 'str16';
   const OUT_DWORD = koffi.out(koffi.pointer(DWORD));
   const OUT_LONG = koffi.out(koffi.pointer('int32_t'));
-  const LPSA = koffi.pointer(
-    koffi.struct({ nLength: DWORD, lpSecurityDescriptor: PTR, bInheritHandle: BOOL }),
-  );
+  const LPSA = koffi.pointer(koffi.struct({ nLength: DWORD, lpSecurityDescriptor: PTR, bInheritHandle: BOOL }));
   const f = (name: string, result: string, args: unknown[], symbol = name): [string, unknown] => [
     name,
     lib.func('__stdcall', symbol, result, args as Parameters<typeof lib.func>[3]),

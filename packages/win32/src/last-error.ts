@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { INVALID_HANDLE_VALUE } from './constants.js';
+import type { INVALID_HANDLE_VALUE } from './constants.js';
 import { kernel32, type Bool, type HandleValue } from './kernel32.js';
 import { Win32Error } from './win32-error.js';
 
@@ -44,7 +44,12 @@ export function checkBool(result: Bool, syscall: string, detail?: string): void 
  * const h = checkHandle(k32.CreateEventW(null, 1, 0, null), 0, 'CreateEventW');
  * ```
  */
-export function checkHandle(result: HandleValue, failure: 0 | typeof INVALID_HANDLE_VALUE, syscall: string, detail?: string): HandleValue {
+export function checkHandle(
+  result: HandleValue,
+  failure: 0 | typeof INVALID_HANDLE_VALUE,
+  syscall: string,
+  detail?: string,
+): HandleValue {
   if (result === failure) throw lastError(syscall, detail);
   return result;
 }

@@ -54,12 +54,23 @@ export function createNamedPipe(name: string, options: NamedPipeOptions = {}): W
     ((options.overlapped ?? true) ? PipeMode.FILE_FLAG_OVERLAPPED : 0) |
     ((options.firstInstance ?? true) ? PipeMode.FILE_FLAG_FIRST_PIPE_INSTANCE : 0);
   const pipeMode =
-    (message ? PipeMode.PIPE_TYPE_MESSAGE | PipeMode.PIPE_READMODE_MESSAGE : PipeMode.PIPE_TYPE_BYTE | PipeMode.PIPE_READMODE_BYTE) |
+    (message
+      ? PipeMode.PIPE_TYPE_MESSAGE | PipeMode.PIPE_READMODE_MESSAGE
+      : PipeMode.PIPE_TYPE_BYTE | PipeMode.PIPE_READMODE_BYTE) |
     PipeMode.PIPE_WAIT |
     PipeMode.PIPE_REJECT_REMOTE_CLIENTS;
   const bufferSize = options.bufferSize ?? 65_536;
   const raw = withSecurityAttributes(options.sddl, (sa) =>
-    kernel32().CreateNamedPipeW(path, openMode, pipeMode, options.maxInstances ?? PipeMode.PIPE_UNLIMITED_INSTANCES, bufferSize, bufferSize, options.defaultTimeout ?? 0, sa),
+    kernel32().CreateNamedPipeW(
+      path,
+      openMode,
+      pipeMode,
+      options.maxInstances ?? PipeMode.PIPE_UNLIMITED_INSTANCES,
+      bufferSize,
+      bufferSize,
+      options.defaultTimeout ?? 0,
+      sa,
+    ),
   );
   return new Win32Handle(checkHandle(raw, INVALID_HANDLE_VALUE, 'CreateNamedPipeW', path), 'named-pipe', path);
 }
@@ -87,7 +98,9 @@ export function openNamedPipe(name: string, options: OpenNamedPipeOptions = {}):
   assertWindows('openNamedPipe');
   const path = pipePath(name);
   const flags =
-    FileAccess.SECURITY_SQOS_PRESENT | FileAccess.SECURITY_IDENTIFICATION | ((options.overlapped ?? true) ? FileAccess.FILE_FLAG_OVERLAPPED : 0);
+    FileAccess.SECURITY_SQOS_PRESENT |
+    FileAccess.SECURITY_IDENTIFICATION |
+    ((options.overlapped ?? true) ? FileAccess.FILE_FLAG_OVERLAPPED : 0);
   const raw = kernel32().CreateFileW(
     path,
     FileAccess.GENERIC_READ | FileAccess.GENERIC_WRITE,
@@ -97,7 +110,11 @@ export function openNamedPipe(name: string, options: OpenNamedPipeOptions = {}):
     flags,
     0,
   );
-  const handle = new Win32Handle(checkHandle(raw, INVALID_HANDLE_VALUE, 'CreateFileW', path), 'named-pipe-client', path);
+  const handle = new Win32Handle(
+    checkHandle(raw, INVALID_HANDLE_VALUE, 'CreateFileW', path),
+    'named-pipe-client',
+    path,
+  );
   if (options.messageMode ?? true) {
     try {
       setPipeReadMode(handle, 'message');
@@ -119,7 +136,11 @@ export function openNamedPipe(name: string, options: OpenNamedPipeOptions = {}):
  */
 export function setPipeReadMode(handle: Win32Handle, mode: 'message' | 'byte'): void {
   const value = Uint32Array.of(mode === 'message' ? PipeMode.PIPE_READMODE_MESSAGE : PipeMode.PIPE_READMODE_BYTE);
-  checkBool(kernel32().SetNamedPipeHandleState(handle.value, value, null, null), 'SetNamedPipeHandleState', handle.name);
+  checkBool(
+    kernel32().SetNamedPipeHandleState(handle.value, value, null, null),
+    'SetNamedPipeHandleState',
+    handle.name,
+  );
 }
 
 /**

@@ -45,8 +45,10 @@ export function defaultSddl(userSid: string): string {
  */
 export function checkSddl(sddl: string): string {
   const dacl = /D:([^:]*?)(?:[OGS]:|$)/.exec(sddl);
-  if (dacl === null) throw new ConfigurationError(`SDDL has no DACL ("D:" part), which would mean a NULL DACL: ${sddl}`);
-  if (/NO_ACCESS_CONTROL/.test(dacl[1] ?? '')) throw new ConfigurationError('SDDL D:NO_ACCESS_CONTROL (a NULL DACL) is refused: anyone could open the object');
+  if (dacl === null)
+    throw new ConfigurationError(`SDDL has no DACL ("D:" part), which would mean a NULL DACL: ${sddl}`);
+  if (/NO_ACCESS_CONTROL/.test(dacl[1] ?? ''))
+    throw new ConfigurationError('SDDL D:NO_ACCESS_CONTROL (a NULL DACL) is refused: anyone could open the object');
   return sddl;
 }
 
@@ -73,7 +75,11 @@ export function currentUserSid(): string {
   const buffer = new NativeMemory(512);
   try {
     const returned: [number] = [0];
-    checkBool(a32.GetTokenInformation(token[0], Security.TokenUser, buffer.pointer, buffer.size, returned), 'GetTokenInformation', 'TokenUser');
+    checkBool(
+      a32.GetTokenInformation(token[0], Security.TokenUser, buffer.pointer, buffer.size, returned),
+      'GetTokenInformation',
+      'TokenUser',
+    );
     const sid = new DataView(buffer.bytes.buffer, buffer.bytes.byteOffset, 8).getBigUint64(0, true);
     const text: [NativePointer] = [null];
     checkBool(a32.ConvertSidToStringSidW(sid, text), 'ConvertSidToStringSidW');
@@ -188,13 +194,28 @@ export function readDacl(handle: Win32Handle | HandleValue, objectType: Securabl
   const descriptor: [NativePointer] = [null];
   const type = objectType === 'file' ? Security.SE_FILE_OBJECT : Security.SE_KERNEL_OBJECT;
   const a32 = advapi32();
-  const status = a32.GetSecurityInfo(value, type, Security.DACL_SECURITY_INFORMATION, null, null, [null], null, descriptor);
+  const status = a32.GetSecurityInfo(
+    value,
+    type,
+    Security.DACL_SECURITY_INFORMATION,
+    null,
+    null,
+    [null],
+    null,
+    descriptor,
+  );
   // GetSecurityInfo returns its error code instead of setting the last error.
   if (status !== 0) throw new Win32Error('GetSecurityInfo', status);
   try {
     const text: [NativePointer] = [null];
     checkBool(
-      a32.ConvertSecurityDescriptorToStringSecurityDescriptorW(descriptor[0], Security.SDDL_REVISION_1, Security.DACL_SECURITY_INFORMATION, text, null),
+      a32.ConvertSecurityDescriptorToStringSecurityDescriptorW(
+        descriptor[0],
+        Security.SDDL_REVISION_1,
+        Security.DACL_SECURITY_INFORMATION,
+        text,
+        null,
+      ),
       'ConvertSecurityDescriptorToStringSecurityDescriptorW',
     );
     return takeLocalWideString(text[0]);

@@ -64,11 +64,20 @@ export function waitForSingleObjectAsync(handle: Win32Handle, timeoutMs: number)
  * const which = waitForMultipleObjects([stop, items], { timeoutMs: 0 });
  * ```
  */
-export function waitForMultipleObjects(handles: readonly Win32Handle[], options: { readonly all?: boolean; readonly timeoutMs?: number } = {}): number | 'timeout' {
+export function waitForMultipleObjects(
+  handles: readonly Win32Handle[],
+  options: { readonly all?: boolean; readonly timeoutMs?: number } = {},
+): number | 'timeout' {
   const values = handles.map((h) => h.value);
-  const result = kernel32().WaitForMultipleObjects(values.length, values, options.all === true ? 1 : 0, options.timeoutMs ?? 0);
+  const result = kernel32().WaitForMultipleObjects(
+    values.length,
+    values,
+    options.all === true ? 1 : 0,
+    options.timeoutMs ?? 0,
+  );
   if (result === Synchronization.WAIT_TIMEOUT) return 'timeout';
   if (result < values.length) return result;
-  if (result >= Synchronization.WAIT_ABANDONED_0 && result < Synchronization.WAIT_ABANDONED_0 + values.length) return result - Synchronization.WAIT_ABANDONED_0;
+  if (result >= Synchronization.WAIT_ABANDONED_0 && result < Synchronization.WAIT_ABANDONED_0 + values.length)
+    return result - Synchronization.WAIT_ABANDONED_0;
   throw lastError('WaitForMultipleObjects');
 }

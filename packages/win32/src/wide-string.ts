@@ -20,8 +20,10 @@ import { loadKoffi } from './koffi-loader.js';
  */
 export function checkWideName(name: string, maxLength = 32_767): string {
   if (name.length === 0) throw new ConfigurationError('a Win32 object name cannot be empty');
-  if (name.includes('\0')) throw new ConfigurationError(`Win32 object name contains a NUL character: ${JSON.stringify(name)}`);
-  if (name.length > maxLength) throw new ConfigurationError(`Win32 object name is longer than ${maxLength} UTF-16 code units`);
+  if (name.includes('\0'))
+    throw new ConfigurationError(`Win32 object name contains a NUL character: ${JSON.stringify(name)}`);
+  if (name.length > maxLength)
+    throw new ConfigurationError(`Win32 object name is longer than ${maxLength} UTF-16 code units`);
   return name;
 }
 

@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Win32Handle } from '../src/index.js';
 import {
   CompletionPort,
   Win32Error,
-  Win32Handle,
   createEvent,
   createNamedPipe,
   createSemaphore,
@@ -186,7 +186,9 @@ describe('CompletionPort at scale', () => {
       const blockers = [0, 1, 2].map(
         () =>
           new Promise<number>((resolve, reject) =>
-            k32.SignalObjectAndWait.async(arrived.value, go.value, 10_000, 0, (err: unknown, result: number) => (err ? reject(err) : resolve(result))),
+            k32.SignalObjectAndWait.async(arrived.value, go.value, 10_000, 0, (err: unknown, result: number) =>
+              err ? reject(err) : resolve(result),
+            ),
           ),
       );
       let seen = 0;

@@ -74,7 +74,9 @@ describe('file mappings', () => {
   });
 
   it('opening a mapping nobody created raises ERROR_FILE_NOT_FOUND', () => {
-    expect(() => openFileMapping(uniqueName('nomap'))).toThrow(expect.objectContaining({ symbol: 'ERROR_FILE_NOT_FOUND' }) as Error);
+    expect(() => openFileMapping(uniqueName('nomap'))).toThrow(
+      expect.objectContaining({ symbol: 'ERROR_FILE_NOT_FOUND' }) as Error,
+    );
   });
 });
 
@@ -128,7 +130,9 @@ describe('events and semaphores', () => {
       expect(waitForSingleObject(semaphore, 0)).toBe('timeout');
       expect(releaseSemaphore(semaphore)).toBe(0);
       expect(releaseSemaphore(semaphore)).toBe(1);
-      expect(() => releaseSemaphore(semaphore)).toThrow(expect.objectContaining({ symbol: 'ERROR_TOO_MANY_POSTS' }) as Error);
+      expect(() => releaseSemaphore(semaphore)).toThrow(
+        expect.objectContaining({ symbol: 'ERROR_TOO_MANY_POSTS' }) as Error,
+      );
       expect(waitForSingleObject(semaphore, 0)).toBe('signaled');
       expect(waitForSingleObject(semaphore, 0)).toBe('signaled');
       expect(waitForSingleObject(semaphore, 0)).toBe('timeout');
