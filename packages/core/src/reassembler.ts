@@ -157,7 +157,8 @@ export class Reassembler {
       this.#drop(entry);
       return undefined;
     }
-    entry.parts[index] = env.payload.slice();
+    // A copy, not `.slice()`: on a Node Buffer (what sockets deliver) `slice` is a view, not a copy.
+    entry.parts[index] = Uint8Array.prototype.slice.call(env.payload);
     entry.size += length;
     entry.charged += length;
     this.#pendingBytes += length;

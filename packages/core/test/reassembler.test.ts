@@ -54,6 +54,16 @@ describe('Reassembler', () => {
     reassembler.close();
   });
 
+  it('copies payloads that are Node Buffers too (whose slice() is a view)', () => {
+    const parts = fragments(1, 0, 250).map((env) => ({ ...env, payload: Buffer.from(env.payload) }));
+    const reassembler = new Reassembler();
+    reassembler.accept(parts[0] as Envelope);
+    reassembler.accept(parts[1] as Envelope);
+    for (const p of parts.slice(0, 2)) p.payload.fill(0xee);
+    const whole = reassembler.accept(parts[2] as Envelope);
+    expect(Array.from(whole?.payload ?? [])).toEqual(Array.from({ length: 250 }, (_, i) => i & 0xff));
+  });
+
   it('keeps interleaved messages of different origins and first sequences apart, across the u32 wrap', () => {
     const a = fragments(1, 2 ** 32 - 2, 300); // sequences 2^32-2, 2^32-1, 0
     const b = fragments(2, 2 ** 32 - 2, 300);
