@@ -157,7 +157,7 @@ export class Reassembler {
       this.#drop(entry);
       return undefined;
     }
-    // A copy, not `.slice()`: on a Node Buffer (what sockets deliver) `slice` is a view, not a copy.
+    // Uint8Array's slice, not the payload's own: on a Node Buffer (what sockets deliver) slice is a view.
     entry.parts[index] = Uint8Array.prototype.slice.call(env.payload);
     entry.size += length;
     entry.charged += length;
