@@ -182,30 +182,30 @@ export function encodeEnvelope(init: EnvelopeInit): Uint8Array {
   // The origin travels as a u64 but is read back as a JS number: beyond 2^53 it would not survive.
   if (!Number.isSafeInteger(init.origin) || init.origin < 0)
     throw new FrameError(`origin must be an integer from 0 to 2^53 - 1, got ${init.origin}`);
-  const topic = textEncoder.encode(init.topic);
+  const topic = topicBytes(init.topic);
   if (topic.length > MAX_TOPIC_BYTES) throw new FrameError(`topic longer than ${MAX_TOPIC_BYTES} bytes`);
   const headers =
     init.headers !== undefined && Object.keys(init.headers).length > 0 ? encodeHeaders(init.headers) : EMPTY;
   const payload = init.payload ?? EMPTY;
   const fragmentCount = init.fragmentCount ?? 1;
-  const frame = new Uint8Array(ENVELOPE_HEADER_SIZE + topic.length + headers.length + payload.length);
-  const view = new DataView(frame.buffer);
-  view.setUint16(0, ENVELOPE_MAGIC);
+  const frame = allocateFrame(ENVELOPE_HEADER_SIZE + topic.length + headers.length + payload.length);
+  frame[0] = ENVELOPE_MAGIC >>> 8;
+  frame[1] = ENVELOPE_MAGIC & 0xff;
   frame[2] = ENVELOPE_VERSION;
   frame[3] = init.kind;
   frame[4] = (fragmentCount > 1 ? FrameFlags.Fragment : 0) | (headers.length > 0 ? FrameFlags.Headers : 0);
   frame[5] = init.encoding ?? PayloadEncoding.Raw;
-  view.setUint16(6, topic.length);
-  view.setUint32(8, Math.floor(init.origin / 0x1_0000_0000));
-  view.setUint32(12, init.origin >>> 0);
-  view.setUint32(16, init.sequence >>> 0);
-  view.setUint32(20, (init.correlation ?? 0) >>> 0);
-  view.setUint32(24, init.fragmentIndex ?? 0);
-  view.setUint32(28, fragmentCount);
-  view.setUint32(32, headers.length);
-  view.setUint32(36, payload.length);
+  writeU16(frame, 6, topic.length);
+  writeU32(frame, 8, Math.floor(init.origin / 0x1_0000_0000));
+  writeU32(frame, 12, init.origin >>> 0);
+  writeU32(frame, 16, init.sequence >>> 0);
+  writeU32(frame, 20, (init.correlation ?? 0) >>> 0);
+  writeU32(frame, 24, init.fragmentIndex ?? 0);
+  writeU32(frame, 28, fragmentCount);
+  writeU32(frame, 32, headers.length);
+  writeU32(frame, 36, payload.length);
   frame.set(topic, ENVELOPE_HEADER_SIZE);
-  frame.set(headers, ENVELOPE_HEADER_SIZE + topic.length);
+  if (headers.length > 0) frame.set(headers, ENVELOPE_HEADER_SIZE + topic.length);
   frame.set(payload, ENVELOPE_HEADER_SIZE + topic.length + headers.length);
   return frame;
 }
@@ -224,8 +224,7 @@ export function checkEnvelopeHeader(bytes: Uint8Array, frameLength: number): voi
   if (frameLength < ENVELOPE_HEADER_SIZE || bytes.length < ENVELOPE_HEADER_SIZE) {
     throw new FrameError(`frame of ${frameLength} bytes is shorter than the ${ENVELOPE_HEADER_SIZE}-byte header`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, ENVELOPE_HEADER_SIZE);
-  const magic = view.getUint16(0);
+  const magic = readU16(bytes, 0);
   if (magic !== ENVELOPE_MAGIC) throw new FrameError(`bad magic 0x${magic.toString(16).padStart(4, '0')}`);
   const version = bytes[2] as number;
   if (version !== ENVELOPE_VERSION) throw new FrameError(`unsupported wire-format version ${version}`);
@@ -233,17 +232,17 @@ export function checkEnvelopeHeader(bytes: Uint8Array, frameLength: number): voi
   if (kind < 1 || kind > MAX_KIND) throw new FrameError(`unknown frame kind ${kind}`);
   const encoding = bytes[5] as number;
   if (encoding > MAX_ENCODING) throw new FrameError(`unknown payload encoding ${encoding}`);
-  const topicLength = view.getUint16(6);
+  const topicLength = readU16(bytes, 6);
   if (topicLength > MAX_TOPIC_BYTES)
     throw new FrameError(`topic of ${topicLength} bytes is longer than ${MAX_TOPIC_BYTES}`);
   // Origins are below 2^53 so that they are exact as JS numbers (and as dedup keys).
-  if (view.getUint32(8) > 0x1f_ffff) throw new FrameError('origin is 2^53 or more');
-  const declared = ENVELOPE_HEADER_SIZE + topicLength + view.getUint32(32) + view.getUint32(36);
+  if (readU32(bytes, 8) > 0x1f_ffff) throw new FrameError('origin is 2^53 or more');
+  const declared = ENVELOPE_HEADER_SIZE + topicLength + readU32(bytes, 32) + readU32(bytes, 36);
   if (declared !== frameLength) {
     throw new FrameError(`frame declares ${declared} bytes but carries ${frameLength}`);
   }
-  const count = view.getUint32(28);
-  if (count === 0 || view.getUint32(24) >= count) throw new FrameError('bad fragment index or count');
+  const count = readU32(bytes, 28);
+  if (count === 0 || readU32(bytes, 24) >= count) throw new FrameError('bad fragment index or count');
 }
 
 /**
@@ -259,16 +258,10 @@ export function checkEnvelopeHeader(bytes: Uint8Array, frameLength: number): voi
 export function decodeEnvelope(frame: Uint8Array, maxFrameSize = DEFAULT_MAX_FRAME_SIZE): Envelope {
   if (frame.length > maxFrameSize) throw new FrameTooLargeError(frame.length, maxFrameSize);
   checkEnvelopeHeader(frame, frame.length);
-  const view = new DataView(frame.buffer, frame.byteOffset, ENVELOPE_HEADER_SIZE);
-  const topicLength = view.getUint16(6);
-  const headersLength = view.getUint32(32);
+  const topicLength = readU16(frame, 6);
+  const headersLength = readU32(frame, 32);
   const topicEnd = ENVELOPE_HEADER_SIZE + topicLength;
-  let topic: string;
-  try {
-    topic = textDecoder.decode(frame.subarray(ENVELOPE_HEADER_SIZE, topicEnd));
-  } catch (cause) {
-    throw new FrameError('topic is not valid UTF-8', { cause });
-  }
+  const topic = decodeTopic(frame, ENVELOPE_HEADER_SIZE, topicEnd);
   const flags = frame[4] as number;
   let headers: Headers | undefined;
   if (headersLength > 0) {
@@ -282,11 +275,11 @@ export function decodeEnvelope(frame: Uint8Array, maxFrameSize = DEFAULT_MAX_FRA
     kind: frame[3] as FrameKind,
     flags,
     encoding: frame[5] as PayloadEncoding,
-    origin: view.getUint32(8) * 0x1_0000_0000 + view.getUint32(12),
-    sequence: view.getUint32(16),
-    correlation: view.getUint32(20),
-    fragmentIndex: view.getUint32(24),
-    fragmentCount: view.getUint32(28),
+    origin: readU32(frame, 8) * 0x1_0000_0000 + readU32(frame, 12),
+    sequence: readU32(frame, 16),
+    correlation: readU32(frame, 20),
+    fragmentIndex: readU32(frame, 24),
+    fragmentCount: readU32(frame, 28),
     topic,
     headers,
     payload: frame.subarray(topicEnd + headersLength),
@@ -303,19 +296,118 @@ export function decodeEnvelope(frame: Uint8Array, maxFrameSize = DEFAULT_MAX_FRA
  * ```
  */
 export function peekRoute(frame: Uint8Array): { kind: FrameKind; origin: number; correlation: number; topic: string } {
-  const view = new DataView(frame.buffer, frame.byteOffset, ENVELOPE_HEADER_SIZE);
-  const topicLength = view.getUint16(6);
-  let topic: string;
+  return {
+    kind: frame[3] as FrameKind,
+    origin: readU32(frame, 8) * 0x1_0000_0000 + readU32(frame, 12),
+    correlation: readU32(frame, 20),
+    topic: decodeTopic(frame, ENVELOPE_HEADER_SIZE, ENVELOPE_HEADER_SIZE + readU16(frame, 6)),
+  };
+}
+
+// --- hot-path helpers -------------------------------------------------------------------------
+// Every frame passes through these, so they avoid DataView objects and TextEncoder/TextDecoder
+// calls for the common case (short ASCII topics that repeat).
+
+function readU16(b: Uint8Array, at: number): number {
+  return ((b[at] as number) << 8) | (b[at + 1] as number);
+}
+
+function readU32(b: Uint8Array, at: number): number {
+  return (
+    (((b[at] as number) << 24) | ((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number)) >>>
+    0
+  );
+}
+
+function writeU16(b: Uint8Array, at: number, value: number): void {
+  b[at] = value >>> 8;
+  b[at + 1] = value & 0xff;
+}
+
+function writeU32(b: Uint8Array, at: number, value: number): void {
+  b[at] = value >>> 24;
+  b[at + 1] = (value >>> 16) & 0xff;
+  b[at + 2] = (value >>> 8) & 0xff;
+  b[at + 3] = value & 0xff;
+}
+
+const SLAB_SIZE = 256 * 1024;
+const SLAB_MAX_FRAME = 16 * 1024;
+let slab = new Uint8Array(SLAB_SIZE);
+let slabUsed = 0;
+
+/**
+ * Room for one small frame, carved from a shared slab: a fresh ArrayBuffer per frame costs more
+ * than the rest of the encoding. Frames are views (`byteOffset` is not 0): code that hands a frame
+ * to the OS must use the view, never `frame.buffer` whole.
+ */
+function allocateFrame(size: number): Uint8Array {
+  if (size > SLAB_MAX_FRAME) return new Uint8Array(size);
+  if (slabUsed + size > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const frame = new Uint8Array(slab.buffer, slabUsed, size);
+  // Keep the next frame 8-byte aligned, which typed-array views over a copy may want.
+  slabUsed = (slabUsed + size + 7) & ~7;
+  return frame;
+}
+
+const topicCache = new Map<string, Uint8Array>();
+
+/** The UTF-8 bytes of a topic; topics repeat, so they are cached (bounded). */
+function topicBytes(topic: string): Uint8Array {
+  let bytes = topicCache.get(topic);
+  if (bytes === undefined) {
+    bytes = textEncoder.encode(topic);
+    if (topicCache.size >= 1024) topicCache.clear();
+    topicCache.set(topic, bytes);
+  }
+  return bytes;
+}
+
+const TOPIC_SLOTS = 256;
+const slotBytes: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(TOPIC_SLOTS);
+const slotText: string[] = new Array<string>(TOPIC_SLOTS);
+
+/**
+ * Decode a topic. Every frame is routed and delivered by topic, and topics repeat, so short ASCII
+ * topics are looked up in a small hash-indexed cache (compared byte by byte, so a collision only
+ * costs a miss); anything else goes through the strict UTF-8 decoder.
+ */
+function decodeTopic(b: Uint8Array, start: number, end: number): string {
+  const length = end - start;
+  if (length <= 64) {
+    let hash = length;
+    let ascii = true;
+    for (let i = start; i < end; i += 1) {
+      const c = b[i] as number;
+      hash = (hash * 31 + c) | 0;
+      if (c >= 0x80) ascii = false;
+    }
+    if (ascii) {
+      const slot = hash & (TOPIC_SLOTS - 1);
+      const cached = slotBytes[slot];
+      if (cached !== undefined && cached.length === length) {
+        let same = true;
+        for (let i = 0; i < length; i += 1) {
+          if (cached[i] !== b[start + i]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) return slotText[slot] as string;
+      }
+      const text = String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
+      slotBytes[slot] = b.slice(start, end);
+      slotText[slot] = text;
+      return text;
+    }
+  }
   try {
-    topic = textDecoder.decode(frame.subarray(ENVELOPE_HEADER_SIZE, ENVELOPE_HEADER_SIZE + topicLength));
+    return textDecoder.decode(b.subarray(start, end));
   } catch (cause) {
     // A router must be able to drop one bad frame by its typed error, not by a TypeError.
     throw new FrameError('topic is not valid UTF-8', { cause });
   }
-  return {
-    kind: frame[3] as FrameKind,
-    origin: view.getUint32(8) * 0x1_0000_0000 + view.getUint32(12),
-    correlation: view.getUint32(20),
-    topic,
-  };
 }

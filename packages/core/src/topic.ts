@@ -29,10 +29,16 @@ function checkTokens(text: string, what: string): string[] {
  * ```
  */
 export function validateTopic(topic: string): void {
+  // Applications publish on a handful of topics over and over: remember the ones already checked.
+  if (validTopics.has(topic)) return;
   for (const token of checkTokens(topic, 'topic')) {
     if (token === '*' || token === '>') throw new TopicError(`topic "${topic}" may not contain wildcards`);
   }
+  if (validTopics.size >= 4096) validTopics.clear();
+  validTopics.add(topic);
 }
+
+const validTopics = new Set<string>();
 
 /**
  * Throw {@link TopicError} unless `pattern` is a well-formed subscription pattern.
