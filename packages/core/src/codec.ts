@@ -96,7 +96,9 @@ export const rawCodec: PayloadCodec = {
     return value;
   },
   decode(bytes) {
-    return bytes.slice();
+    // Uint8Array's slice copies; a Node Buffer's own slice would return a view into the transport's
+    // reused buffer, so call the typed-array one whatever `bytes` is.
+    return Uint8Array.prototype.slice.call(bytes);
   },
 };
 
