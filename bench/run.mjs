@@ -35,10 +35,12 @@ if (!flag('no-build')) {
 
 /** Every scenario of every module, tagged with the file it came from. */
 const all = [];
-for (const file of readdirSync(join(here, 'scenarios'))
-  .filter((f) => f.endsWith('.mjs'))
-  .sort()) {
+// `*-child.mjs` files are the far ends that scenarios fork, not scenario modules.
+const isScenarioFile = (f) => f.endsWith('.mjs') && !f.endsWith('-child.mjs');
+for (const file of readdirSync(join(here, 'scenarios')).filter(isScenarioFile).sort()) {
   const mod = await import(pathToFileURL(join(here, 'scenarios', file)).href);
+  // A module may bring its own comparison groups: `export const groups = { key: { title, baseline, better } }`.
+  Object.assign(GROUPS, mod.groups ?? {});
   for (const s of mod.scenarios ?? []) all.push({ ...s, file: file.replace(/\.mjs$/, '') });
 }
 const unknown = all.filter((s) => GROUPS[s.group] === undefined);
