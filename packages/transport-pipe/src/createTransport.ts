@@ -7,6 +7,7 @@ import { ConfigurationError, type Transport, type TransportContext, type Transpo
 import { HubTransport, type HubTransportOptions } from '@busway/core/internal';
 import { parsePipeUrl } from './PipeUrl.js';
 import { UnixSocketEndpoint, type UnixSocketEndpointOptions } from './posix/UnixSocketEndpoint.js';
+import { NamedPipeEndpoint, type NamedPipeEndpointOptions } from './win32/NamedPipeEndpoint.js';
 
 /**
  * Options of the pipe transport, passed as `createBus(url, { transportOptions })`. Every field is
@@ -15,10 +16,12 @@ import { UnixSocketEndpoint, type UnixSocketEndpointOptions } from './posix/Unix
 export type PipeTransportOptions = Readonly<
   Partial<
     HubTransportOptions &
-      UnixSocketEndpointOptions & {
+      UnixSocketEndpointOptions &
+      Omit<NamedPipeEndpointOptions, 'server'> & {
         /**
-         * Allow `pipe://server/name` (a pipe on another Windows machine) and, when this member is
-         * the hub, accept remote clients (no `PIPE_REJECT_REMOTE_CLIENTS`). Default: false.
+         * Allow `pipe://server/name`: join a hub on another Windows machine (as a client only).
+         * A hub created here always rejects remote clients (`PIPE_REJECT_REMOTE_CLIENTS`; the
+         * `@busway/win32` pipe factory has no switch to lift it). Default: false.
          */
         allowRemote: boolean;
       }
@@ -26,8 +29,9 @@ export type PipeTransportOptions = Readonly<
 >;
 
 /**
- * Build the transport for `pipe://name`: a hub transport whose members meet at a Unix socket in a
- * private directory on POSIX (a Win32 named pipe on Windows).
+ * Build the transport for `pipe://name`: a hub transport whose members meet at a Win32 named pipe
+ * `\\.\pipe\busway\<name>` on Windows (message mode, overlapped I/O through `@busway/win32`),
+ * and at a Unix socket in a private directory on POSIX.
  *
  * @example
  * ```ts
@@ -42,7 +46,10 @@ export const createTransport: TransportFactory = (url: URL, context: TransportCo
     if (options.allowRemote !== true) throw new ConfigurationError(`${url.href} names a remote pipe; set allowRemote: true to use one`);
   }
   if (process.platform === 'win32') {
-    throw new ConfigurationError('the Win32 named-pipe endpoint is not wired into createTransport yet');
+    const endpoint = new NamedPipeEndpoint(address.name, { maxMessageSize: context.maxFrameSize, ...options, server: address.server });
+    // A member of a remote pipe can only connect: the hub must be on the pipe's own machine.
+    const hubOptions = address.server === undefined ? options : { ...options, canBeHub: false };
+    return new HubTransport(endpoint, { maxFrameSize: context.maxFrameSize }, hubOptions);
   }
   const endpoint = new UnixSocketEndpoint(address.name, { maxFrameSize: context.maxFrameSize, ...options });
   return new HubTransport(endpoint, { maxFrameSize: context.maxFrameSize }, options);

@@ -101,3 +101,23 @@ export class ConnectTimeoutError extends BuswayError {
     this.timeout = timeout;
   }
 }
+
+/**
+ * The pipe name of the bus is held by a process that is not a busway hub: it did not complete
+ * busway's handshake. A member never joins such a pipe, nor hands it frames.
+ *
+ * @example
+ * ```ts
+ * bus.state$.subscribe({ error: (err) => { if (err instanceof PipeSquattedError) alert(err.message); } });
+ * ```
+ */
+export class PipeSquattedError extends BuswayError {
+  /** The pipe path. */
+  readonly address: string;
+
+  constructor(address: string, reason: string, options?: BuswayErrorOptions) {
+    super('PIPE_SQUATTED', `${address} is held by a process that is not a busway hub (${reason})`, options);
+    this.name = 'PipeSquattedError';
+    this.address = address;
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * The meeting point of one bus on Windows: a named pipe, `\\.\pipe\busway\<name>`.
+ *
+ * @module
+ */
+import { FrameError } from '@busway/core';
+import { AddressInUseError, type FrameLink, type HubEndpoint, type HubListener } from '@busway/core/internal';
+import { Win32Error } from '@busway/win32';
+import { PipeSquattedError } from '../errors.js';
+import { NamedPipeClient } from './NamedPipeClient.js';
+import type { NamedPipeConnection, NamedPipeConnectionOptions } from './NamedPipeConnection.js';
+import { NamedPipeFrameLink, PIPE_HELLO, PIPE_WELCOME, sameBytes } from './NamedPipeFrameLink.js';
+import { NamedPipeServer } from './NamedPipeServer.js';
+
+/** Options of a {@link NamedPipeEndpoint}. */
+export interface NamedPipeEndpointOptions extends NamedPipeConnectionOptions {
+  /** SDDL of the pipe; default: the current user and SYSTEM only. A NULL DACL is refused. */
+  readonly sddl: string;
+  /** How long each side waits for the other's handshake message, in milliseconds. Default: 2000. */
+  readonly handshakeTimeout: number;
+  /** How long `connect()` retries while every instance is busy, in milliseconds. Default: 5000. */
+  readonly connectTimeout: number;
+  /**
+   * The Windows machine whose pipe to join (`pipe://server/name`); this member then only
+   * connects, never becomes the hub. Default: undefined (the local machine).
+   */
+  readonly server: string | undefined;
+}
+
+const ERROR_ACCESS_DENIED = 5;
+const ERROR_PIPE_BUSY = 231;
+
+/**
+ * A `HubEndpoint` over Win32 named pipes in message mode (one busway frame = one message).
+ *
+ * `listen` creates the pipe with `FILE_FLAG_FIRST_PIPE_INSTANCE`: if the name exists (another
+ * member is hub, or a stranger squats it), it fails with `AddressInUseError` and the member
+ * connects instead, but only joins a hub that completes busway's handshake (hello / welcome
+ * within `handshakeTimeout`); anything else fails with {@link PipeSquattedError}. The hub drops a
+ * client whose first message is not the hello. Every instance rejects remote clients and grants
+ * the current user and SYSTEM only, unless `sddl` says otherwise. Members see the client's process
+ * id (`GetNamedPipeClientProcessId`) on frames that came in through the hub.
+ *
+ * @example
+ * ```ts
+ * const transport = new HubTransport(new NamedPipeEndpoint('orders'), { maxFrameSize: 1 << 24 });
+ * await transport.open();
+ * ```
+ */
+export class NamedPipeEndpoint implements HubEndpoint {
+  /** The pipe path. */
+  readonly path: string;
+  readonly description: string;
+  readonly #options: Readonly<Partial<NamedPipeEndpointOptions>>;
+  #server: NamedPipeServer | undefined;
+
+  constructor(name: string, options: Readonly<Partial<NamedPipeEndpointOptions>> = {}) {
+    this.path = `\\\\${options.server ?? '.'}\\pipe\\busway\\${name}`;
+    this.description = this.path;
+    this.#options = options;
+  }
+
+  /** The DACL of the live pipe while this member is the hub (see `NamedPipeServer.readDacl`). */
+  readDacl(): string | undefined {
+    return this.#server?.readDacl();
+  }
+
+  /** Become the hub; `AddressInUseError` when the name is taken or the pipe is remote. */
+  async listen(onLink: (link: FrameLink) => void): Promise<HubListener> {
+    if (this.#options.server !== undefined) throw new AddressInUseError(this.path); // only the remote machine can serve it
+    const accepted = new Set<NamedPipeConnection>();
+    let server: NamedPipeServer;
+    try {
+      server = NamedPipeServer.listen(
+        this.path,
+        (connection) => {
+          accepted.add(connection);
+          this.#welcome(connection, (link) => onLink(link), () => accepted.delete(connection));
+        },
+        this.#options,
+      );
+    } catch (err) {
+      // ACCESS_DENIED: FILE_FLAG_FIRST_PIPE_INSTANCE found the name taken. PIPE_BUSY: taken by a
+      // server with no free instance. Either way somebody else holds it; connect() finds out who.
+      if (err instanceof Win32Error && (err.errno === ERROR_ACCESS_DENIED || err.errno === ERROR_PIPE_BUSY)) {
+        throw new AddressInUseError(this.path, { cause: err });
+      }
+      throw err;
+    }
+    this.#server = server;
+    return {
+      close: async () => {
+        this.#server = undefined;
+        await server.close();
+        for (const connection of accepted) connection.close();
+      },
+    };
+  }
+
+  /** Join the hub: open the pipe and complete the handshake. */
+  async connect(): Promise<FrameLink> {
+    const connection = await NamedPipeClient.connect(this.path, this.#options);
+    const link = new NamedPipeFrameLink(connection);
+    const timeout = this.#options.handshakeTimeout ?? 2000;
+    await new Promise<void>((resolve, reject) => {
+      let done = false;
+      const settle = (error?: Error): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (error === undefined) resolve();
+        else {
+          connection.close();
+          reject(error);
+        }
+      };
+      const timer = setTimeout(() => settle(new PipeSquattedError(this.path, `no busway welcome within ${timeout} ms`)), timeout);
+      connection.start({
+        onFrame: (message) => {
+          if (done) return link.sink.onFrame(message);
+          if (sameBytes(message, PIPE_WELCOME)) settle();
+          else settle(new PipeSquattedError(this.path, 'it answered the hello with something else'));
+        },
+        onClose: (error) => {
+          if (done) return link.sink.onClose(error);
+          settle(new PipeSquattedError(this.path, 'it closed the pipe during the handshake', { cause: error }));
+        },
+      });
+      connection.send(PIPE_HELLO);
+    });
+    return link;
+  }
+
+  /** Hub side: the first message must be the hello, within the timeout; answer, then hand out. */
+  #welcome(connection: NamedPipeConnection, onLink: (link: FrameLink) => void, onGone: () => void): void {
+    const link = new NamedPipeFrameLink(connection);
+    const timeout = this.#options.handshakeTimeout ?? 2000;
+    let greeted = false;
+    const timer = setTimeout(() => connection.close(new FrameError(`no busway hello within ${timeout} ms`)), timeout);
+    connection.start({
+      onFrame: (message) => {
+        if (greeted) return link.sink.onFrame(message);
+        clearTimeout(timer);
+        if (!sameBytes(message, PIPE_HELLO)) {
+          connection.close(new FrameError('the first message was not the busway hello'));
+          return;
+        }
+        greeted = true;
+        connection.send(PIPE_WELCOME);
+        onLink(link);
+      },
+      onClose: (error) => {
+        clearTimeout(timer);
+        onGone();
+        if (greeted) link.sink.onClose(error);
+      },
+    });
+  }
+}

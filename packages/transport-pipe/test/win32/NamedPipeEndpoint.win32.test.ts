@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { FrameError, FrameKind } from '@busway/core';
+import { AddressInUseError, encodeEnvelope, type FrameLink, type HubListener } from '@busway/core/internal';
+import { currentUserSid } from '@busway/win32';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PipeSquattedError } from '../../src/errors.js';
+import { NamedPipeClient } from '../../src/win32/NamedPipeClient.js';
+import { NamedPipeEndpoint } from '../../src/win32/NamedPipeEndpoint.js';
+import { PIPE_HELLO } from '../../src/win32/NamedPipeFrameLink.js';
+import { NamedPipeServer } from '../../src/win32/NamedPipeServer.js';
+import { buildFixtures } from './buildFixtures.js';
+
+const uniqueName = (): string => `ep-${process.pid}-${randomBytes(4).toString('hex')}`;
+const frame = (topic: string): Uint8Array => encodeEnvelope({ kind: FrameKind.Publish, origin: 5, sequence: 1, topic });
+
+async function until(check: () => boolean, timeout = 5000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('NamedPipeEndpoint', () => {
+  let exe: Record<string, string>;
+  const cleanup: Array<() => unknown> = [];
+  beforeAll(async () => {
+    exe = await buildFixtures(['pipe-client', 'pipe-server']);
+  }, 120_000);
+  afterEach(async () => {
+    for (const c of cleanup.splice(0)) await c();
+  });
+
+  async function hub(name: string, options = {}) {
+    const endpoint = new NamedPipeEndpoint(name, options);
+    const links: Array<{ link: FrameLink; frames: Uint8Array[]; closed: Array<Error | undefined> }> = [];
+    const listener: HubListener = await endpoint.listen((link) => {
+      const entry = { link, frames: [] as Uint8Array[], closed: [] as Array<Error | undefined> };
+      links.push(entry);
+      link.start({ onFrame: (f) => entry.frames.push(f.slice()), onClose: (e) => entry.closed.push(e) });
+    });
+    cleanup.push(() => listener.close());
+    return { endpoint, links, listener };
+  }
+
+  it('carries frames both ways after the handshake and reports the client pid', async () => {
+    const name = uniqueName();
+    const h = await hub(name);
+    expect(h.endpoint.path).toBe(`\\\\.\\pipe\\busway\\${name}`);
+    const member = await new NamedPipeEndpoint(name).connect();
+    cleanup.push(() => member.close());
+    const back: Uint8Array[] = [];
+    member.start({ onFrame: (f) => back.push(f.slice()), onClose: () => {} });
+    member.send(frame('up'));
+    await until(() => h.links[0]?.frames.length === 1);
+    expect(h.links[0]?.link.peer?.pid).toBe(process.pid);
+    h.links[0]?.link.send(frame('down'));
+    await until(() => back.length === 1);
+    expect(back[0]).toEqual(frame('down'));
+  });
+
+  it('a second member cannot also become hub: AddressInUseError', async () => {
+    const name = uniqueName();
+    await hub(name);
+    await expect(new NamedPipeEndpoint(name).listen(() => {})).rejects.toBeInstanceOf(AddressInUseError);
+  });
+
+  it('the hub pipe grants the current user and SYSTEM only (DACL read back from the live pipe)', async () => {
+    const h = await hub(uniqueName());
+    const dacl = h.endpoint.readDacl() ?? '';
+    // Read back, not enforced: Wine keeps the DACL but does not run every access check.
+    const trustees = (dacl.match(/\([^)]*\)/g) ?? []).map((ace) => ace.slice(ace.lastIndexOf(';') + 1, -1)).sort();
+    expect(dacl.startsWith('D:P')).toBe(true);
+    expect(trustees).toEqual([currentUserSid(), 'SY'].sort());
+  });
+
+  it('a squatter that does not speak busway is reported, not joined (PipeSquattedError)', async () => {
+    const name = uniqueName();
+    // A plain C server takes the busway pipe name first: it echoes whatever it is sent.
+    const squatter = spawn(exe['pipe-server'] as string, [`\\\\.\\pipe\\busway\\${name}`, '1'], { stdio: 'ignore' });
+    cleanup.push(() => squatter.kill());
+    const endpoint = new NamedPipeEndpoint(name, { handshakeTimeout: 1000 });
+    await until(() => {
+      try {
+        // The name exists once the squatter is up; listening then must fail, whoever holds it.
+        NamedPipeServer.listen(`\\\\.\\pipe\\busway\\${name}`, () => {}).close();
+        return false;
+      } catch {
+        return true;
+      }
+    }, 20_000);
+    await expect(endpoint.listen(() => {})).rejects.toBeInstanceOf(AddressInUseError);
+    const error = await endpoint.connect().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PipeSquattedError);
+    expect((error as PipeSquattedError).message).toMatch(/something else/);
+  });
+
+  it('a plain C client that speaks the hello is welcomed, and seen with its own pid', async () => {
+    const name = uniqueName();
+    const h = await hub(name);
+    const client = spawn(exe['pipe-client'] as string, [h.endpoint.path, Buffer.from(PIPE_HELLO).toString()], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    client.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise((r) => client.once('exit', r));
+    expect(code).toBe(0);
+    expect(out).toMatch(/^reply 2 21 busway-pipe\/1 welcome/);
+    await until(() => h.links.length === 1);
+    expect(h.links[0]?.link.peer?.pid).toBe(client.pid);
+  });
+
+  it('drops a client whose first message is not the hello, and one that stays silent', async () => {
+    const name = uniqueName();
+    const h = await hub(name, { handshakeTimeout: 300 });
+    const rude = await NamedPipeClient.connect(h.endpoint.path);
+    const silent = await NamedPipeClient.connect(h.endpoint.path);
+    const rudeClosed: Array<Error | undefined> = [];
+    const silentClosed: Array<Error | undefined> = [];
+    rude.start({ onFrame: () => {}, onClose: (e) => rudeClosed.push(e) });
+    silent.start({ onFrame: () => {}, onClose: (e) => silentClosed.push(e) });
+    rude.send(Buffer.from('GET / HTTP/1.1'));
+    const started = Date.now();
+    await until(() => rudeClosed.length === 1 && silentClosed.length === 1, 3000);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(h.links).toHaveLength(0); // neither was ever handed to the hub
+    // The hub still serves well-behaved members.
+    const member = await new NamedPipeEndpoint(name).connect();
+    cleanup.push(() => member.close());
+    member.start({ onFrame: () => {}, onClose: () => {} });
+    member.send(frame('ok'));
+    await until(() => h.links[0]?.frames.length === 1);
+  });
+
+  it('closes a member that sends a message over the limit; others carry on', async () => {
+    const name = uniqueName();
+    const h = await hub(name, { maxMessageSize: 4096, readBufferSize: 1024 });
+    const bad = await new NamedPipeEndpoint(name).connect();
+    const good = await new NamedPipeEndpoint(name).connect();
+    cleanup.push(() => bad.close(), () => good.close());
+    bad.start({ onFrame: () => {}, onClose: () => {} });
+    good.start({ onFrame: () => {}, onClose: () => {} });
+    await until(() => h.links.length === 2);
+    bad.send(new Uint8Array(10_000));
+    await until(() => h.links.some((l) => l.closed.length === 1));
+    const closed = h.links.find((l) => l.closed.length === 1);
+    expect(closed?.closed[0]?.name).toBe('FrameTooLargeError');
+    good.send(frame('fine'));
+    await until(() => h.links.some((l) => l.frames.length === 1));
+    expect(closed?.closed[0]).not.toBeInstanceOf(FrameError);
+  });
+});
