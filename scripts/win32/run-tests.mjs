@@ -61,14 +61,19 @@ const RUN_TIMEOUT_MS = 20 * 60_000;
 
 const args = process.argv.slice(2);
 const dashDash = args.indexOf('--');
-const flags = dashDash === -1 ? args : args.slice(0, dashDash);
-const vitestFilters = dashDash === -1 ? [] : args.slice(dashDash + 1);
+const ours = dashDash === -1 ? args : args.slice(0, dashDash);
+// `pnpm test:win32 foo` and `pnpm test:win32 -- foo` both filter: words are vitest filters.
+const flags = ours.filter((a) => a.startsWith('--'));
+const vitestFilters = [
+  ...ours.filter((a) => !a.startsWith('--')),
+  ...(dashDash === -1 ? [] : args.slice(dashDash + 1)),
+];
 const ifAvailable = flags.includes('--if-available');
 const prepareOnly = flags.includes('--prepare-only');
 for (const flag of flags) {
   if (!['--if-available', '--prepare-only'].includes(flag)) {
     console.error(
-      `run-tests: unknown option ${flag}\nusage: node scripts/win32/run-tests.mjs [--if-available] [--prepare-only] [-- <vitest filters>]`,
+      `run-tests: unknown option ${flag}\nusage: node scripts/win32/run-tests.mjs [--if-available] [--prepare-only] [vitest filters…]`,
     );
     process.exit(2);
   }
@@ -270,6 +275,16 @@ function win32SuiteFiles() {
   return found.sort();
 }
 
+/**
+ * A floor on how many tests a suite file defines, read from its source: lines that start with
+ * `it(`, `test(`, `it.each(…)(` or `test.each(…)(`. A test defined under a condition that did not
+ * hold in the run (`if (…) it(…)`) is absent from vitest's report; this catches it.
+ */
+function staticTestCount(file) {
+  const source = readFileSync(join(ROOT, file), 'utf8');
+  return source.split('\n').filter((line) => /^\s*(it|test)(\.each\(.*\))?\(/.test(line)).length;
+}
+
 /** Normalise a path from the JSON report (`Z:/work/…`, `C:\…`, `/work/…`) to root-relative. */
 function reportPath(file) {
   const unix = file.replace(/\\/g, '/').replace(/^[A-Za-z]:/, '');
@@ -299,12 +314,20 @@ function evaluate(reportFile, expectedFiles) {
       failed += 1;
       problems.push(`${file}: defines no test`);
     }
+    let passedHere = 0;
     for (const test of tests) {
-      if (test.status === 'passed') passed += 1;
+      if (test.status === 'passed') passedHere += 1;
       else {
         failed += 1;
         problems.push(`${file}: ${test.status}: ${test.fullName}`);
       }
+    }
+    passed += passedHere;
+    const floor = existsSync(join(ROOT, file)) ? staticTestCount(file) : 0;
+    if (passedHere + (tests.length - passedHere) < floor) {
+      const missing = floor - tests.length;
+      failed += missing;
+      problems.push(`${file}: defines at least ${floor} tests but only ${tests.length} ran`);
     }
   }
   if (expectedFiles !== undefined) {
