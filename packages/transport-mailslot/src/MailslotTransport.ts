@@ -381,6 +381,7 @@ export class MailslotTransport implements Transport {
       return;
     }
     const known = members.hello(control.member, control.key);
+    if (known?.replaced !== undefined) this.#announceLeave(known.replaced);
     if (known?.isNew === true) {
       // It joined between two scans: greet it now so it learns our id without waiting.
       this.#counters.membersJoined += 1;

@@ -65,17 +65,23 @@ export class MemberDirectory {
    * A Hello arrived: bind `id` to `key`. Returns the member and whether its slot was new to us
    * (a member that joined between two scans).
    */
-  hello(id: number, key: string): { member: Member; isNew: boolean } | undefined {
+  hello(id: number, key: string): { member: Member; isNew: boolean; replaced: Member | undefined } | undefined {
     if (key === this.#ownKey) return undefined;
     let member = this.#byKey.get(key);
+    let replaced: Member | undefined;
+    if (member !== undefined && member.id !== undefined && member.id !== id) {
+      // Another member now owns the slot (Win32 reuses indexes): the previous owner is gone.
+      replaced = member;
+      this.#remove(member);
+      member = undefined;
+    }
     const isNew = member === undefined;
     member ??= this.#add(key);
     if (member.id !== id) {
-      if (member.id !== undefined) this.#byId.delete(member.id);
       member.id = id;
       this.#byId.set(id, member);
     }
-    return { member, isNew };
+    return { member, isNew, replaced };
   }
 
   /** Remove the member with slot `key`; returns it if it was known. */

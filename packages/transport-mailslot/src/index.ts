@@ -17,3 +17,6 @@ export type { MailslotAddress } from './MailslotAddress.js';
 export { FrameAuthenticator, AUTH_TRAILER_SIZE } from './FrameAuthenticator.js';
 export type { FrameAuthenticatorOptions, OpenResult, RejectReason } from './FrameAuthenticator.js';
 export { InsecureSlotDirectoryError, DatagramSocketError, BusFullError } from './errors.js';
+export { Mailslot } from './win32/Mailslot.js';
+export type { MailslotServerOptions } from './win32/Mailslot.js';
+export { MailslotWriter } from './win32/MailslotWriter.js';
