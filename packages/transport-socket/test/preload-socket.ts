@@ -1,4 +1,4 @@
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /**
  * Make child processes (the conformance suite's, our fixtures') able to resolve tcp/tls/udp:
@@ -6,8 +6,11 @@ import { fileURLToPath } from 'node:url';
  * preloaded through NODE_OPTIONS, which children inherit. Needs `tsc -b` to have built dist/.
  */
 export function preloadSocketTransport(): void {
-  const register = fileURLToPath(new URL('./fixtures/register-socket.mjs', import.meta.url));
+  // Passed as a file: URL made from the OS path: on Windows `--import=Z:\…` would be read as a URL
+  // whose scheme is `z:`.
+  const register = pathToFileURL(fileURLToPath(new URL('./fixtures/register-socket.mjs', import.meta.url))).href;
   if (!(process.env['NODE_OPTIONS'] ?? '').includes(register)) {
     process.env['NODE_OPTIONS'] = `${process.env['NODE_OPTIONS'] ?? ''} --import=${register}`.trim();
   }
+  if (process.platform === 'win32') console.log(`NODE_OPTIONS=${process.env['NODE_OPTIONS']}`);
 }
