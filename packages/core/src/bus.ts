@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { BehaviorSubject, distinctUntilChanged, from, isObservable, Observable, of, type Subscription } from 'rxjs';
+import { BehaviorSubject, distinctUntilChanged, isObservable, Observable, type Subscription } from 'rxjs';
 import type { BusOptions, ResolvedBusOptions } from './bus-options.js';
 import { codecFor } from './codec.js';
 import { DedupWindow } from './dedup-window.js';
@@ -23,6 +23,7 @@ import {
   encodeEnvelope,
   type Envelope,
   type EnvelopeInit,
+  FrameFlags,
   FrameKind,
   type Headers,
 } from './envelope.js';
@@ -507,36 +508,56 @@ export class Bus {
       active.answered = true;
       this.#sendQuietly(init);
     };
-    let source: Observable<unknown>;
+    const finish = (init: Omit<EnvelopeInit, 'origin' | 'sequence'>): void => {
+      this.#active.delete(key);
+      reply(init);
+    };
+    /** One reply that also ends the stream: a single frame for value and promise handlers. */
+    const answerOnce = (value: unknown): void => {
+      if (this.#active.get(key) !== active) return; // cancelled meanwhile
+      let payload: Uint8Array;
+      try {
+        payload = this.#options.codec.encode(value);
+      } catch (err) {
+        finish({ kind: FrameKind.ReplyError, topic: replyTo, correlation, payload: encodeRemoteError(err) });
+        return;
+      }
+      finish({ kind: FrameKind.Reply, topic: replyTo, correlation, encoding: this.#options.codec.encoding, payload, last: true });
+    };
+    const fail = (err: unknown): void => {
+      if (this.#active.get(key) !== active) return;
+      finish({ kind: FrameKind.ReplyError, topic: replyTo, correlation, payload: encodeRemoteError(err) });
+    };
+    let result: unknown;
     try {
-      const request = this.#message(envelope, peer);
-      const result = entry.handler(request);
-      source = isObservable(result) ? result : isPromiseLike(result) ? from(result) : of(result);
+      result = entry.handler(this.#message(envelope, peer));
     } catch (err) {
-      source = new Observable((o) => o.error(err));
+      fail(err);
+      return;
     }
-    active.subscription = source.subscribe({
-      next: (value) => {
-        let payload: Uint8Array;
-        try {
-          payload = this.#options.codec.encode(value);
-        } catch (err) {
-          reply({ kind: FrameKind.ReplyError, topic: replyTo, correlation, payload: encodeRemoteError(err) });
-          this.#active.get(key)?.subscription?.unsubscribe();
-          this.#active.delete(key);
-          return;
-        }
-        reply({ kind: FrameKind.Reply, topic: replyTo, correlation, encoding: this.#options.codec.encoding, payload });
-      },
-      error: (err: unknown) => {
-        this.#active.delete(key);
-        reply({ kind: FrameKind.ReplyError, topic: replyTo, correlation, payload: encodeRemoteError(err) });
-      },
-      complete: () => {
-        this.#active.delete(key);
-        reply({ kind: FrameKind.ReplyEnd, topic: replyTo, correlation });
-      },
-    });
+    if (isObservable(result)) {
+      active.subscription = result.subscribe({
+        next: (value) => {
+          let payload: Uint8Array;
+          try {
+            payload = this.#options.codec.encode(value);
+          } catch (err) {
+            this.#active.get(key)?.subscription?.unsubscribe();
+            fail(err);
+            return;
+          }
+          reply({ kind: FrameKind.Reply, topic: replyTo, correlation, encoding: this.#options.codec.encoding, payload });
+        },
+        error: fail,
+        complete: () => {
+          if (this.#active.get(key) === active) finish({ kind: FrameKind.ReplyEnd, topic: replyTo, correlation });
+        },
+      });
+    } else if (isPromiseLike(result)) {
+      result.then(answerOnce, fail);
+    } else {
+      answerOnce(result);
+    }
     // Tell the requester who is working on it, unless a reply already did: that is what lets it
     // fail at once with PeerLostError if this member dies, and pick one of several handlers.
     if (!active.answered) {
@@ -575,6 +596,12 @@ export class Bus {
         } catch (err) {
           this.#settle(envelope.correlation);
           pending.observer.error(err);
+          return;
+        }
+        if ((envelope.flags & FrameFlags.Last) !== 0) {
+          this.#settle(envelope.correlation);
+          pending.observer.next(value);
+          pending.observer.complete();
           return;
         }
         this.#armTimer(envelope.correlation, pending);
@@ -718,6 +745,7 @@ export class Bus {
       correlation: init.correlation,
       headers: init.headers,
       payload: init.payload,
+      last: init.last,
     };
     const size = (full.payload?.length ?? 0) + full.topic.length * 3 + 64;
     if (size > this.#options.maxMessageSize) throw new FrameTooLargeError(size, this.#options.maxMessageSize);

@@ -60,6 +60,11 @@ export const FrameFlags = {
   Fragment: 0x01,
   /** The envelope carries a headers block. */
   Headers: 0x02,
+  /**
+   * On a `Reply`: it is the last one, the stream ends with it. Lets a handler that answers one value
+   * send one frame instead of `Reply` + `ReplyEnd`.
+   */
+  Last: 0x04,
 } as const;
 
 /** How the payload bytes were encoded; the numbers are on the wire. */
@@ -112,6 +117,8 @@ export interface EnvelopeInit {
   readonly fragmentCount?: number;
   readonly headers?: Headers | undefined;
   readonly payload?: Uint8Array;
+  /** Sets the `Last` flag (see {@link FrameFlags}). */
+  readonly last?: boolean | undefined;
 }
 
 const textEncoder = new TextEncoder();
@@ -193,7 +200,10 @@ export function encodeEnvelope(init: EnvelopeInit): Uint8Array {
   frame[1] = ENVELOPE_MAGIC & 0xff;
   frame[2] = ENVELOPE_VERSION;
   frame[3] = init.kind;
-  frame[4] = (fragmentCount > 1 ? FrameFlags.Fragment : 0) | (headers.length > 0 ? FrameFlags.Headers : 0);
+  frame[4] =
+    (fragmentCount > 1 ? FrameFlags.Fragment : 0) |
+    (headers.length > 0 ? FrameFlags.Headers : 0) |
+    (init.last === true ? FrameFlags.Last : 0);
   frame[5] = init.encoding ?? PayloadEncoding.Raw;
   writeU16(frame, 6, topic.length);
   writeU32(frame, 8, Math.floor(init.origin / 0x1_0000_0000));

@@ -75,6 +75,7 @@ export function fragmentEnvelope(init: EnvelopeInit, maxFrameSize: number, nextS
         fragmentIndex: index,
         fragmentCount: count,
         headers: index === 0 ? init.headers : undefined,
+        last: init.last,
         payload: payload.subarray(at, at + take),
       }),
     );

@@ -17,8 +17,17 @@ export const INBOX_PREFIX = '_INBOX.';
  * ```
  */
 export function inboxTopic(memberId: number): string {
-  return INBOX_PREFIX + memberId.toString(36);
+  // Every reply, ack and cancel is addressed by inbox: remember the few members one talks to.
+  let topic = inboxes.get(memberId);
+  if (topic === undefined) {
+    topic = INBOX_PREFIX + memberId.toString(36);
+    if (inboxes.size >= 4096) inboxes.clear();
+    inboxes.set(memberId, topic);
+  }
+  return topic;
 }
+
+const inboxes = new Map<number, string>();
 
 /**
  * Is `topic` some member's inbox?

@@ -5,7 +5,10 @@ import {
   ClosedError,
   ConfigurationError,
   createBus,
+  FrameKind,
   jsonCodec,
+  MemoryTransport,
+  registerTransport,
   type Message,
   NoRespondersError,
   PeerLostError,
@@ -14,6 +17,7 @@ import {
   TopicError,
   TransportNotFoundError,
 } from '../src/index.js';
+import { FaultInjectingTransport } from '../src/testing/index.js';
 
 let counter = 0;
 const buses: Bus[] = [];
@@ -143,6 +147,26 @@ describe('request / reply', () => {
     expect(await firstValueFrom(client.request('math.double', 21))).toBe(42);
     expect(await firstValueFrom(client.request('math.later', 1))).toBe(2);
     expect(await lastValueFrom(client.request('math.count', 4).pipe(toArray()))).toEqual([0, 1, 2, 3]);
+  });
+
+  it('answers a value handler with one frame that also ends the stream', async () => {
+    const u = url();
+    const sent: number[] = [];
+    registerTransport('counting-bus-test', (_u, ctx) =>
+      new FaultInjectingTransport(new MemoryTransport(new URL(u), ctx), {
+        drop: (frame) => {
+          sent.push(frame[3] as number); // byte 3 is the frame kind
+          return false;
+        },
+      }),
+    );
+    const server = await join('counting-bus-test://x');
+    const client = await join(u);
+    server.handle('one', () => 1);
+    await settle();
+    sent.length = 0;
+    expect(await lastValueFrom(client.request('one', null).pipe(toArray()))).toEqual([1]);
+    expect(sent).toEqual([FrameKind.Reply]);
   });
 
   it('serves a request with a local handler', async () => {
