@@ -12,5 +12,4 @@ export function preloadSocketTransport(): void {
   if (!(process.env['NODE_OPTIONS'] ?? '').includes(register)) {
     process.env['NODE_OPTIONS'] = `${process.env['NODE_OPTIONS'] ?? ''} --import=${register}`.trim();
   }
-  if (process.platform === 'win32') console.log(`NODE_OPTIONS=${process.env['NODE_OPTIONS']}`);
 }

@@ -42,6 +42,15 @@ describe('udp:// transport', () => {
     expect(a.capabilities.maxFrameSize).toBeLessThanOrEqual(1400);
   });
 
+  it('works over a broadcast address as well as a multicast group', async () => {
+    const port = nextPort();
+    const a = await udp('127.255.255.255', port, 1);
+    const b = await udp('127.255.255.255', port, 2);
+    const atB = firstValueFrom(b.frames$);
+    a.send(frameOf('broadcast', 10, 1));
+    expect(decodeEnvelope((await atB).bytes).topic).toBe('broadcast');
+  });
+
   it('refuses frames over the datagram size (core fragments below it)', async () => {
     const a = await udp('239.255.10.2', nextPort(), 1);
     expect(() => a.send(frameOf('big', 2000, 1))).toThrow(FrameTooLargeError);
