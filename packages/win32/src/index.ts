@@ -28,6 +28,7 @@ export { win32ErrorSymbol, win32ErrorCode } from './error-symbols.js';
 export { Win32Handle, openHandles, leakedHandles } from './handle.js';
 export type { HandleInfo } from './handle.js';
 export { isKoffiLoaded } from './koffi-loader.js';
+export { wineVersion } from './wine.js';
 export { NativeMemory } from './native-memory.js';
 export { checkWideName, readWideString, decodeWide } from './wide-string.js';
 export { pipePath, mailslotPath, kernelObjectName } from './object-names.js';

@@ -69,6 +69,7 @@ describe.runIf(process.platform !== 'win32')('off Windows', () => {
       ['SecurityAttributes', () => win32.SecurityAttributes.fromSddl()],
       ['CompletionPort', () => new win32.CompletionPort()],
       ['kernel32', () => kernel32()],
+      ['wineVersion', () => win32.wineVersion()],
     ];
     for (const [what, call] of calls) {
       let caught: unknown;
