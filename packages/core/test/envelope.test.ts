@@ -39,7 +39,10 @@ function expected(init: EnvelopeInit): object {
   const fragmentCount = init.fragmentCount ?? 1;
   return {
     kind: init.kind,
-    flags: (fragmentCount > 1 ? FrameFlags.Fragment : 0) | (headers ? FrameFlags.Headers : 0),
+    flags:
+      (fragmentCount > 1 ? FrameFlags.Fragment : 0) |
+      (headers ? FrameFlags.Headers : 0) |
+      (init.last === true ? FrameFlags.Last : 0),
     encoding: init.encoding ?? 0,
     origin: init.origin,
     sequence: init.sequence,
@@ -72,8 +75,10 @@ function setU32(frame: Uint8Array, at: number, value: number): Uint8Array {
 describe('wire-format.md test vectors', () => {
   const vectors = readVectors();
 
-  it('the document holds at least the publish, headers and fragment vectors', () => {
-    expect(vectors.map((v) => v.name)).toEqual(expect.arrayContaining(['publish', 'request with headers', 'fragment']));
+  it('the document holds at least the publish, headers, fragment and last-reply vectors', () => {
+    expect(vectors.map((v) => v.name)).toEqual(
+      expect.arrayContaining(['publish', 'request with headers', 'fragment', 'last reply']),
+    );
   });
 
   describe.each(vectors.map((v) => [v.name, v] as const))('%s', (_name, vector) => {
@@ -124,6 +129,7 @@ describe('envelope round trip', () => {
         { maxKeys: 4 },
       ),
       payload: fc.uint8Array({ maxLength: 200 }),
+      last: fc.boolean(),
     },
     { requiredKeys: ['kind', 'origin', 'sequence', 'topic'] },
   );
