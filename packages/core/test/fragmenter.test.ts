@@ -97,6 +97,17 @@ describe('fragmentEnvelope', () => {
     expect(() => fragmentEnvelope(init, ENVELOPE_HEADER_SIZE, counterFrom(0))).toThrow(FrameTooLargeError);
   });
 
+  it('carries the Last flag on every fragment, and the Reassembler keeps it on the whole message', () => {
+    const init = { ...base, kind: FrameKind.Reply, sequence: 1, last: true, payload: payloadOf(1000) };
+    const envs = fragmentEnvelope(init, 200, counterFrom(1)).map((f) => decodeEnvelope(f));
+    expect(envs.length).toBeGreaterThan(1);
+    for (const env of envs) expect(env.flags & FrameFlags.Last).toBe(FrameFlags.Last);
+    const reassembler = new Reassembler();
+    const whole = envs.map((e) => reassembler.accept(e)).at(-1);
+    expect(whole?.flags).toBe(FrameFlags.Last);
+    reassembler.close();
+  });
+
   it('refuses a nextSequence that does not count up by one', () => {
     const init = { ...base, sequence: 10, payload: payloadOf(1000) };
     expect(() => fragmentEnvelope(init, 200, () => 99)).toThrow(FrameError);
