@@ -12,3 +12,7 @@
 export type { RingMapping, RingMappingRequest } from './ring-mapping.js';
 export { resolveMmfOptions } from './mmf-options.js';
 export type { ResolvedMmfOptions } from './mmf-options.js';
+export { openPosixRing, posixRingName } from './posix/posix-ring-mapping.js';
+export { PosixSharedMemory } from './posix/posix-shared-memory.js';
+export type { PosixSharedMemoryOptions } from './posix/posix-shared-memory.js';
+export { FutexDoorbell } from './posix/futex-doorbell.js';
