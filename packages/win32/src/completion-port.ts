@@ -320,7 +320,14 @@ export class CompletionPort {
     const handleValue = handle.value;
     const memory = new NativeMemory(OVERLAPPED_SIZE + dataSize);
     const overlapped = memory.address;
-    const ok = issue(this.#k32, handleValue, overlapped, overlapped + OVERLAPPED_SIZE, memory);
+    let ok: number;
+    try {
+      ok = issue(this.#k32, handleValue, overlapped, overlapped + OVERLAPPED_SIZE, memory);
+    } catch (err) {
+      // The call was not made (a marshalling error): nothing owns the memory but us.
+      memory.free();
+      return done(err as Error, undefined);
+    }
     if (ok === 0) {
       const errno = this.#k32.GetLastError();
       if (syscall === 'ConnectNamedPipe' && errno === ERROR_PIPE_CONNECTED) {
@@ -427,7 +434,6 @@ export class CompletionPort {
       const at = i * OVERLAPPED_ENTRY_SIZE;
       const key = Number(view.getBigUint64(at, true));
       const overlapped = Number(view.getBigUint64(at + 8, true));
-      const status = view.getUint32(at + 16, true);
       const transferred = view.getUint32(at + 24, true);
       const operation = this.#pending.get(overlapped);
       if (operation === undefined) {
@@ -442,6 +448,15 @@ export class CompletionPort {
       this.#pending.delete(overlapped);
       operation.detach?.();
       this.#stats.completions += 1;
+      // The NTSTATUS of the request, from the OVERLAPPED's documented Internal member (the entry's
+      // Internal field carries it too, but is documented as reserved).
+      const bytes = operation.memory.bytes;
+      const status =
+        ((bytes[0] as number) |
+          ((bytes[1] as number) << 8) |
+          ((bytes[2] as number) << 16) |
+          ((bytes[3] as number) << 24)) >>>
+        0;
       if (status === 0) {
         operation.finish(undefined, transferred, false);
         continue;
