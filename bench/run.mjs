@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
- * The busway benchmark: `pnpm bench [filter…] [--duration=ms] [--no-build] [--json=file]`.
+ * The busway benchmark: `pnpm bench [filter…] [--duration=ms] [--rounds=n] [--no-build] [--json=file]`.
  *
  * Builds the workspace (`tsc -b`), loads every `scenarios/*.mjs`, runs the scenarios whose name,
- * group or file matches a filter (all when none is given), one after the other, and prints one
+ * group or file matches a filter (all when none is given), group by group, in `rounds` interleaved
+ * rounds of `duration / rounds` each (the median round is reported), and prints one
  * table per comparison group with each figure as a ratio against the group's named baseline
  * (see `lib/groups.mjs`). Figures are only comparable within one run on one machine: read ratios.
  */
@@ -22,6 +23,7 @@ const flag = (name) => args.find((a) => a === `--${name}` || a.startsWith(`--${n
 const value = (name) => flag(name)?.split('=')[1];
 const filters = args.filter((a) => !a.startsWith('--')).map((f) => f.toLowerCase());
 const durationMs = Number(value('duration') ?? 1500);
+const rounds = Math.max(1, Number(value('rounds') ?? 3));
 
 if (!flag('no-build')) {
   console.log('building: pnpm exec tsc -b');
@@ -60,45 +62,74 @@ if (toRun.length === 0) {
 const load = loadavg()[0] ?? 0;
 const cores = availableParallelism();
 console.log(
-  `node ${process.version} · ${cpus()[0]?.model ?? 'cpu'} × ${cores} · load ${load.toFixed(1)} · ${durationMs} ms per scenario`,
+  `node ${process.version} · ${cpus()[0]?.model ?? 'cpu'} × ${cores} · load ${load.toFixed(1)} · ${durationMs} ms per scenario in ${rounds} rounds`,
 );
 if (load > cores)
   console.log(
     `warning: load average ${load.toFixed(1)} exceeds ${cores} cores; absolute figures are depressed, ratios less so`,
   );
 
+/** Run one scenario once, bounded by a watchdog; its figures or `{ error }`. */
+async function runOnce(scenario, ms) {
+  let timer;
+  try {
+    // A wedged scenario (a peer that died silently) must not hang the whole run.
+    const limit = ms * 4 + 20_000;
+    const watchdog = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no result after ${limit} ms`)), limit);
+    });
+    return await Promise.race([scenario.run({ durationMs: ms }), watchdog]);
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const median = (values) => {
+  const v = values.filter((x) => x !== undefined).sort((a, b) => a - b);
+  return v.length === 0 ? undefined : v[Math.floor((v.length - 1) / 2)];
+};
+
+/** Median of each figure over the rounds (a figure of a single round is itself). */
+function combine(rounds) {
+  const failed = rounds.find((r) => r.error || r.skipped);
+  if (failed) return failed;
+  const out = { ...rounds[0] };
+  for (const key of ['msgsPerSec', 'mbPerSec', 'p50Us', 'p99Us']) out[key] = median(rounds.map((r) => r[key]));
+  out.samples = rounds.reduce((n, r) => n + (r.samples ?? 0), 0);
+  out.rounds = rounds.length;
+  return out;
+}
+
 const results = [];
 for (const group of Object.keys(GROUPS).filter((g) => groupsRun.has(g))) {
-  // Baseline first, so that a machine that slows down during the run penalises busway, not the peer.
   const members = toRun
     .filter((s) => s.group === group)
     .sort((a, b) => Number(Boolean(b.baseline)) - Number(Boolean(a.baseline)));
-  for (const scenario of members) {
-    process.stdout.write(`  ${GROUPS[group].title} · ${scenario.name} … `);
-    let figures;
-    let timer;
-    try {
-      // A wedged scenario (a peer that died silently) must not hang the whole run.
-      const limit = durationMs * 4 + 20_000;
-      const watchdog = new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no result after ${limit} ms`)), limit);
-      });
-      figures = await Promise.race([scenario.run({ durationMs }), watchdog]);
-    } catch (err) {
-      figures = { error: err instanceof Error ? err.message : String(err) };
-    } finally {
-      clearTimeout(timer);
+  // Interleave: round after round of every scenario of the group, so that a machine whose load
+  // changes during the run (shared CI, other work) skews no scenario more than the others.
+  // A scenario with a costly start (a process under Wine) may ask for fewer rounds: `rounds: 1`.
+  const roundsOf = (scenario) => Math.max(1, Math.min(rounds, scenario.rounds ?? rounds));
+  const figures = members.map(() => []);
+  for (let round = 0; round < rounds; round += 1) {
+    for (const [i, scenario] of members.entries()) {
+      const own = roundsOf(scenario);
+      if (round >= own || figures[i].some((f) => f.error || f.skipped)) continue;
+      process.stdout.write(`  ${GROUPS[group].title} · ${scenario.name} (${round + 1}/${own}) … `);
+      const f = await runOnce(scenario, Math.max(200, Math.round(durationMs / own)));
+      process.stdout.write(`${f.error ? `failed: ${f.error}` : f.skipped ? `skipped: ${f.skipped}` : 'done'}\n`);
+      figures[i].push(f);
     }
-    process.stdout.write(
-      `${figures.error ? `failed: ${figures.error}` : figures.skipped ? `skipped: ${figures.skipped}` : 'done'}\n`,
-    );
+  }
+  for (const [i, scenario] of members.entries()) {
     results.push({
       group,
       file: scenario.file,
       name: scenario.name,
       baseline: Boolean(scenario.baseline),
       goal: scenario.goal,
-      ...figures,
+      ...combine(figures[i]),
     });
   }
 }
