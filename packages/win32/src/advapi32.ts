@@ -8,7 +8,14 @@ import type { AsyncForm, Bool, HandleValue, NativePointer, Out } from './kernel3
 import { loadKoffi } from './koffi-loader.js';
 import { assertWindows } from './platform-error.js';
 
-/** The advapi32 functions busway calls. Each mirrors the Win32 signature of the same name. */
+/**
+ * The advapi32 functions busway calls. Each mirrors the Win32 signature of the same name.
+ *
+ * @example
+ * ```ts
+ * const a32: Advapi32 = advapi32();
+ * ```
+ */
 export interface Advapi32 {
   ConvertStringSecurityDescriptorToSecurityDescriptorW(
     sddl: string,
@@ -45,7 +52,14 @@ export interface Advapi32 {
   ConvertSidToStringSidW(sid: NativePointer, sddl: Out<NativePointer>): Bool;
 }
 
-/** The bindings, each callable synchronously and through `.async`. */
+/**
+ * The bindings, each callable synchronously and through `.async`.
+ *
+ * @example
+ * ```ts
+ * advapi32().ConvertSidToStringSidW.async(sid, out, (err, ok) => {});
+ * ```
+ */
 export type Advapi32Bindings = { readonly [K in keyof Advapi32]: Advapi32[K] & AsyncForm<Advapi32[K]> };
 
 let bindings: Advapi32Bindings | undefined;

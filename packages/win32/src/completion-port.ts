@@ -31,19 +31,40 @@ const WAIT_TIMEOUT = 258;
 /** Completion key of the packet {@link CompletionPort.close} posts to end a wait early. */
 const WAKE_KEY = 1;
 
-/** Options of {@link CompletionPort}; every field documents its default. */
+/**
+ * Options of {@link CompletionPort}; every field documents its default.
+ *
+ * @example
+ * ```ts
+ * const port = new CompletionPort({ batchSize: 64 } satisfies CompletionPortOptions);
+ * ```
+ */
 export interface CompletionPortOptions {
   /** Most completions taken from the port per wait. Default 256. */
   readonly batchSize?: number;
 }
 
-/** Options of one overlapped operation. */
+/**
+ * Options of one overlapped operation.
+ *
+ * @example
+ * ```ts
+ * await port.read(pipe, 4096, { signal: AbortSignal.timeout(1000) } satisfies OperationOptions);
+ * ```
+ */
 export interface OperationOptions {
   /** Cancels the operation (`CancelIoEx`); it then rejects with `ERROR_OPERATION_ABORTED`. */
   readonly signal?: AbortSignal;
 }
 
-/** What an overlapped read delivers. */
+/**
+ * What an overlapped read delivers.
+ *
+ * @example
+ * ```ts
+ * const { bytes, moreData }: OverlappedReadResult = await port.read(pipe, 4096);
+ * ```
+ */
 export interface OverlappedReadResult {
   /** The bytes read: a copy, owned by the caller. */
   readonly bytes: Uint8Array;
@@ -51,7 +72,14 @@ export interface OverlappedReadResult {
   readonly moreData: boolean;
 }
 
-/** Counters of a {@link CompletionPort}, for tests and benchmarks. */
+/**
+ * Counters of a {@link CompletionPort}, for tests and benchmarks.
+ *
+ * @example
+ * ```ts
+ * const { pending, maxWaitsInFlight }: CompletionPortStats = port.stats;
+ * ```
+ */
 export interface CompletionPortStats {
   /** `GetQueuedCompletionStatusEx` calls issued. */
   readonly waits: number;
@@ -73,7 +101,14 @@ export interface CompletionPortStats {
   readonly dispatchNs: number;
 }
 
-/** Callback form of an operation's result. */
+/**
+ * Callback form of an operation's result.
+ *
+ * @example
+ * ```ts
+ * const done: Completion<number> = (err, written) => console.log(err ?? written);
+ * ```
+ */
 export type Completion<T> = (error: Error | undefined, result: T | undefined) => void;
 
 interface Operation {

@@ -5,12 +5,33 @@
  * @module
  */
 
-/** `INVALID_HANDLE_VALUE`: what `CreateFileW`, `CreateNamedPipeW` and `CreateMailslotW` return on failure. */
+/**
+ * `INVALID_HANDLE_VALUE`: what `CreateFileW`, `CreateNamedPipeW` and `CreateMailslotW` return on failure.
+ *
+ * @example
+ * ```ts
+ * if (kernel32().CreateFileW(path, access, 0, null, 3, 0, 0) === INVALID_HANDLE_VALUE) throw lastError('CreateFileW');
+ * ```
+ */
 export const INVALID_HANDLE_VALUE = -1;
-/** `INFINITE`: wait without a timeout. */
+/**
+ * `INFINITE`: wait without a timeout.
+ *
+ * @example
+ * ```ts
+ * waitForSingleObject(event, INFINITE);
+ * ```
+ */
 export const INFINITE = 0xffffffff;
 
-/** Access rights and flags for `CreateFileW` and friends. */
+/**
+ * Access rights and flags for `CreateFileW` and friends.
+ *
+ * @example
+ * ```ts
+ * const access = FileAccess.GENERIC_READ | FileAccess.GENERIC_WRITE;
+ * ```
+ */
 export const FileAccess = {
   GENERIC_READ: 0x80000000,
   GENERIC_WRITE: 0x40000000,
@@ -29,7 +50,14 @@ export const FileAccess = {
   SYNCHRONIZE: 0x00100000,
 } as const;
 
-/** Open modes and pipe modes for `CreateNamedPipeW`. */
+/**
+ * Open modes and pipe modes for `CreateNamedPipeW`.
+ *
+ * @example
+ * ```ts
+ * const mode = PipeMode.PIPE_TYPE_MESSAGE | PipeMode.PIPE_READMODE_MESSAGE;
+ * ```
+ */
 export const PipeMode = {
   PIPE_ACCESS_INBOUND: 0x1,
   PIPE_ACCESS_OUTBOUND: 0x2,
@@ -52,7 +80,14 @@ export const PipeMode = {
   NMPWAIT_USE_DEFAULT_WAIT: 0,
 } as const;
 
-/** Values for `CreateMailslotW` and `GetMailslotInfo`. */
+/**
+ * Values for `CreateMailslotW` and `GetMailslotInfo`.
+ *
+ * @example
+ * ```ts
+ * createMailslot('orders', { readTimeout: Mailslot.MAILSLOT_WAIT_FOREVER });
+ * ```
+ */
 export const Mailslot = {
   /** `MAILSLOT_WAIT_FOREVER`: read timeout meaning "block until a message arrives". */
   MAILSLOT_WAIT_FOREVER: 0xffffffff,
@@ -60,7 +95,14 @@ export const Mailslot = {
   MAILSLOT_NO_MESSAGE: 0xffffffff,
 } as const;
 
-/** Page protections and view access for file mappings. */
+/**
+ * Page protections and view access for file mappings.
+ *
+ * @example
+ * ```ts
+ * kernel32().MapViewOfFile(mapping.value, MemoryProtection.FILE_MAP_READ, 0, 0, 4096);
+ * ```
+ */
 export const MemoryProtection = {
   PAGE_READONLY: 0x02,
   PAGE_READWRITE: 0x04,
@@ -71,7 +113,14 @@ export const MemoryProtection = {
   FILE_MAP_ALL_ACCESS: 0x000f001f,
 } as const;
 
-/** Access rights and results for events, semaphores and waits. */
+/**
+ * Access rights and results for events, semaphores and waits.
+ *
+ * @example
+ * ```ts
+ * if (kernel32().WaitForSingleObject(h, 0) === Synchronization.WAIT_TIMEOUT) later();
+ * ```
+ */
 export const Synchronization = {
   EVENT_MODIFY_STATE: 0x0002,
   EVENT_ALL_ACCESS: 0x001f0003,
@@ -84,7 +133,14 @@ export const Synchronization = {
   WAIT_FAILED: 0xffffffff,
 } as const;
 
-/** Values for `GetSecurityInfo`, token queries and SDDL conversion. */
+/**
+ * Values for `GetSecurityInfo`, token queries and SDDL conversion.
+ *
+ * @example
+ * ```ts
+ * readDacl(pipe); // uses Security.DACL_SECURITY_INFORMATION
+ * ```
+ */
 export const Security = {
   /** `SDDL_REVISION_1`. */
   SDDL_REVISION_1: 1,
@@ -100,7 +156,14 @@ export const Security = {
   TokenUser: 1,
 } as const;
 
-/** Flags for `FormatMessageW`. */
+/**
+ * Flags for `FormatMessageW`.
+ *
+ * @example
+ * ```ts
+ * const flags = FormatMessage.FORMAT_MESSAGE_FROM_SYSTEM | FormatMessage.FORMAT_MESSAGE_IGNORE_INSERTS;
+ * ```
+ */
 export const FormatMessage = {
   FORMAT_MESSAGE_IGNORE_INSERTS: 0x200,
   FORMAT_MESSAGE_FROM_SYSTEM: 0x1000,

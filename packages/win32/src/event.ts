@@ -11,7 +11,14 @@ import { kernelObjectName } from './object-names.js';
 import { assertWindows } from './platform-error.js';
 import { withSecurityAttributes } from './security-attributes.js';
 
-/** Options of {@link createEvent}; every field documents its default. */
+/**
+ * Options of {@link createEvent}; every field documents its default.
+ *
+ * @example
+ * ```ts
+ * createEvent({ name: 'orders-ready', manualReset: false } satisfies EventOptions);
+ * ```
+ */
 export interface EventOptions {
   /** Name, to share the event between processes (`Local\` prefix added). Default: unnamed. */
   readonly name?: string;

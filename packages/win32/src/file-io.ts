@@ -23,7 +23,14 @@ export function writeFile(handle: Win32Handle, data: Uint8Array): number {
   return written[0];
 }
 
-/** What {@link readFile} returns. */
+/**
+ * What {@link readFile} returns.
+ *
+ * @example
+ * ```ts
+ * const { bytes, moreData }: ReadResult = readFile(slot, 424);
+ * ```
+ */
 export interface ReadResult {
   /** The bytes read (a copy, owned by the caller). */
   readonly bytes: Uint8Array;

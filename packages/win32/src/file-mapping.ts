@@ -14,13 +14,27 @@ import { kernelObjectName } from './object-names.js';
 import { assertWindows } from './platform-error.js';
 import { withSecurityAttributes } from './security-attributes.js';
 
-/** Options of {@link createFileMapping}; every field documents its default. */
+/**
+ * Options of {@link createFileMapping}; every field documents its default.
+ *
+ * @example
+ * ```ts
+ * createFileMapping('ring', 1 << 20, { sddl: 'D:P(A;;GA;;;SY)' } satisfies FileMappingOptions);
+ * ```
+ */
 export interface FileMappingOptions {
   /** SDDL of the mapping's security descriptor. Default: current user and SYSTEM only. */
   readonly sddl?: string;
 }
 
-/** Result of {@link createFileMapping}. */
+/**
+ * Result of {@link createFileMapping}.
+ *
+ * @example
+ * ```ts
+ * const { handle, existed }: CreatedFileMapping = createFileMapping('ring', 1 << 20);
+ * ```
+ */
 export interface CreatedFileMapping {
   readonly handle: Win32Handle;
   /** The mapping already existed (`ERROR_ALREADY_EXISTS`): this opened it, at its own size. */

@@ -10,7 +10,14 @@ import { ClosedError } from '@busway/core';
 import { kernel32, type HandleValue } from './kernel32.js';
 import { lastError } from './last-error.js';
 
-/** What is known about an open handle, for leak reports and {@link openHandles}. */
+/**
+ * What is known about an open handle, for leak reports and {@link openHandles}.
+ *
+ * @example
+ * ```ts
+ * for (const { kind, name }: HandleInfo of openHandles()) console.log(kind, name);
+ * ```
+ */
 export interface HandleInfo {
   /** Numeric value of the handle. */
   readonly value: HandleValue;

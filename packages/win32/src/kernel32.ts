@@ -12,23 +12,66 @@ import { loadKoffi } from './koffi-loader.js';
 import { assertWindows } from './platform-error.js';
 import { setSystemMessageFormatter } from './win32-error.js';
 
-/** A Win32 handle value (`HANDLE`), as a number. */
+/**
+ * A Win32 handle value (`HANDLE`), as a number.
+ *
+ * @example
+ * ```ts
+ * const value: HandleValue = handle.value;
+ * ```
+ */
 export type HandleValue = number;
-/** A native pointer as koffi 3 represents it (a BigInt address), or `null` for NULL. */
+/**
+ * A native pointer as koffi 3 represents it (a BigInt address), or `null` for NULL.
+ *
+ * @example
+ * ```ts
+ * const base: NativePointer = kernel32().MapViewOfFile(mapping.value, access, 0, 0, size);
+ * ```
+ */
 export type NativePointer = bigint | null;
-/** A Win32 `BOOL`: 0 is failure, anything else success. */
+/**
+ * A Win32 `BOOL`: 0 is failure, anything else success.
+ *
+ * @example
+ * ```ts
+ * const ok: Bool = kernel32().SetEvent(event.value);
+ * ```
+ */
 export type Bool = number;
-/** One-element array koffi fills for an `_Out_` parameter. */
+/**
+ * One-element array koffi fills for an `_Out_` parameter.
+ *
+ * @example
+ * ```ts
+ * const pid: Out<number> = [0];
+ * kernel32().GetNamedPipeClientProcessId(pipe.value, pid);
+ * ```
+ */
 export type Out<T> = [T];
 
-/** The `SECURITY_ATTRIBUTES` structure as JS sees it. */
+/**
+ * The `SECURITY_ATTRIBUTES` structure as JS sees it.
+ *
+ * @example
+ * ```ts
+ * withSecurityAttributes(undefined, (sa: SecurityAttributesStruct) => kernel32().CreateEventW(sa, 1, 0, null));
+ * ```
+ */
 export interface SecurityAttributesStruct {
   nLength: number;
   lpSecurityDescriptor: NativePointer;
   bInheritHandle: number;
 }
 
-/** The kernel32 functions busway calls. Each mirrors the Win32 signature of the same name. */
+/**
+ * The kernel32 functions busway calls. Each mirrors the Win32 signature of the same name.
+ *
+ * @example
+ * ```ts
+ * const k32: Kernel32 = kernel32();
+ * ```
+ */
 export interface Kernel32 {
   GetLastError(): number;
   CloseHandle(handle: HandleValue): Bool;
@@ -165,12 +208,26 @@ export interface Kernel32 {
   GetOverlappedResult(handle: HandleValue, overlapped: number, transferred: Out<number>, wait: Bool): Bool;
 }
 
-/** Every kernel32 function also has koffi's `.async` form, which runs the call on a libuv thread. */
+/**
+ * Every kernel32 function also has koffi's `.async` form, which runs the call on a libuv thread.
+ *
+ * @example
+ * ```ts
+ * kernel32().WaitForSingleObject.async(h, 1000, (err, result) => {});
+ * ```
+ */
 export type AsyncForm<F> = F extends (...args: infer A) => infer R
   ? { async(...args: [...A, (err: unknown, result: R) => void]): void }
   : never;
 
-/** The bindings, each callable synchronously and through `.async`. */
+/**
+ * The bindings, each callable synchronously and through `.async`.
+ *
+ * @example
+ * ```ts
+ * const k32: Kernel32Bindings = kernel32();
+ * ```
+ */
 export type Kernel32Bindings = { readonly [K in keyof Kernel32]: Kernel32[K] & AsyncForm<Kernel32[K]> };
 
 let bindings: Kernel32Bindings | undefined;

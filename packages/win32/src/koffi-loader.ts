@@ -9,7 +9,14 @@
 import { createRequire } from 'node:module';
 import type * as Koffi from 'koffi';
 
-/** The koffi module's type. */
+/**
+ * The koffi module's type.
+ *
+ * @example
+ * ```ts
+ * const koffi: KoffiModule = loadKoffi();
+ * ```
+ */
 export type KoffiModule = typeof Koffi;
 
 let koffi: KoffiModule | undefined;

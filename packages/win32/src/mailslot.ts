@@ -12,7 +12,14 @@ import { mailslotPath } from './object-names.js';
 import { assertWindows } from './platform-error.js';
 import { withSecurityAttributes } from './security-attributes.js';
 
-/** Options of {@link createMailslot}; every field documents its default. */
+/**
+ * Options of {@link createMailslot}; every field documents its default.
+ *
+ * @example
+ * ```ts
+ * createMailslot('orders', { maxMessageSize: 424 } satisfies MailslotOptions);
+ * ```
+ */
 export interface MailslotOptions {
   /** Largest message accepted, in bytes; 0 = any size. Default 0. */
   readonly maxMessageSize?: number;
@@ -65,7 +72,14 @@ export function openMailslot(name: string): Win32Handle {
   return new Win32Handle(checkHandle(raw, INVALID_HANDLE_VALUE, 'CreateFileW', path), 'mailslot-writer', path);
 }
 
-/** What {@link getMailslotInfo} reports. */
+/**
+ * What {@link getMailslotInfo} reports.
+ *
+ * @example
+ * ```ts
+ * const { nextSize }: MailslotInfo = getMailslotInfo(slot);
+ * ```
+ */
 export interface MailslotInfo {
   /** Largest message the slot accepts, in bytes (0 = any). */
   readonly maxMessageSize: number;

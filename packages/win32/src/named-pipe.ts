@@ -14,7 +14,14 @@ import { assertWindows } from './platform-error.js';
 import { withSecurityAttributes } from './security-attributes.js';
 import { Win32Error } from './win32-error.js';
 
-/** Options of {@link createNamedPipe}; every field documents its default. */
+/**
+ * Options of {@link createNamedPipe}; every field documents its default.
+ *
+ * @example
+ * ```ts
+ * createNamedPipe('orders', { firstInstance: false } satisfies NamedPipeOptions);
+ * ```
+ */
 export interface NamedPipeOptions {
   /** `PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE` when true (default), byte mode when false. */
   readonly messageMode?: boolean;
@@ -75,7 +82,14 @@ export function createNamedPipe(name: string, options: NamedPipeOptions = {}): W
   return new Win32Handle(checkHandle(raw, INVALID_HANDLE_VALUE, 'CreateNamedPipeW', path), 'named-pipe', path);
 }
 
-/** Options of {@link openNamedPipe}; every field documents its default. */
+/**
+ * Options of {@link openNamedPipe}; every field documents its default.
+ *
+ * @example
+ * ```ts
+ * openNamedPipe('orders', { overlapped: false } satisfies OpenNamedPipeOptions);
+ * ```
+ */
 export interface OpenNamedPipeOptions {
   /** Switch the client handle to message read mode. Default true. */
   readonly messageMode?: boolean;
@@ -178,7 +192,14 @@ export function getNamedPipeClientProcessId(handle: Win32Handle): number {
   return pid[0];
 }
 
-/** What {@link peekNamedPipe} reports. */
+/**
+ * What {@link peekNamedPipe} reports.
+ *
+ * @example
+ * ```ts
+ * const { available }: PipePeek = peekNamedPipe(pipe);
+ * ```
+ */
 export interface PipePeek {
   /** Bytes available to read in total. */
   readonly available: number;

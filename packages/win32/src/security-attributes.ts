@@ -175,7 +175,14 @@ export function withSecurityAttributes<T>(sddl: string | undefined, create: (sa:
   }
 }
 
-/** Which kind of object a handle refers to, for {@link readDacl}. */
+/**
+ * Which kind of object a handle refers to, for {@link readDacl}.
+ *
+ * @example
+ * ```ts
+ * readDacl(pipe, 'file' satisfies SecurableObjectType);
+ * ```
+ */
 export type SecurableObjectType = 'kernel' | 'file';
 
 /**

@@ -11,7 +11,14 @@ import { kernelObjectName } from './object-names.js';
 import { assertWindows } from './platform-error.js';
 import { withSecurityAttributes } from './security-attributes.js';
 
-/** Options of {@link createSemaphore}; every field documents its default. */
+/**
+ * Options of {@link createSemaphore}; every field documents its default.
+ *
+ * @example
+ * ```ts
+ * createSemaphore({ name: 'ring-items', maximumCount: 1024 } satisfies SemaphoreOptions);
+ * ```
+ */
 export interface SemaphoreOptions {
   /** Name, to share the semaphore between processes (`Local\` prefix added). Default: unnamed. */
   readonly name?: string;

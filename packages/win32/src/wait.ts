@@ -10,7 +10,14 @@ import type { Win32Handle } from './handle.js';
 import { kernel32 } from './kernel32.js';
 import { lastError } from './last-error.js';
 
-/** How a wait ended. */
+/**
+ * How a wait ended.
+ *
+ * @example
+ * ```ts
+ * const result: WaitResult = waitForSingleObject(event, 0);
+ * ```
+ */
 export type WaitResult = 'signaled' | 'timeout' | 'abandoned';
 
 function interpret(result: number, syscall: string): WaitResult {

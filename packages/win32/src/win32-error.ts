@@ -8,7 +8,14 @@ import { win32ErrorSymbol } from './error-symbols.js';
  */
 let formatSystemMessage: ((errno: number) => string | undefined) | undefined;
 
-/** @internal Called by the bindings once `FormatMessageW` is available. */
+/**
+ * @internal Called by the bindings once `FormatMessageW` is available.
+ *
+ * @example
+ * ```ts
+ * setSystemMessageFormatter((errno) => `error ${errno}`);
+ * ```
+ */
 export function setSystemMessageFormatter(formatter: (errno: number) => string | undefined): void {
   formatSystemMessage = formatter;
 }
