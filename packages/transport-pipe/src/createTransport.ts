@@ -46,7 +46,7 @@ export const createTransport: TransportFactory = (url: URL, context: TransportCo
     if (options.allowRemote !== true) throw new ConfigurationError(`${url.href} names a remote pipe; set allowRemote: true to use one`);
   }
   if (process.platform === 'win32') {
-    const endpoint = new NamedPipeEndpoint(address.name, { maxMessageSize: context.maxFrameSize, ...options, server: address.server });
+    const endpoint = new NamedPipeEndpoint(address.name, { maxFrameSize: context.maxFrameSize, ...options, server: address.server });
     // A member of a remote pipe can only connect: the hub must be on the pipe's own machine.
     const hubOptions = address.server === undefined ? options : { ...options, canBeHub: false };
     return new HubTransport(endpoint, { maxFrameSize: context.maxFrameSize }, hubOptions);

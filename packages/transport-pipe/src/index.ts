@@ -21,3 +21,4 @@ export { NamedPipeServer, type NamedPipeServerOptions } from './win32/NamedPipeS
 export { NamedPipeClient, type NamedPipeClientOptions } from './win32/NamedPipeClient.js';
 export { NamedPipeConnection, type NamedPipeConnectionOptions } from './win32/NamedPipeConnection.js';
 export { NamedPipeEndpoint, type NamedPipeEndpointOptions } from './win32/NamedPipeEndpoint.js';
+export { NamedPipeStreamLink, type NamedPipeStreamLinkOptions } from './win32/NamedPipeStreamLink.js';

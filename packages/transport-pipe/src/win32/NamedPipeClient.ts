@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { openNamedPipe, pipePath, Win32Error } from '@busway/win32';
+import { openNamedPipe, pipePath, Win32Error, type Win32Handle } from '@busway/win32';
 import { ConnectTimeoutError } from '../errors.js';
 import { NamedPipeConnection, type NamedPipeConnectionOptions } from './NamedPipeConnection.js';
 import { sharedCompletionPort } from './sharedCompletionPort.js';
@@ -43,14 +43,26 @@ export class NamedPipeClient {
    * {@link ConnectTimeoutError} when it stays busy for `connectTimeout`.
    */
   static async connect(name: string, options: Readonly<Partial<NamedPipeClientOptions>> = {}): Promise<NamedPipeConnection> {
+    return new NamedPipeConnection(await NamedPipeClient.open(name, true, options), sharedCompletionPort(), options);
+  }
+
+  /**
+   * Open the pipe and return the handle (overlapped; message or byte read mode), for links that do
+   * their own I/O. Same retries and errors as {@link NamedPipeClient.connect}.
+   *
+   * @example
+   * ```ts
+   * const handle = await NamedPipeClient.open('\\\\.\\pipe\\busway\\orders', false);
+   * ```
+   */
+  static async open(name: string, messageMode: boolean, options: Readonly<Partial<Pick<NamedPipeClientOptions, 'connectTimeout'>>> = {}): Promise<Win32Handle> {
     const path = pipePath(name);
     const timeout = options.connectTimeout ?? 5000;
     const deadline = Date.now() + timeout;
     let pause = 2;
     for (;;) {
       try {
-        const handle = openNamedPipe(path, { messageMode: true, overlapped: true });
-        return new NamedPipeConnection(handle, sharedCompletionPort(), options);
+        return openNamedPipe(path, { messageMode, overlapped: true });
       } catch (err) {
         if (!(err instanceof Win32Error) || err.errno !== ERROR_PIPE_BUSY) throw err;
         if (Date.now() >= deadline) throw new ConnectTimeoutError(path, timeout, { cause: err });

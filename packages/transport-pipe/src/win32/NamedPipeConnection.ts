@@ -12,6 +12,7 @@ import { StalledFrameError } from '../errors.js';
 export interface NamedPipeConnectionOptions {
   /** Bytes asked for per `ReadFile`; a longer message arrives in parts (`ERROR_MORE_DATA`). Default: 64 KiB. */
   readonly readBufferSize: number;
+
   /** Largest message accepted or sent, in bytes; a longer one closes the connection. Default: 16 MiB. */
   readonly maxMessageSize: number;
   /** Bytes of writes in flight past which `send` throws `BufferFullError`. Default: 8 MiB. */
@@ -36,6 +37,7 @@ const ERROR_BROKEN_PIPE = 109;
 const ERROR_PIPE_NOT_CONNECTED = 233;
 const ERROR_NO_DATA = 232;
 const ERROR_OPERATION_ABORTED = 995;
+const READ_DEPTH = 1;
 const PEER_GONE = new Set([ERROR_BROKEN_PIPE, ERROR_PIPE_NOT_CONNECTED, ERROR_NO_DATA, ERROR_OPERATION_ABORTED]);
 
 /**
@@ -68,7 +70,11 @@ export class NamedPipeConnection implements FrameLink {
   #closeReason: { error: Error | undefined } | undefined;
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
   #drained: (() => void) | undefined;
-  readonly #onRead = (error: Error | undefined, result: OverlappedReadResult | undefined): void => this.#read(error, result);
+  /** Index the next read is issued with, and the index whose result is processed next. */
+  #nextIssue = 0;
+  #nextProcess = 0;
+  /** Completed reads waiting for an earlier one: processed strictly in issue order. */
+  readonly #completed = new Map<number, { error: Error | undefined; result: OverlappedReadResult | undefined }>();
   readonly #onWritten = (error: Error | undefined, written: number | undefined): void => this.#written(error, written);
 
   constructor(handle: Win32Handle, port: CompletionPort, options: Readonly<Partial<NamedPipeConnectionOptions>> = {}, peer?: PeerIdentity) {
@@ -130,8 +136,27 @@ export class NamedPipeConnection implements FrameLink {
   }
 
   #readNext(): void {
-    if (this.#closed) return;
-    this.#port.startRead(this.#handle, this.#options.readBufferSize, this.#onRead);
+    // One read pending at a time. Several would let a burst complete in one wait of the port, and
+    // Windows satisfies them in issue order (hence the indexes), but under Wine 8 a message-mode
+    // pipe with eight pending reads stopped delivering after a few hundred messages.
+    while (!this.#closed && this.#nextIssue - this.#nextProcess < READ_DEPTH) {
+      const index = this.#nextIssue;
+      this.#nextIssue += 1;
+      this.#port.startRead(this.#handle, this.#options.readBufferSize, (error, result) => {
+        this.#completed.set(index, { error, result });
+        this.#processCompleted();
+      });
+    }
+  }
+
+  #processCompleted(): void {
+    for (let next = this.#completed.get(this.#nextProcess); next !== undefined; next = this.#completed.get(this.#nextProcess)) {
+      this.#completed.delete(this.#nextProcess);
+      this.#nextProcess += 1;
+      if (this.#closed) continue;
+      this.#read(next.error, next.result);
+    }
+    this.#readNext();
   }
 
   #read(error: Error | undefined, result: OverlappedReadResult | undefined): void {
@@ -153,7 +178,6 @@ export class NamedPipeConnection implements FrameLink {
       this.#partBytes += bytes.length;
       if (moreData) {
         this.#armStallTimer();
-        this.#readNext();
         return;
       }
       const message = concat(this.#parts, this.#partBytes);
@@ -168,7 +192,6 @@ export class NamedPipeConnection implements FrameLink {
       }
       this.#deliver(bytes);
     }
-    this.#readNext();
   }
 
   #deliver(message: Uint8Array): void {

@@ -8,14 +8,17 @@ import { AddressInUseError, type FrameLink, type HubEndpoint, type HubListener }
 import { Win32Error } from '@busway/win32';
 import { PipeSquattedError } from '../errors.js';
 import { NamedPipeClient } from './NamedPipeClient.js';
-import type { NamedPipeConnection, NamedPipeConnectionOptions } from './NamedPipeConnection.js';
-import { NamedPipeFrameLink, PIPE_HELLO, PIPE_WELCOME, sameBytes } from './NamedPipeFrameLink.js';
+import { HandshakeLink, PIPE_HELLO, PIPE_WELCOME, sameBytes } from './HandshakeLink.js';
 import { NamedPipeServer } from './NamedPipeServer.js';
+import { NamedPipeStreamLink, type NamedPipeStreamLinkOptions } from './NamedPipeStreamLink.js';
+import { sharedCompletionPort } from './sharedCompletionPort.js';
 
 /** Options of a {@link NamedPipeEndpoint}. */
-export interface NamedPipeEndpointOptions extends NamedPipeConnectionOptions {
+export interface NamedPipeEndpointOptions extends NamedPipeStreamLinkOptions {
   /** SDDL of the pipe; default: the current user and SYSTEM only. A NULL DACL is refused. */
   readonly sddl: string;
+  /** Most pipe instances (members connected to this hub + 1), 1–255, 255 meaning unlimited. Default: 255. */
+  readonly maxInstances: number;
   /** How long each side waits for the other's handshake message, in milliseconds. Default: 2000. */
   readonly handshakeTimeout: number;
   /** How long `connect()` retries while every instance is busy, in milliseconds. Default: 5000. */
@@ -31,7 +34,8 @@ const ERROR_ACCESS_DENIED = 5;
 const ERROR_PIPE_BUSY = 231;
 
 /**
- * A `HubEndpoint` over Win32 named pipes in message mode (one busway frame = one message).
+ * A `HubEndpoint` over Win32 named pipes: byte mode with core's length-prefixed frames (see
+ * `NamedPipeStreamLink` for why not message mode), overlapped I/O through one completion port.
  *
  * `listen` creates the pipe with `FILE_FLAG_FIRST_PIPE_INSTANCE`: if the name exists (another
  * member is hub, or a stranger squats it), it fails with `AddressInUseError` and the member
@@ -68,14 +72,17 @@ export class NamedPipeEndpoint implements HubEndpoint {
   /** Become the hub; `AddressInUseError` when the name is taken or the pipe is remote. */
   async listen(onLink: (link: FrameLink) => void): Promise<HubListener> {
     if (this.#options.server !== undefined) throw new AddressInUseError(this.path); // only the remote machine can serve it
-    const accepted = new Set<NamedPipeConnection>();
+    const accepted = new Set<NamedPipeStreamLink>();
+    const port = sharedCompletionPort();
     let server: NamedPipeServer;
     try {
-      server = NamedPipeServer.listen(
+      server = NamedPipeServer.listenHandles(
         this.path,
-        (connection) => {
-          accepted.add(connection);
-          this.#welcome(connection, (link) => onLink(link), () => accepted.delete(connection));
+        false,
+        (handle, peer) => {
+          const link = new NamedPipeStreamLink(handle, port, this.#options, peer);
+          accepted.add(link);
+          this.#welcome(link, (ready) => onLink(ready), () => accepted.delete(link));
         },
         this.#options,
       );
@@ -99,8 +106,8 @@ export class NamedPipeEndpoint implements HubEndpoint {
 
   /** Join the hub: open the pipe and complete the handshake. */
   async connect(): Promise<FrameLink> {
-    const connection = await NamedPipeClient.connect(this.path, this.#options);
-    const link = new NamedPipeFrameLink(connection);
+    const connection = new NamedPipeStreamLink(await NamedPipeClient.open(this.path, false, this.#options), sharedCompletionPort(), this.#options);
+    const link = new HandshakeLink(connection);
     const timeout = this.#options.handshakeTimeout ?? 2000;
     await new Promise<void>((resolve, reject) => {
       let done = false;
@@ -132,8 +139,8 @@ export class NamedPipeEndpoint implements HubEndpoint {
   }
 
   /** Hub side: the first message must be the hello, within the timeout; answer, then hand out. */
-  #welcome(connection: NamedPipeConnection, onLink: (link: FrameLink) => void, onGone: () => void): void {
-    const link = new NamedPipeFrameLink(connection);
+  #welcome(connection: NamedPipeStreamLink, onLink: (link: FrameLink) => void, onGone: () => void): void {
+    const link = new HandshakeLink(connection);
     const timeout = this.#options.handshakeTimeout ?? 2000;
     let greeted = false;
     const timer = setTimeout(() => connection.close(new FrameError(`no busway hello within ${timeout} ms`)), timeout);
@@ -142,7 +149,7 @@ export class NamedPipeEndpoint implements HubEndpoint {
         if (greeted) return link.sink.onFrame(message);
         clearTimeout(timer);
         if (!sameBytes(message, PIPE_HELLO)) {
-          connection.close(new FrameError('the first message was not the busway hello'));
+          connection.close(new FrameError('the first frame was not the busway hello'));
           return;
         }
         greeted = true;

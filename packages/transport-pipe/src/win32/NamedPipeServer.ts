@@ -4,6 +4,7 @@
  * @module
  */
 import { createNamedPipe, getNamedPipeClientProcessId, pipePath, readDacl, waitNamedPipe, Win32Error, type Win32Handle } from '@busway/win32';
+import type { PeerIdentity } from '@busway/core';
 import { NamedPipeConnection, type NamedPipeConnectionOptions } from './NamedPipeConnection.js';
 import { sharedCompletionPort } from './sharedCompletionPort.js';
 
@@ -50,15 +51,23 @@ export class NamedPipeServer {
   /** The full pipe path, `\\.\pipe\<name>`. */
   readonly path: string;
   readonly #options: Readonly<Partial<NamedPipeServerOptions>>;
-  readonly #onConnection: (connection: NamedPipeConnection) => void;
+  readonly #onInstance: (instance: Win32Handle, peer: PeerIdentity | undefined) => void;
+  readonly #messageMode: boolean;
   #waiting: Win32Handle;
   #closed = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
 
-  private constructor(path: string, first: Win32Handle, onConnection: (connection: NamedPipeConnection) => void, options: Readonly<Partial<NamedPipeServerOptions>>) {
+  private constructor(
+    path: string,
+    first: Win32Handle,
+    messageMode: boolean,
+    onInstance: (instance: Win32Handle, peer: PeerIdentity | undefined) => void,
+    options: Readonly<Partial<NamedPipeServerOptions>>,
+  ) {
     this.path = path;
     this.#waiting = first;
-    this.#onConnection = onConnection;
+    this.#messageMode = messageMode;
+    this.#onInstance = onInstance;
     this.#options = options;
     this.#accept(first);
   }
@@ -69,10 +78,29 @@ export class NamedPipeServer {
    * `name` is a short name or a full `\\.\pipe\…` path.
    */
   static listen(name: string, onConnection: (connection: NamedPipeConnection) => void, options: Readonly<Partial<NamedPipeServerOptions>> = {}): NamedPipeServer {
+    const port = sharedCompletionPort();
+    return NamedPipeServer.listenHandles(name, true, (instance, peer) => onConnection(new NamedPipeConnection(instance, port, options, peer)), options);
+  }
+
+  /**
+   * The same server, handing out each connected instance's handle (message or byte mode) rather
+   * than a `NamedPipeConnection`: for links that do their own I/O, like the hub's byte stream.
+   *
+   * @example
+   * ```ts
+   * NamedPipeServer.listenHandles('orders', false, (handle, peer) => links.add(new NamedPipeStreamLink(handle, port, {}, peer)));
+   * ```
+   */
+  static listenHandles(
+    name: string,
+    messageMode: boolean,
+    onInstance: (instance: Win32Handle, peer: PeerIdentity | undefined) => void,
+    options: Readonly<Partial<NamedPipeServerOptions>> = {},
+  ): NamedPipeServer {
     const path = pipePath(name);
     refuseExistingName(path);
-    const first = createNamedPipe(path, { firstInstance: true, messageMode: true, ...instanceOptions(options) });
-    return new NamedPipeServer(path, first, onConnection, options);
+    const first = createNamedPipe(path, { firstInstance: true, messageMode, ...instanceOptions(options) });
+    return new NamedPipeServer(path, first, messageMode, onInstance, options);
   }
 
   /**
@@ -99,7 +127,7 @@ export class NamedPipeServer {
   #nextInstance(): void {
     if (this.#closed) return;
     try {
-      this.#waiting = createNamedPipe(this.path, { firstInstance: false, messageMode: true, ...instanceOptions(this.#options) });
+      this.#waiting = createNamedPipe(this.path, { firstInstance: false, messageMode: this.#messageMode, ...instanceOptions(this.#options) });
       this.#accept(this.#waiting);
     } catch (err) {
       if (err instanceof Win32Error && err.errno === ERROR_PIPE_BUSY) {
@@ -130,7 +158,7 @@ export class NamedPipeServer {
         } catch {
           pid = undefined; // the client may already have gone; its read will report that
         }
-        this.#onConnection(new NamedPipeConnection(instance, port, this.#options, pid === undefined ? undefined : { pid }));
+        this.#onInstance(instance, pid === undefined ? undefined : { pid });
       },
       () => {
         // Cancelled by close(), or the instance failed: either way this instance is done.

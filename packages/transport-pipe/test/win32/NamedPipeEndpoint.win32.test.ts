@@ -4,10 +4,11 @@ import { FrameError, FrameKind } from '@busway/core';
 import { AddressInUseError, encodeEnvelope, type FrameLink, type HubListener } from '@busway/core/internal';
 import { currentUserSid } from '@busway/win32';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PipeSquattedError } from '../../src/errors.js';
+import { PipeSquattedError, StalledFrameError } from '../../src/errors.js';
+import { PIPE_HELLO } from '../../src/win32/HandshakeLink.js';
+import { sharedCompletionPort } from '../../src/win32/sharedCompletionPort.js';
 import { NamedPipeClient } from '../../src/win32/NamedPipeClient.js';
 import { NamedPipeEndpoint } from '../../src/win32/NamedPipeEndpoint.js';
-import { PIPE_HELLO } from '../../src/win32/NamedPipeFrameLink.js';
 import { NamedPipeServer } from '../../src/win32/NamedPipeServer.js';
 import { buildFixtures } from './buildFixtures.js';
 
@@ -93,47 +94,72 @@ describe('NamedPipeEndpoint', () => {
     await expect(endpoint.listen(() => {})).rejects.toBeInstanceOf(AddressInUseError);
     const error = await endpoint.connect().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PipeSquattedError);
-    expect((error as PipeSquattedError).message).toMatch(/something else/);
+    expect((error as PipeSquattedError).code).toBe('PIPE_SQUATTED');
   });
 
-  it('a plain C client that speaks the hello is welcomed, and seen with its own pid', async () => {
+  it('a plain message-mode C client cannot join the hub pipe; the hub carries on', async () => {
     const name = uniqueName();
     const h = await hub(name);
-    const client = spawn(exe['pipe-client'] as string, [h.endpoint.path, Buffer.from(PIPE_HELLO).toString()], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const client = spawn(exe['pipe-client'] as string, [h.endpoint.path, 'hello from C'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     client.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const code = await new Promise((r) => client.once('exit', r));
-    expect(code).toBe(0);
-    expect(out).toMatch(/^reply 2 21 busway-pipe\/1 welcome/);
-    await until(() => h.links.length === 1);
-    expect(h.links[0]?.link.peer?.pid).toBe(client.pid);
-  });
-
-  it('drops a client whose first message is not the hello, and one that stays silent', async () => {
-    const name = uniqueName();
-    const h = await hub(name, { handshakeTimeout: 300 });
-    const rude = await NamedPipeClient.connect(h.endpoint.path);
-    const silent = await NamedPipeClient.connect(h.endpoint.path);
-    const rudeClosed: Array<Error | undefined> = [];
-    const silentClosed: Array<Error | undefined> = [];
-    rude.start({ onFrame: () => {}, onClose: (e) => rudeClosed.push(e) });
-    silent.start({ onFrame: () => {}, onClose: (e) => silentClosed.push(e) });
-    rude.send(Buffer.from('GET / HTTP/1.1'));
-    const started = Date.now();
-    await until(() => rudeClosed.length === 1 && silentClosed.length === 1, 3000);
-    expect(Date.now() - started).toBeLessThan(2000);
-    expect(h.links).toHaveLength(0); // neither was ever handed to the hub
-    // The hub still serves well-behaved members.
+    // The hub pipe is a byte-type pipe (length-prefixed frames), so a client that insists on
+    // message read mode is refused by the pipe itself: ERROR_INVALID_PARAMETER, and it gives up.
+    expect(code).toBe(2);
+    expect(out).toMatch(/^error SetNamedPipeHandleState 87/);
+    expect(h.links).toHaveLength(0);
     const member = await new NamedPipeEndpoint(name).connect();
     cleanup.push(() => member.close());
     member.start({ onFrame: () => {}, onClose: () => {} });
     member.send(frame('ok'));
     await until(() => h.links[0]?.frames.length === 1);
+    expect(h.links[0]?.link.peer?.pid).toBe(process.pid);
   });
 
-  it('closes a member that sends a message over the limit; others carry on', async () => {
+  it('drops a client whose first bytes are not the hello, and one that stays silent', async () => {
     const name = uniqueName();
-    const h = await hub(name, { maxMessageSize: 4096, readBufferSize: 1024 });
+    const h = await hub(name, { handshakeTimeout: 300 });
+    const port = sharedCompletionPort();
+    const rude = await NamedPipeClient.open(h.endpoint.path, false);
+    const silent = await NamedPipeClient.open(h.endpoint.path, false);
+    cleanup.push(() => rude.closed || rude.close(), () => silent.closed || silent.close());
+    const started = Date.now();
+    await port.write(rude, Buffer.from('GET / HTTP/1.1\r\n\r\n'));
+    // Each side learns it was dropped when its read fails with ERROR_BROKEN_PIPE.
+    const rudeEnd = port.read(rude, 100).catch((e: unknown) => e);
+    const silentEnd = port.read(silent, 100).catch((e: unknown) => e);
+    expect(await rudeEnd).toMatchObject({ symbol: 'ERROR_BROKEN_PIPE' });
+    expect(await silentEnd).toMatchObject({ symbol: 'ERROR_BROKEN_PIPE' });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(h.links).toHaveLength(0); // neither was ever handed to the hub
+  });
+
+  it('drops a member that sends half a frame and then nothing, within stallTimeout', async () => {
+    const name = uniqueName();
+    const h = await hub(name, { stallTimeout: 300 });
+    const port = sharedCompletionPort();
+    const raw = await NamedPipeClient.open(h.endpoint.path, false);
+    cleanup.push(() => raw.closed || raw.close());
+    const prefixed = (f: Uint8Array): Buffer => {
+      const out = Buffer.alloc(4 + f.length);
+      out.writeUInt32BE(f.length);
+      out.set(f, 4);
+      return out;
+    };
+    await port.write(raw, prefixed(PIPE_HELLO));
+    const whole = prefixed(encodeEnvelope({ kind: FrameKind.Publish, origin: 9, sequence: 1, topic: 't', payload: new Uint8Array(500) }));
+    await port.write(raw, whole.subarray(0, 100));
+    await until(() => h.links.length === 1);
+    const started = Date.now();
+    await until(() => h.links[0]?.closed.length === 1, 3000);
+    expect(h.links[0]?.closed[0]).toBeInstanceOf(StalledFrameError);
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it('closes a member that announces a frame over the limit; others carry on', async () => {
+    const name = uniqueName();
+    const h = await hub(name, { maxFrameSize: 4096, readBufferSize: 1024 });
     const bad = await new NamedPipeEndpoint(name).connect();
     const good = await new NamedPipeEndpoint(name).connect();
     cleanup.push(() => bad.close(), () => good.close());
