@@ -154,7 +154,7 @@ function ensureTools() {
   log(`installing ${missing.join(', ')} with apt-get…`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   must('apt-get', ['update'], { env });
-  must('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { env });
+  must('apt-get', ['install', '-y', ...missing], { env });
   if (!which('wine')) {
     console.error('win32: apt-get installed wine64 but there is no `wine` on PATH');
     process.exit(1);
