@@ -369,7 +369,8 @@ export class Bus {
       published: this.#counters.published,
       delivered: this.#counters.delivered,
       duplicates: dedup.duplicates,
-      gaps: dedup.gaps,
+      // Only a medium that hands every member every frame makes a hole in a sequence mean a loss.
+      gaps: this.#transport.capabilities.broadcast === 'native' ? dedup.gaps : 0,
       badFrames: this.#counters.badFrames,
       fragmentsExpired: reassembly.expired,
       reassemblyDropped: reassembly.dropped,

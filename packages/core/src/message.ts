@@ -59,7 +59,12 @@ export interface BusStats {
   readonly delivered: number;
   /** Frames dropped because they had already been received. */
   readonly duplicates: number;
-  /** Frames that never arrived (sequence numbers that slid out of the dedup window unseen). */
+  /**
+   * Frames that never arrived: sequence numbers that slid out of the dedup window unseen. Counted
+   * on broadcast transports (`capabilities.broadcast === 'native'`: mmf, udp, mailslot), where every
+   * member sees every frame a sender sends. On hub transports a member receives only what it showed
+   * interest in, so holes in a sender's sequence are expected and this stays 0.
+   */
   readonly gaps: number;
   /** Frames that could not be decoded and were dropped. */
   readonly badFrames: number;

@@ -262,6 +262,27 @@ describe('request / reply', () => {
   });
 });
 
+describe('statistics', () => {
+  it('does not count frames routed elsewhere by a hub as lost', async () => {
+    // B and C each see only the topic they subscribe to, so each sees every other sequence number
+    // of A's: on a hub transport that is routing, not loss.
+    const u = url();
+    const a = await join(u);
+    const b = await join(u);
+    const c = await join(u);
+    const seenB = collect(b.subscribe('x'), 1500);
+    const seenC = collect(c.subscribe('y'), 1500);
+    await settle();
+    for (let i = 0; i < 1500; i += 1) {
+      await a.publish('x', i);
+      await a.publish('y', i);
+    }
+    await Promise.all([seenB, seenC]);
+    expect(b.stats().gaps).toBe(0);
+    expect(c.stats().gaps).toBe(0);
+  });
+});
+
 describe('life cycle and configuration', () => {
   it('reports state and completes subscriptions and fails requests on close', async () => {
     const u = url();

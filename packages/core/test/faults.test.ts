@@ -1,7 +1,7 @@
 import { lastValueFrom, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Bus, createBus, MemoryTransport, registerTransport } from '../src/index.js';
-import { atIndexes, FaultInjectingTransport, type Faults, randomly } from '../src/testing/index.js';
+import { FaultInjectingTransport, type Faults, randomly } from '../src/testing/index.js';
 
 let n = 0;
 const buses: Bus[] = [];
@@ -21,13 +21,16 @@ async function lossyPair(
   n += 1;
   const url = `memory://faults-${n}${query}`;
   const scheme = `faulty-${n}`;
+  // A lossy broadcast medium, as UDP or mailslots are: every member sees every frame, and frames
+  // may be lost, duplicated or reordered on the way.
+  const medium = { reliable: false, ordered: false, broadcast: 'native' } as const;
   registerTransport(scheme, (_u, ctx) =>
-    new FaultInjectingTransport(new MemoryTransport(new URL(url), ctx), {
-      capabilities: { reliable: false, ordered: false },
-      ...faults,
-    }),
+    new FaultInjectingTransport(new MemoryTransport(new URL(url), ctx), { capabilities: medium, ...faults }),
   );
-  const receiver = await createBus({ url, ...receiverOptions });
+  registerTransport(`${scheme}-clean`, (_u, ctx) =>
+    new FaultInjectingTransport(new MemoryTransport(new URL(url), ctx), { capabilities: medium }),
+  );
+  const receiver = await createBus({ url: `${scheme}-clean://x`, ...receiverOptions });
   const sender = await createBus(`${scheme}://x`);
   buses.push(receiver, sender);
   await new Promise((r) => setImmediate(r));
