@@ -103,8 +103,8 @@ async function table() {
   lines.push(
     '',
     'Every transport gets duplicate suppression, fragmentation and request/reply from the core. On',
-    'an unordered transport a sender\'s messages may arrive out of order, but never twice. The',
-    'ordering, reliability, frame and broadcast columns come from each transport\'s declared',
+    "an unordered transport a sender's messages may arrive out of order, but never twice. The",
+    "ordering, reliability, frame and broadcast columns come from each transport's declared",
     `capabilities on ${process.platform} (\`node scripts/transport-table.mjs\` regenerates them).`,
   );
   return lines.join('\n');
@@ -119,7 +119,15 @@ if (mode === undefined) {
   const start = readme.indexOf(START);
   const end = readme.indexOf(END);
   if (start < 0 || end < start) throw new Error(`README.md lacks the ${START} … ${END} markers`);
-  const updated = `${readme.slice(0, start + START.length)}\n${generated}\n${readme.slice(end)}`;
+  // Formatted as `prettier --check` (part of lint) expects, so the two checks agree.
+  const prettier = await import('prettier');
+  const updated = await prettier.format(
+    `${readme.slice(0, start + START.length)}\n${generated}\n${readme.slice(end)}`,
+    {
+      ...(await prettier.resolveConfig(readmePath)),
+      filepath: readmePath,
+    },
+  );
   if (mode === '--write') {
     writeFileSync(readmePath, updated);
     console.log('README.md transport table updated');
