@@ -18,6 +18,7 @@ import { Win32Handle } from './handle.js';
 import { kernel32, type Kernel32Bindings } from './kernel32.js';
 import { checkBool, checkHandle } from './last-error.js';
 import { NativeMemory } from './native-memory.js';
+import { MemoryPool } from './memory-pool.js';
 import { assertWindows } from './platform-error.js';
 import { Win32Error } from './win32-error.js';
 
@@ -148,6 +149,8 @@ export class CompletionPort {
   readonly #entryView: DataView;
   readonly #pending = new Map<number, Operation>();
   readonly #associated = new WeakSet<Win32Handle>();
+  /** OVERLAPPED + data blocks, reused: allocating and viewing native memory costs microseconds. */
+  readonly #pool = new MemoryPool(OVERLAPPED_SIZE);
   #waiting = false;
   #closed = false;
   #drained: (() => void) | undefined;
@@ -330,6 +333,7 @@ export class CompletionPort {
     }
     this.#port.close();
     this.#entries.free();
+    this.#pool.clear();
   }
 
   #start<T>(
@@ -353,27 +357,28 @@ export class CompletionPort {
       return done(err as Error, undefined);
     }
     const handleValue = handle.value;
-    const memory = new NativeMemory(OVERLAPPED_SIZE + dataSize);
+    const memory = this.#pool.take(dataSize);
     const overlapped = memory.address;
     let ok: number;
     try {
       ok = issue(this.#k32, handleValue, overlapped, overlapped + OVERLAPPED_SIZE, memory);
     } catch (err) {
       // The call was not made (a marshalling error): nothing owns the memory but us.
-      memory.free();
+      this.#pool.give(memory);
       return done(err as Error, undefined);
     }
     if (ok === 0) {
       const errno = this.#k32.GetLastError();
       if (syscall === 'ConnectNamedPipe' && errno === ERROR_PIPE_CONNECTED) {
         // The client connected between CreateNamedPipeW and now: done, and no packet follows.
-        memory.free();
-        return done(undefined, result(memory, 0, false));
+        const value = result(memory, 0, false);
+        this.#pool.give(memory);
+        return done(undefined, value);
       }
       // ERROR_MORE_DATA is a warning status: the read completed (partly), and as for any
       // non-error completion the kernel queues a packet, which settles the operation.
       if (errno !== ERROR_IO_PENDING && errno !== ERROR_MORE_DATA) {
-        memory.free();
+        this.#pool.give(memory);
         return done(new Win32Error(syscall, errno, handle.name), undefined);
       }
     }
@@ -391,11 +396,11 @@ export class CompletionPort {
       abandon: (error) => done(error, undefined),
       finish: (error, transferred, moreData) => {
         if (error !== undefined) {
-          memory.free();
+          this.#pool.give(memory);
           return done(error, undefined);
         }
         const value = result(memory, transferred, moreData);
-        memory.free();
+        this.#pool.give(memory);
         done(undefined, value);
       },
     };
