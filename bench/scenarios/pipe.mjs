@@ -16,6 +16,7 @@ import { BufferFullError, createBus, registerTransport } from '@busway/core';
 import { encodeEnvelope, FrameKind } from '@busway/core/internal';
 import { createTransport } from '../../packages/transport-pipe/dist/index.js';
 import { startChild } from '../lib/child.mjs';
+import { netRoundTrip, netThroughput } from '../peers/net.mjs';
 import { throughput, timeRoundTrips } from '../lib/measure.mjs';
 
 const CHILD = new URL('./pipe-child.mjs', import.meta.url);
@@ -131,9 +132,29 @@ async function transportRoundTrip({ durationMs, size = 64 }) {
   }
 }
 
+// On Windows (and under Wine) the comparison is Node's own net over \\.\pipe\ (libuv's named
+// pipes), in groups of their own: the shared local groups' Unix-socket and zeromq baselines do
+// not apply there. The net peer maps an ipc:// URL's path to a pipe name.
+const onWindows = process.platform === 'win32';
+const ONE_WAY = onWindows ? 'pipe-win32-one-way' : 'local-one-way';
+const ROUND_TRIP = onWindows ? 'pipe-win32-round-trip' : 'local-round-trip';
+const NET_PIPE = 'net \\\\.\\pipe\\ (libuv)';
+const netPipeAddress = () => `ipc:///busway-bench-${process.pid}-net-${++counter}`;
+
+export const groups = {
+  'pipe-win32-one-way': { title: 'Named pipe one-way, 64-byte messages, receiver in a child process', baseline: NET_PIPE, better: 'throughput' },
+  'pipe-win32-round-trip': { title: 'Named pipe request/reply, one in flight, 64 bytes', baseline: NET_PIPE, better: 'latency' },
+};
+
 export const scenarios = [
-  { name: 'busway pipe://', group: 'local-one-way', run: buswayOneWay },
-  { name: 'busway pipe://', group: 'local-round-trip', run: buswayRoundTrip },
-  { name: 'busway pipe:// transport only', group: 'local-one-way', run: transportOneWay },
-  { name: 'busway pipe:// transport only', group: 'local-round-trip', run: transportRoundTrip },
+  { name: 'busway pipe://', group: ONE_WAY, run: buswayOneWay },
+  { name: 'busway pipe://', group: ROUND_TRIP, run: buswayRoundTrip },
+  { name: 'busway pipe:// transport only', group: ONE_WAY, run: transportOneWay },
+  { name: 'busway pipe:// transport only', group: ROUND_TRIP, run: transportRoundTrip },
+  ...(onWindows
+    ? [
+        { name: NET_PIPE, group: ONE_WAY, baseline: true, run: ({ durationMs }) => netThroughput(netPipeAddress(), { durationMs }) },
+        { name: NET_PIPE, group: ROUND_TRIP, baseline: true, run: ({ durationMs }) => netRoundTrip(netPipeAddress(), { durationMs }) },
+      ]
+    : []),
 ];
