@@ -1,8 +1,9 @@
 /**
  * Far end of the busway tcp:// benchmarks, in its own process: it joins first, so it is the hub,
  * and either counts `bench.m` messages (`sink`, reporting `{ type: 'done', count }` when told
- * `bench.done`) or answers `bench.rr` requests with their payload (`echo`).
- * Usage (forked by socket.mjs): node socket-child.mjs <sink|echo> <tcp://host:port>
+ * `bench.done`) or answers `bench.rr` requests with their payload (`echo`); `frame-sink` and
+ * `frame-echo` do the same with bare frames on the transport, no bus.
+ * Usage (forked by socket.mjs): node socket-child.mjs <sink|echo|frame-sink|frame-echo> <tcp://host:port>
  * Loaded by run.mjs as a scenario file too, where it defines no scenario and does nothing.
  */
 import { pathToFileURL } from 'node:url';
@@ -14,18 +15,45 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const { createTransport } = await import('../../packages/transport-socket/dist/index.js');
   registerTransport('tcp', createTransport);
   const [mode, url] = process.argv.slice(2);
-  const bus = await createBus({ url });
-  if (mode === 'sink') {
-    let count = 0;
-    bus.subscribe('bench.m').subscribe(() => (count += 1));
-    bus.subscribe('bench.done').subscribe(() => {
-      process.send({ type: 'done', count });
-      count = 0;
+  if (mode === 'frame-sink' || mode === 'frame-echo') {
+    // The transport alone, no bus: what the socket layer costs, next to the net peer.
+    const { encodeEnvelope, FrameKind } = await import('@busway/core/internal');
+    const transport = await createTransport(new URL(url), { memberId: 2, maxFrameSize: 1 << 24, options: {} });
+    await transport.open();
+    transport.send(encodeEnvelope({ kind: FrameKind.Subscribe, origin: 2, sequence: 1, topic: 'bench.>' }));
+    const reply = encodeEnvelope({
+      kind: FrameKind.Publish,
+      origin: 2,
+      sequence: 2,
+      topic: 'bench.pong',
+      payload: new Uint8Array(64),
     });
+    let count = 0;
+    transport.frames$.subscribe((frame) => {
+      if (mode === 'frame-echo') transport.send(reply);
+      else if (frame.bytes.length > 60) count += 1;
+      else {
+        process.send({ type: 'done', count });
+        count = 0;
+      }
+    });
+    process.send({ type: 'listening', address: url });
+    process.on('disconnect', () => process.exit(0));
+    process.on('SIGTERM', () => void transport.close().then(() => process.exit(0)));
   } else {
-    bus.handle('bench.rr', (req) => req.data);
+    const bus = await createBus({ url });
+    if (mode === 'sink') {
+      let count = 0;
+      bus.subscribe('bench.m').subscribe(() => (count += 1));
+      bus.subscribe('bench.done').subscribe(() => {
+        process.send({ type: 'done', count });
+        count = 0;
+      });
+    } else {
+      bus.handle('bench.rr', (req) => req.data);
+    }
+    process.send({ type: 'listening', address: url });
+    process.on('disconnect', () => process.exit(0));
+    process.on('SIGTERM', () => void bus.close().then(() => process.exit(0)));
   }
-  process.send({ type: 'listening', address: url });
-  process.on('disconnect', () => process.exit(0));
-  process.on('SIGTERM', () => void bus.close().then(() => process.exit(0)));
 }

@@ -49,6 +49,11 @@ export interface FrameLink {
   send(frame: Uint8Array): void;
   /** Close the link; `onClose` follows. Idempotent. */
   close(error?: Error): void;
+  /**
+   * Bytes accepted by `send` and not yet taken by the OS, when the link can tell. Reported in
+   * the transport's stats so a fast publisher can pace itself before `BufferFullError`.
+   */
+  readonly queuedBytes?: number;
 }
 
 /** What {@link HubEndpoint.listen} returns: the hub's accepting side. */

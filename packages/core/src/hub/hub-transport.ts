@@ -80,6 +80,8 @@ export interface HubTransportSeams {
 interface Role {
   readonly isHub: boolean;
   send(frame: Uint8Array): void;
+  /** Bytes waiting in the OS-facing queues of this role's links. */
+  queuedBytes(): number;
   close(): Promise<void>;
 }
 
@@ -204,13 +206,17 @@ export class HubTransport implements Transport {
     return this.#closing;
   }
 
-  /** Counters: role, reconnects, takeovers, buffered bytes, rejected frames, links closed. */
+  /**
+   * Counters: role, reconnects, takeovers, bytes buffered while reconnecting, bytes queued on the
+   * links (`sendQueueBytes`), rejected frames, links closed for bad frames or slowness.
+   */
   stats(): Readonly<Record<string, number>> {
     const router = this.#router?.stats();
     return {
       ...this.#counters,
       isHub: this.isHub ? 1 : 0,
       bufferedBytes: this.#pending.bytes,
+      sendQueueBytes: this.#role?.queuedBytes() ?? 0,
       bufferedFrames: this.#pending.length,
       links: this.isHub && router !== undefined ? router.links - 1 : 0,
       routed: router?.routed ?? 0,
@@ -358,6 +364,11 @@ export class HubTransport implements Transport {
       send(frame: Uint8Array): void {
         router.route(frame, self);
       },
+      queuedBytes(): number {
+        let total = 0;
+        for (const link of links) total += link.queuedBytes ?? 0;
+        return total;
+      },
       async close(): Promise<void> {
         for (const link of links) link.close();
         await role.listener?.close();
@@ -372,6 +383,7 @@ export class HubTransport implements Transport {
     const role: Role = {
       isHub: false,
       send: (frame) => link.send(frame),
+      queuedBytes: () => link.queuedBytes ?? 0,
       close: async () => link.close(),
     };
     link.start({
