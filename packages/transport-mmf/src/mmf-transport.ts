@@ -89,7 +89,7 @@ export class MmfTransport implements Transport {
       throw new ClosedError('the mmf transport was closed while opening');
     }
     const ring = SharedRing.attach(mapping.buffer, o.name);
-    ring.onWake = () => mapping.wake();
+    ring.onWake = (sleepers) => mapping.wake(sleepers);
     this.#mapping = mapping;
     this.#ring = ring;
     this.#reader = new RingReader(ring, { skipWriterTag: ring.writerTag, abandonAfterMs: o.abandonAfterMs });

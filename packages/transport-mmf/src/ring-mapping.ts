@@ -27,8 +27,8 @@ export interface RingMapping {
    * Never blocks the event loop; spurious returns are allowed.
    */
   sleep(value: number, timeoutMs: number): Promise<void>;
-  /** Wake every sleeping reader of this ring, in every process. */
-  wake(): void;
+  /** Wake the readers of this ring that announced sleep (`sleepers` announcements), in every process. */
+  wake(sleepers: number): void;
   /** Drop this user's reference; the last one unmaps (and, when nobody maps it any more, removes the name). */
   release(): Promise<void>;
 }

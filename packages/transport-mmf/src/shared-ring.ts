@@ -84,10 +84,11 @@ export class SharedRing {
   /** Tag written into this writer's records; readers with the same tag skip them. */
   readonly writerTag: number;
   /**
-   * Called after a commit when a reader announced it is going to sleep: the platform backend
-   * wakes it (futex, event). Never called while readers keep up.
+   * Called after a commit when readers announced they are going to sleep, with how many
+   * announcements there were: the platform backend wakes them (futex: all; semaphore: that many
+   * units). Never called while readers keep up.
    */
-  onWake: (() => void) | undefined = undefined;
+  onWake: ((sleepers: number) => void) | undefined = undefined;
 
   readonly #claim64: BigInt64Array;
   #claimedPosition = 0;
@@ -252,7 +253,7 @@ export class SharedRing {
    * ```
    */
   prepareToSleep(): number {
-    Atomics.store(this.i32, RingOffset.sleepers >> 2, 1);
+    Atomics.add(this.i32, RingOffset.sleepers >> 2, 1);
     return Atomics.load(this.i32, RingOffset.doorbell >> 2);
   }
 
@@ -306,9 +307,14 @@ export class SharedRing {
     if (first < payload.length) this.u8.set(payload.subarray(first), RING_HEADER_SIZE);
   }
 
+  /**
+   * Take every announcement at once (so a stream of publishes to a sleeping reader rings once),
+   * move the doorbell, and let the backend wake that many sleepers.
+   */
   #wakeSleepers(): void {
-    Atomics.store(this.i32, RingOffset.sleepers >> 2, 0);
+    const sleepers = Atomics.exchange(this.i32, RingOffset.sleepers >> 2, 0);
+    if (sleepers === 0) return; // another writer took them
     Atomics.add(this.i32, RingOffset.doorbell >> 2, 1);
-    this.onWake?.();
+    this.onWake?.(sleepers);
   }
 }

@@ -1,9 +1,9 @@
-import { fileURLToPath } from 'node:url';
 import { describeConformance } from '@busway/core/testing';
 
 // The suite's child process resolves transports from core's dist, which cannot see this package
-// by name: preload a registration (inherited through the environment).
-const register = fileURLToPath(new URL('./fixtures/register-mmf.mjs', import.meta.url));
+// by name: preload a registration (inherited through the environment). A file URL, so that it
+// also works with Windows paths.
+const register = new URL('./fixtures/register-mmf.mjs', import.meta.url).href;
 process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import=${register}`.trim();
 
 let n = 0;

@@ -57,7 +57,7 @@ export async function openPosixRing(request: RingMappingRequest): Promise<RingMa
   return {
     buffer: shared.shm.buffer,
     sleep: (value, timeoutMs) => shared.bell.sleep(value, timeoutMs),
-    wake: () => shared.bell.wake(),
+    wake: () => shared.bell.wake(), // a futex wake reaches every sleeper whatever the count
     release: async () => {
       if (released) return;
       released = true;

@@ -1,19 +1,140 @@
 /**
- * The Win32 backend (named file mapping + named event through `@busway/win32`): not written yet.
+ * The Win32 backend: a named file mapping (`CreateFileMappingW` on the paging file) holding the
+ * ring, and a named semaphore as the doorbell, both through `@busway/win32` and both created with
+ * a DACL granting the current user (and SYSTEM) only. Transports of one name in one process share
+ * the mapping and one wait in flight.
+ *
+ * Why a semaphore: a writer releases one unit per sleep announcement it took from the ring header
+ * (`sleepers`), and every announced reader that blocks finds a unit; an announcement whose reader
+ * found work instead leaves a spare unit, which costs one spurious wake-up later, never a lost one.
+ * An auto-reset event would wake only one process; a manual-reset one needs a reset that races
+ * with late sleepers.
  *
  * @module
  */
-import { ConfigurationError } from '@busway/core';
+import {
+  createFileMapping,
+  createSemaphore,
+  mapView,
+  type MappedView,
+  releaseSemaphore,
+  waitForSingleObjectAsync,
+  type Win32Handle,
+} from '@busway/win32';
+import { RingMismatchError, SharedMemoryError } from '../errors.js';
 import type { RingMapping, RingMappingRequest } from '../ring-mapping.js';
+import { mappingSize, RingOffset } from '../ring-layout.js';
+import { SharedRing } from '../shared-ring.js';
+
+interface Shared {
+  readonly mapping: Win32Handle;
+  readonly view: MappedView;
+  readonly bell: Win32Handle;
+  inFlight: Promise<void> | undefined;
+  refs: number;
+}
+
+const open = new Map<string, Promise<Shared>>();
 
 /**
- * Open the ring on Win32. Not implemented yet: rejects with a ConfigurationError.
+ * The kernel object name of a ring: `Local\busway-mmf-<name>` (per session, the default) or
+ * `Global\busway-mmf-<name>` (needs SeCreateGlobalPrivilege to create).
  *
  * @example
  * ```ts
- * await openWin32Ring({ name: 'orders', capacity: 1 << 24, scope: 'local', initTimeoutMs: 2000 });
+ * win32RingName('orders', 'local'); // "Local\\busway-mmf-orders"
+ * ```
+ */
+export function win32RingName(name: string, scope: 'local' | 'global'): string {
+  return `${scope === 'global' ? 'Global' : 'Local'}\\busway-mmf-${name}`;
+}
+
+/**
+ * Open (or create and format) the ring `request.name` for this process.
+ *
+ * @example
+ * ```ts
+ * const mapping = await openWin32Ring({ name: 'orders', capacity: 1 << 24, scope: 'local', initTimeoutMs: 2000 });
  * ```
  */
 export async function openWin32Ring(request: RingMappingRequest): Promise<RingMapping> {
-  throw new ConfigurationError(`mmf://${request.name}: the Win32 backend is not implemented yet`);
+  const objectName = win32RingName(request.name, request.scope);
+  const key = `${objectName}:${request.capacity}`;
+  let pending = open.get(key);
+  if (pending === undefined) {
+    pending = create(objectName, request);
+    open.set(key, pending);
+    pending.catch(() => open.delete(key));
+  }
+  const shared = await pending;
+  shared.refs++;
+  let released = false;
+  return {
+    buffer: shared.view.buffer,
+    sleep: (_value, timeoutMs) => {
+      // One wait per mapping per process; other transports of the process share its wake-up.
+      shared.inFlight ??= waitForSingleObjectAsync(shared.bell, Math.ceil(timeoutMs)).then(
+        () => void (shared.inFlight = undefined),
+        () => void (shared.inFlight = undefined),
+      );
+      return shared.inFlight;
+    },
+    wake: (sleepers) => void releaseSemaphore(shared.bell, Math.max(1, sleepers)),
+    release: async () => {
+      if (released) return;
+      released = true;
+      if (--shared.refs > 0) return;
+      open.delete(key);
+      while (shared.inFlight !== undefined) {
+        releaseSemaphore(shared.bell, 1); // our own wait returns; a spare unit is harmless
+        await Promise.race([shared.inFlight, new Promise((r) => setTimeout(r, 10))]);
+      }
+      shared.view.unmap();
+      shared.mapping.close();
+      shared.bell.close();
+    },
+  };
+}
+
+async function create(objectName: string, request: RingMappingRequest): Promise<Shared> {
+  const size = mappingSize(request.capacity);
+  let created;
+  try {
+    created = createFileMapping(objectName, size);
+  } catch (err) {
+    if (request.scope === 'global' && (err as { errno?: number }).errno === 5) {
+      throw new SharedMemoryError('CreateFileMappingW', 5, `${objectName}: creating a Global\\ object needs SeCreateGlobalPrivilege (run elevated or as a service), or use scope=local`, { cause: err });
+    }
+    throw err;
+  }
+  const { handle, existed } = created;
+  let view: MappedView | undefined;
+  try {
+    // A smaller existing mapping of that name cannot be mapped at our size (MapViewOfFile fails);
+    // a larger one is caught by attach() comparing the header's capacity with our size.
+    try {
+      view = mapView(handle, size);
+    } catch (err) {
+      if (!existed) throw err;
+      throw new RingMismatchError(objectName, `the existing mapping cannot be mapped at ${size} bytes (smaller, or not ours)`, { cause: err });
+    }
+    if (!existed) SharedRing.format(view.buffer);
+    else await initialised(view.buffer, objectName, request.initTimeoutMs);
+    SharedRing.attach(view.buffer, objectName); // magic, version, sizes: before anyone writes
+    const bell = createSemaphore({ name: `${objectName}-bell`, initialCount: 0 });
+    return { mapping: handle, view, bell, inFlight: undefined, refs: 0 };
+  } catch (err) {
+    view?.unmap();
+    handle.close();
+    throw err;
+  }
+}
+
+async function initialised(buffer: ArrayBuffer, name: string, timeoutMs: number): Promise<void> {
+  const magic = new Int32Array(buffer, RingOffset.magic, 1);
+  const deadline = Date.now() + timeoutMs;
+  while (Atomics.load(magic, 0) === 0) {
+    if (Date.now() > deadline) throw new RingMismatchError(name, `not initialised within ${timeoutMs} ms (its creator died, or it is not a busway ring)`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
