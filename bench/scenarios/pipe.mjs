@@ -70,7 +70,9 @@ async function buswayRoundTrip({ durationMs, size = 64 }) {
   const bus = await createBus({ url: peer.address, transportOptions: options });
   try {
     const payload = new Uint8Array(size).fill(0x61);
-    return await timeRoundTrips(() => lastValueFrom(bus.request('bench.rr', payload, { timeout: 5000 })), { durationMs });
+    return await timeRoundTrips(() => lastValueFrom(bus.request('bench.rr', payload, { timeout: 5000 })), {
+      durationMs,
+    });
   } finally {
     await bus.close();
     await peer.stop();
@@ -82,7 +84,13 @@ async function transportOneWay({ durationMs, size = 64 }) {
   const transport = await createTransport(new URL(peer.address), { memberId: 1, maxFrameSize: 1 << 24, options });
   await transport.open();
   try {
-    const frame = encodeEnvelope({ kind: FrameKind.Publish, origin: 1, sequence: 1, topic: 'bench.m', payload: new Uint8Array(size) });
+    const frame = encodeEnvelope({
+      kind: FrameKind.Publish,
+      origin: 1,
+      sequence: 1,
+      topic: 'bench.m',
+      payload: new Uint8Array(size),
+    });
     let sent = 0;
     const t0 = performance.now();
     const deadline = t0 + durationMs;
@@ -115,7 +123,13 @@ async function transportRoundTrip({ durationMs, size = 64 }) {
   await transport.open();
   try {
     transport.send(encodeEnvelope({ kind: FrameKind.Subscribe, origin: 1, sequence: 1, topic: 'bench.pong' }));
-    const frame = encodeEnvelope({ kind: FrameKind.Publish, origin: 1, sequence: 2, topic: 'bench.ping', payload: new Uint8Array(size) });
+    const frame = encodeEnvelope({
+      kind: FrameKind.Publish,
+      origin: 1,
+      sequence: 2,
+      topic: 'bench.ping',
+      payload: new Uint8Array(size),
+    });
     let wake;
     transport.frames$.subscribe(() => wake());
     return await timeRoundTrips(
@@ -142,8 +156,16 @@ const NET_PIPE = 'net \\\\.\\pipe\\ (libuv)';
 const netPipeAddress = () => `ipc:///busway-bench-${process.pid}-net-${++counter}`;
 
 export const groups = {
-  'pipe-win32-one-way': { title: 'Named pipe one-way, 64-byte messages, receiver in a child process', baseline: NET_PIPE, better: 'throughput' },
-  'pipe-win32-round-trip': { title: 'Named pipe request/reply, one in flight, 64 bytes', baseline: NET_PIPE, better: 'latency' },
+  'pipe-win32-one-way': {
+    title: 'Named pipe one-way, 64-byte messages, receiver in a child process',
+    baseline: NET_PIPE,
+    better: 'throughput',
+  },
+  'pipe-win32-round-trip': {
+    title: 'Named pipe request/reply, one in flight, 64 bytes',
+    baseline: NET_PIPE,
+    better: 'latency',
+  },
 };
 
 export const scenarios = [
@@ -153,8 +175,18 @@ export const scenarios = [
   { name: 'busway pipe:// transport only', group: ROUND_TRIP, run: transportRoundTrip },
   ...(onWindows
     ? [
-        { name: NET_PIPE, group: ONE_WAY, baseline: true, run: ({ durationMs }) => netThroughput(netPipeAddress(), { durationMs }) },
-        { name: NET_PIPE, group: ROUND_TRIP, baseline: true, run: ({ durationMs }) => netRoundTrip(netPipeAddress(), { durationMs }) },
+        {
+          name: NET_PIPE,
+          group: ONE_WAY,
+          baseline: true,
+          run: ({ durationMs }) => netThroughput(netPipeAddress(), { durationMs }),
+        },
+        {
+          name: NET_PIPE,
+          group: ROUND_TRIP,
+          baseline: true,
+          run: ({ durationMs }) => netRoundTrip(netPipeAddress(), { durationMs }),
+        },
       ]
     : []),
 ];

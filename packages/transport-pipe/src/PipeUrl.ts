@@ -50,6 +50,7 @@ export function parsePipeUrl(url: URL): PipeAddress {
   if (path === '') return { name: checkPipeName(url.hostname), server: undefined };
   // "." is how Win32 spells the local machine; accept it as local.
   const server = url.hostname === '.' || url.hostname === 'localhost' ? undefined : url.hostname;
-  if (server !== undefined && !/^[A-Za-z0-9.-]{1,253}$/.test(server)) throw new ConfigurationError(`bad pipe server name "${server}"`);
+  if (server !== undefined && !/^[A-Za-z0-9.-]{1,253}$/.test(server))
+    throw new ConfigurationError(`bad pipe server name "${server}"`);
   return { name: checkPipeName(path), server };
 }

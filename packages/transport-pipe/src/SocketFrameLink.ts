@@ -5,7 +5,13 @@
  * @module
  */
 import type { Socket } from 'node:net';
-import { BufferFullError, ClosedError, FrameTooLargeError, DEFAULT_MAX_FRAME_SIZE, type PeerIdentity } from '@busway/core';
+import {
+  BufferFullError,
+  ClosedError,
+  FrameTooLargeError,
+  DEFAULT_MAX_FRAME_SIZE,
+  type PeerIdentity,
+} from '@busway/core';
 import { FrameDecoder, LENGTH_PREFIX_SIZE, type FrameLink, type FrameLinkSink } from '@busway/core/internal';
 import { StalledFrameError } from './errors.js';
 
@@ -25,7 +31,11 @@ export interface SocketFrameLinkOptions {
   readonly maxWriteBuffer: number;
 }
 
-const DEFAULTS: SocketFrameLinkOptions = { maxFrameSize: DEFAULT_MAX_FRAME_SIZE, stallTimeout: 5000, maxWriteBuffer: 8 * 1024 * 1024 };
+const DEFAULTS: SocketFrameLinkOptions = {
+  maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
+  stallTimeout: 5000,
+  maxWriteBuffer: 8 * 1024 * 1024,
+};
 
 /** Frames smaller than this are copied into one batch buffer; larger ones are written as they are. */
 const COALESCE_LIMIT = 64 * 1024;
@@ -108,7 +118,8 @@ export class SocketFrameLink implements FrameLink {
    */
   send(frame: Uint8Array): void {
     if (this.#closed) throw new ClosedError('the link is closed');
-    if (frame.length > this.#options.maxFrameSize) throw new FrameTooLargeError(frame.length, this.#options.maxFrameSize);
+    if (frame.length > this.#options.maxFrameSize)
+      throw new FrameTooLargeError(frame.length, this.#options.maxFrameSize);
     // Refused only once the queue is already over its bound (core's FrameLink contract): a
     // single frame larger than the bound (up to maxFrameSize) still goes out on an idle link.
     if (this.pendingBytes > this.#options.maxWriteBuffer) throw new BufferFullError(this.#options.maxWriteBuffer);
@@ -192,7 +203,10 @@ export class SocketFrameLink implements FrameLink {
     // Restarted on every chunk: the bound is on silence mid-frame, so a large frame arriving
     // slowly but steadily is fine while a peer that stops halfway is dropped.
     const received = this.#decoder.buffered;
-    this.#stallTimer = setTimeout(() => this.close(new StalledFrameError(received, this.#options.stallTimeout)), this.#options.stallTimeout);
+    this.#stallTimer = setTimeout(
+      () => this.close(new StalledFrameError(received, this.#options.stallTimeout)),
+      this.#options.stallTimeout,
+    );
     this.#stallTimer.unref();
   }
 

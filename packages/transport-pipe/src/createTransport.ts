@@ -43,10 +43,15 @@ export const createTransport: TransportFactory = (url: URL, context: TransportCo
   const options = context.options as PipeTransportOptions;
   if (address.server !== undefined) {
     if (process.platform !== 'win32') throw new ConfigurationError(`remote pipes (${url.href}) exist only on Windows`);
-    if (options.allowRemote !== true) throw new ConfigurationError(`${url.href} names a remote pipe; set allowRemote: true to use one`);
+    if (options.allowRemote !== true)
+      throw new ConfigurationError(`${url.href} names a remote pipe; set allowRemote: true to use one`);
   }
   if (process.platform === 'win32') {
-    const endpoint = new NamedPipeEndpoint(address.name, { maxFrameSize: context.maxFrameSize, ...options, server: address.server });
+    const endpoint = new NamedPipeEndpoint(address.name, {
+      maxFrameSize: context.maxFrameSize,
+      ...options,
+      server: address.server,
+    });
     // A member of a remote pipe can only connect: the hub must be on the pipe's own machine.
     const hubOptions = address.server === undefined ? options : { ...options, canBeHub: false };
     return new HubTransport(endpoint, { maxFrameSize: context.maxFrameSize }, hubOptions);

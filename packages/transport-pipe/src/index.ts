@@ -12,10 +12,21 @@
  */
 export { createTransport, type PipeTransportOptions } from './createTransport.js';
 export { parsePipeUrl, checkPipeName, type PipeAddress } from './PipeUrl.js';
-export { ConnectTimeoutError, InsecureSocketDirectoryError, PeerRejectedError, PipeSquattedError, StalledFrameError } from './errors.js';
+export {
+  ConnectTimeoutError,
+  InsecureSocketDirectoryError,
+  PeerRejectedError,
+  PipeSquattedError,
+  StalledFrameError,
+} from './errors.js';
 export { UnixSocketEndpoint, type UnixSocketEndpointOptions } from './posix/UnixSocketEndpoint.js';
 export { SocketFrameLink, type SocketFrameLinkOptions } from './SocketFrameLink.js';
-export { prepareSecureSocketDirectory, defaultSocketDirectory, verifyPrivateDirectory, type SecureSocketDirectoryOptions } from './posix/SecureSocketDirectory.js';
+export {
+  prepareSecureSocketDirectory,
+  defaultSocketDirectory,
+  verifyPrivateDirectory,
+  type SecureSocketDirectoryOptions,
+} from './posix/SecureSocketDirectory.js';
 export { readPeerCredentials } from './posix/PeerCredentials.js';
 export { NamedPipeServer, type NamedPipeServerOptions } from './win32/NamedPipeServer.js';
 export { NamedPipeClient, type NamedPipeClientOptions } from './win32/NamedPipeClient.js';

@@ -12,5 +12,9 @@ const directory = join(mkdtempSync(join(tmpdir(), 'bw-conf-')), 'run');
 let n = 0;
 // On Windows the same URLs are named pipes: conformance.win32.test.ts runs that suite.
 describe.runIf(process.platform !== 'win32')('pipe:// over Unix sockets', () => {
-  describeConformance({ name: 'pipe (Unix socket)', newUrl: () => `pipe://conformance-${process.pid}-${++n}`, options: { directory } });
+  describeConformance({
+    name: 'pipe (Unix socket)',
+    newUrl: () => `pipe://conformance-${process.pid}-${++n}`,
+    options: { directory },
+  });
 });

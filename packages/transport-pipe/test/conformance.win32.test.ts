@@ -9,4 +9,8 @@ import { preloadPipeTransport } from './preloadPipeTransport.js';
 preloadPipeTransport();
 const run = randomBytes(3).toString('hex');
 let n = 0;
-describeConformance({ name: 'pipe (Win32 named pipe)', newUrl: () => `pipe://conformance-${run}-${++n}`, waitMs: 20_000 });
+describeConformance({
+  name: 'pipe (Win32 named pipe)',
+  newUrl: () => `pipe://conformance-${run}-${++n}`,
+  waitMs: 20_000,
+});

@@ -10,7 +10,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTransport } from '../src/createTransport.js';
 import { parsePipeUrl } from '../src/PipeUrl.js';
 
-const subscribe = (origin: number, pattern: string): Uint8Array => encodeEnvelope({ kind: FrameKind.Subscribe, origin, sequence: 0, topic: pattern });
+const subscribe = (origin: number, pattern: string): Uint8Array =>
+  encodeEnvelope({ kind: FrameKind.Subscribe, origin, sequence: 0, topic: pattern });
 const publish = (origin: number, sequence: number, topic: string): Uint8Array =>
   encodeEnvelope({ kind: FrameKind.Publish, origin, sequence, topic, payload: new Uint8Array([sequence]) });
 
@@ -47,7 +48,11 @@ describe.runIf(process.platform !== 'win32')('createTransport over Unix sockets'
   });
 
   async function member(name: string, memberId: number): Promise<{ t: Transport; got: InboundFrame[] }> {
-    const t = await createTransport(new URL(`pipe://${name}`), { memberId, maxFrameSize: 1 << 20, options: { directory: join(directory, 'run'), takeoverTimeout: 400 } });
+    const t = await createTransport(new URL(`pipe://${name}`), {
+      memberId,
+      maxFrameSize: 1 << 20,
+      options: { directory: join(directory, 'run'), takeoverTimeout: 400 },
+    });
     transports.push(t);
     const got: InboundFrame[] = [];
     t.frames$.subscribe((f) => got.push({ bytes: f.bytes.slice(), peer: f.peer }));
@@ -56,19 +61,30 @@ describe.runIf(process.platform !== 'win32')('createTransport over Unix sockets'
   }
 
   it('refuses a remote pipe on POSIX', () => {
-    expect(() => createTransport(new URL('pipe://host/orders'), { memberId: 1, maxFrameSize: 1024, options: {} })).toThrow(ConfigurationError);
+    expect(() =>
+      createTransport(new URL('pipe://host/orders'), { memberId: 1, maxFrameSize: 1024, options: {} }),
+    ).toThrow(ConfigurationError);
   });
 
   it('three members: every frame reaches the interested others, not the sender', async () => {
     const a = await member('trio', 1);
     const b = await member('trio', 2);
     const c = await member('trio', 3);
-    for (const [m, id] of [[a, 1], [b, 2], [c, 3]] as const) m.t.send(subscribe(id, 'news.>'));
+    for (const [m, id] of [
+      [a, 1],
+      [b, 2],
+      [c, 3],
+    ] as const)
+      m.t.send(subscribe(id, 'news.>'));
     await new Promise((r) => setTimeout(r, 50));
     b.t.send(publish(2, 1, 'news.b'));
     c.t.send(publish(3, 1, 'news.c'));
     a.t.send(publish(1, 1, 'news.a'));
-    const topics = (m: { got: InboundFrame[] }): string[] => m.got.filter((f) => peekRoute(f.bytes).kind === FrameKind.Publish).map((f) => peekRoute(f.bytes).topic).sort();
+    const topics = (m: { got: InboundFrame[] }): string[] =>
+      m.got
+        .filter((f) => peekRoute(f.bytes).kind === FrameKind.Publish)
+        .map((f) => peekRoute(f.bytes).topic)
+        .sort();
     await until(() => topics(a).length === 2 && topics(b).length === 2 && topics(c).length === 2);
     expect(topics(a)).toEqual(['news.b', 'news.c']);
     expect(topics(b)).toEqual(['news.a', 'news.c']);
@@ -82,7 +98,11 @@ describe.runIf(process.platform !== 'win32')('createTransport over Unix sockets'
     // vite-node (vitest's runner) runs the TypeScript sources with the workspace's resolve conditions.
     const viteNode = join(dirname(createRequire(import.meta.url).resolve('vite-node/package.json')), 'vite-node.mjs');
     const root = fileURLToPath(new URL('../../..', import.meta.url));
-    const child = spawn(process.execPath, [viteNode, '--root', root, '--config', join(root, 'vitest.config.ts'), hubScript, '--', run, 'killed'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [viteNode, '--root', root, '--config', join(root, 'vitest.config.ts'), hubScript, '--', run, 'killed'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     await new Promise<void>((resolve, reject) => {
       child.stdout.once('data', () => resolve());
       child.once('exit', (code) => reject(new Error(`hub process exited early (${code})`)));

@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { PeerIdentity } from '@busway/core';
+import type * as Koffi from 'koffi';
 
 // Linux <asm-generic/socket.h>: SOL_SOCKET = 1, SO_PEERCRED = 17; struct ucred is
 // { pid_t pid; uid_t uid; gid_t gid; }, three 32-bit integers.
@@ -25,9 +26,11 @@ function loadGetSockOpt(): GetSockOpt | null {
   if (process.platform !== 'linux') return getsockopt;
   try {
     const require = createRequire(import.meta.url);
-    const koffi = require('koffi') as typeof import('koffi');
+    const koffi = require('koffi') as typeof Koffi;
     const libc = koffi.load('libc.so.6');
-    getsockopt = libc.func('int getsockopt(int fd, int level, int name, _Out_ void *value, _Inout_ uint32_t *length)') as GetSockOpt;
+    getsockopt = libc.func(
+      'int getsockopt(int fd, int level, int name, _Out_ void *value, _Inout_ uint32_t *length)',
+    ) as GetSockOpt;
   } catch {
     // No koffi binary for this architecture, or a libc not named libc.so.6 (musl): identity is
     // simply unknown, which the transport contract allows.

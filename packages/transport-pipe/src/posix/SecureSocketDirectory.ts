@@ -54,7 +54,9 @@ function currentUid(): number {
  * const path = join(dir, 'orders.sock');
  * ```
  */
-export async function prepareSecureSocketDirectory(options: Readonly<Partial<SecureSocketDirectoryOptions>> = {}): Promise<string> {
+export async function prepareSecureSocketDirectory(
+  options: Readonly<Partial<SecureSocketDirectoryOptions>> = {},
+): Promise<string> {
   const directory = options.directory ?? defaultSocketDirectory();
   try {
     // Not recursive: parents are the system's (tmpdir, XDG_RUNTIME_DIR), and creating them with
@@ -62,7 +64,11 @@ export async function prepareSecureSocketDirectory(options: Readonly<Partial<Sec
     await mkdir(directory, { mode: 0o700 });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new InsecureSocketDirectoryError(directory, `cannot create it (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+      throw new InsecureSocketDirectoryError(
+        directory,
+        `cannot create it (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+        { cause: err },
+      );
     }
   }
   await verifyPrivateDirectory(directory);
@@ -84,12 +90,22 @@ export async function verifyPrivateDirectory(directory: string): Promise<void> {
   if (info.isSymbolicLink()) throw new InsecureSocketDirectoryError(directory, 'it is a symbolic link');
   if (!info.isDirectory()) throw new InsecureSocketDirectoryError(directory, 'it is not a directory');
   const uid = currentUid();
-  if (info.uid !== uid) throw new InsecureSocketDirectoryError(directory, `it is owned by uid ${info.uid}, not by the current user (uid ${uid})`);
+  if (info.uid !== uid)
+    throw new InsecureSocketDirectoryError(
+      directory,
+      `it is owned by uid ${info.uid}, not by the current user (uid ${uid})`,
+    );
   const mode = info.mode & 0o777;
   if ((mode & 0o077) !== 0) {
-    throw new InsecureSocketDirectoryError(directory, `its mode is ${mode.toString(8).padStart(4, '0')}; group and others must have no access (0700)`);
+    throw new InsecureSocketDirectoryError(
+      directory,
+      `its mode is ${mode.toString(8).padStart(4, '0')}; group and others must have no access (0700)`,
+    );
   }
   if ((mode & 0o700) !== 0o700) {
-    throw new InsecureSocketDirectoryError(directory, `its mode is ${mode.toString(8).padStart(4, '0')}; the owner needs rwx (0700)`);
+    throw new InsecureSocketDirectoryError(
+      directory,
+      `its mode is ${mode.toString(8).padStart(4, '0')}; the owner needs rwx (0700)`,
+    );
   }
 }

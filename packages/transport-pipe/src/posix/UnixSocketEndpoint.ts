@@ -82,10 +82,14 @@ export class UnixSocketEndpoint implements HubEndpoint {
    */
   async resolvePath(): Promise<string> {
     if (this.#path !== undefined) return this.#path;
-    const directory = await prepareSecureSocketDirectory(this.#options.directory === undefined ? {} : { directory: this.#options.directory });
+    const directory = await prepareSecureSocketDirectory(
+      this.#options.directory === undefined ? {} : { directory: this.#options.directory },
+    );
     const path = join(directory, `${this.name}.sock`);
     if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
-      throw new ConfigurationError(`socket path ${path} is longer than the ${MAX_SOCKET_PATH} bytes a Unix socket address holds; choose a shorter directory or name`);
+      throw new ConfigurationError(
+        `socket path ${path} is longer than the ${MAX_SOCKET_PATH} bytes a Unix socket address holds; choose a shorter directory or name`,
+      );
     }
     this.#path = path;
     return path;
@@ -129,7 +133,10 @@ export class UnixSocketEndpoint implements HubEndpoint {
       const probe = await probeSocket(path, probeTimeout);
       if (probe.state === 'live') throw new AddressInUseError(path, { cause: error });
       if (probe.state === 'foreign') {
-        throw new ConfigurationError(`${path} exists and is not a socket owned by the current user; remove it by hand`, { cause: error });
+        throw new ConfigurationError(
+          `${path} exists and is not a socket owned by the current user; remove it by hand`,
+          { cause: error },
+        );
       }
       if (probe.state === 'stale' && !(await replaceStaleSocket(path, probeTimeout))) {
         throw new AddressInUseError(path, { cause: error });
@@ -182,12 +189,18 @@ export class UnixSocketEndpoint implements HubEndpoint {
   #checkPeer(uid: number | undefined): PeerRejectedError | undefined {
     const own = process.getuid?.();
     if (uid === undefined || own === undefined || uid === own) return undefined;
-    return new PeerRejectedError(`peer on ${this.#path ?? this.name} runs as uid ${uid}, not as the current user (uid ${own})`);
+    return new PeerRejectedError(
+      `peer on ${this.#path ?? this.name} runs as uid ${uid}, not as the current user (uid ${own})`,
+    );
   }
 
   #linkOptions(): Readonly<Partial<SocketFrameLinkOptions>> {
     const { maxFrameSize = DEFAULT_MAX_FRAME_SIZE, stallTimeout, maxWriteBuffer } = this.#options;
-    return { maxFrameSize, ...(stallTimeout === undefined ? {} : { stallTimeout }), ...(maxWriteBuffer === undefined ? {} : { maxWriteBuffer }) };
+    return {
+      maxFrameSize,
+      ...(stallTimeout === undefined ? {} : { stallTimeout }),
+      ...(maxWriteBuffer === undefined ? {} : { maxWriteBuffer }),
+    };
   }
 }
 

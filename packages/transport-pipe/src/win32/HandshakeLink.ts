@@ -9,9 +9,19 @@ import { encodeEnvelope, FrameKind, type FrameLink, type FrameLinkSink } from '@
 // Hello/welcome are ordinary envelopes (kind Hello, origin 0, a fixed topic), so they pass the
 // same FrameDecoder checks as every frame and need no second parser on the hub.
 /** The first frame a member sends on a hub pipe. */
-export const PIPE_HELLO = encodeEnvelope({ kind: FrameKind.Hello, origin: 0, sequence: 0, topic: '_busway.pipe/1.hello' });
+export const PIPE_HELLO = encodeEnvelope({
+  kind: FrameKind.Hello,
+  origin: 0,
+  sequence: 0,
+  topic: '_busway.pipe/1.hello',
+});
 /** The hub's answer to {@link PIPE_HELLO}. */
-export const PIPE_WELCOME = encodeEnvelope({ kind: FrameKind.Hello, origin: 0, sequence: 0, topic: '_busway.pipe/1.welcome' });
+export const PIPE_WELCOME = encodeEnvelope({
+  kind: FrameKind.Hello,
+  origin: 0,
+  sequence: 0,
+  topic: '_busway.pipe/1.welcome',
+});
 
 /**
  * True when `frame` is exactly `expected`.

@@ -42,7 +42,10 @@ export class NamedPipeClient {
    * with `Win32Error` `ERROR_FILE_NOT_FOUND` when no such pipe exists, and
    * {@link ConnectTimeoutError} when it stays busy for `connectTimeout`.
    */
-  static async connect(name: string, options: Readonly<Partial<NamedPipeClientOptions>> = {}): Promise<NamedPipeConnection> {
+  static async connect(
+    name: string,
+    options: Readonly<Partial<NamedPipeClientOptions>> = {},
+  ): Promise<NamedPipeConnection> {
     return new NamedPipeConnection(await NamedPipeClient.open(name, true, options), sharedCompletionPort(), options);
   }
 
@@ -55,7 +58,11 @@ export class NamedPipeClient {
    * const handle = await NamedPipeClient.open('\\\\.\\pipe\\busway\\orders', false);
    * ```
    */
-  static async open(name: string, messageMode: boolean, options: Readonly<Partial<Pick<NamedPipeClientOptions, 'connectTimeout'>>> = {}): Promise<Win32Handle> {
+  static async open(
+    name: string,
+    messageMode: boolean,
+    options: Readonly<Partial<Pick<NamedPipeClientOptions, 'connectTimeout'>>> = {},
+  ): Promise<Win32Handle> {
     const path = pipePath(name);
     const timeout = options.connectTimeout ?? 5000;
     const deadline = Date.now() + timeout;

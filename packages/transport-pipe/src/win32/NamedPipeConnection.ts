@@ -3,7 +3,13 @@
  *
  * @module
  */
-import { BufferFullError, ClosedError, DEFAULT_MAX_FRAME_SIZE, FrameTooLargeError, type PeerIdentity } from '@busway/core';
+import {
+  BufferFullError,
+  ClosedError,
+  DEFAULT_MAX_FRAME_SIZE,
+  FrameTooLargeError,
+  type PeerIdentity,
+} from '@busway/core';
 import type { FrameLink, FrameLinkSink } from '@busway/core/internal';
 import { type CompletionPort, type OverlappedReadResult, Win32Error, type Win32Handle } from '@busway/win32';
 import { StalledFrameError } from '../errors.js';
@@ -77,7 +83,12 @@ export class NamedPipeConnection implements FrameLink {
   readonly #completed = new Map<number, { error: Error | undefined; result: OverlappedReadResult | undefined }>();
   readonly #onWritten = (error: Error | undefined, written: number | undefined): void => this.#written(error, written);
 
-  constructor(handle: Win32Handle, port: CompletionPort, options: Readonly<Partial<NamedPipeConnectionOptions>> = {}, peer?: PeerIdentity) {
+  constructor(
+    handle: Win32Handle,
+    port: CompletionPort,
+    options: Readonly<Partial<NamedPipeConnectionOptions>> = {},
+    peer?: PeerIdentity,
+  ) {
     this.#handle = handle;
     this.#port = port;
     this.#options = { ...NAMED_PIPE_CONNECTION_DEFAULTS, ...options };
@@ -117,7 +128,8 @@ export class NamedPipeConnection implements FrameLink {
    */
   send(message: Uint8Array): void {
     if (this.#closed) throw new ClosedError('the pipe connection is closed');
-    if (message.length > this.#options.maxMessageSize) throw new FrameTooLargeError(message.length, this.#options.maxMessageSize);
+    if (message.length > this.#options.maxMessageSize)
+      throw new FrameTooLargeError(message.length, this.#options.maxMessageSize);
     if (this.#inFlight > this.#options.maxWriteBuffer) throw new BufferFullError(this.#options.maxWriteBuffer);
     this.#inFlight += message.length;
     // Several overlapped writes may be outstanding: the pipe file system queues them in issue
@@ -150,7 +162,11 @@ export class NamedPipeConnection implements FrameLink {
   }
 
   #processCompleted(): void {
-    for (let next = this.#completed.get(this.#nextProcess); next !== undefined; next = this.#completed.get(this.#nextProcess)) {
+    for (
+      let next = this.#completed.get(this.#nextProcess);
+      next !== undefined;
+      next = this.#completed.get(this.#nextProcess)
+    ) {
       this.#completed.delete(this.#nextProcess);
       this.#nextProcess += 1;
       if (this.#closed) continue;
@@ -217,7 +233,10 @@ export class NamedPipeConnection implements FrameLink {
     // Bounded from the first part: the writer issued the whole message in one WriteFile, so
     // the rest is waiting on nothing but us reading it; a message that does not complete within
     // stallTimeout comes from a misbehaving peer.
-    this.#stallTimer = setTimeout(() => this.#finish(new StalledFrameError(this.#partBytes, this.#options.stallTimeout)), this.#options.stallTimeout);
+    this.#stallTimer = setTimeout(
+      () => this.#finish(new StalledFrameError(this.#partBytes, this.#options.stallTimeout)),
+      this.#options.stallTimeout,
+    );
   }
 
   #clearStallTimer(): void {

@@ -82,7 +82,11 @@ export class NamedPipeEndpoint implements HubEndpoint {
         (handle, peer) => {
           const link = new NamedPipeStreamLink(handle, port, this.#options, peer);
           accepted.add(link);
-          this.#welcome(link, (ready) => onLink(ready), () => accepted.delete(link));
+          this.#welcome(
+            link,
+            (ready) => onLink(ready),
+            () => accepted.delete(link),
+          );
         },
         this.#options,
       );
@@ -106,7 +110,11 @@ export class NamedPipeEndpoint implements HubEndpoint {
 
   /** Join the hub: open the pipe and complete the handshake. */
   async connect(): Promise<FrameLink> {
-    const connection = new NamedPipeStreamLink(await NamedPipeClient.open(this.path, false, this.#options), sharedCompletionPort(), this.#options);
+    const connection = new NamedPipeStreamLink(
+      await NamedPipeClient.open(this.path, false, this.#options),
+      sharedCompletionPort(),
+      this.#options,
+    );
     const link = new HandshakeLink(connection);
     const timeout = this.#options.handshakeTimeout ?? 2000;
     await new Promise<void>((resolve, reject) => {
@@ -121,7 +129,10 @@ export class NamedPipeEndpoint implements HubEndpoint {
           reject(error);
         }
       };
-      const timer = setTimeout(() => settle(new PipeSquattedError(this.path, `no busway welcome within ${timeout} ms`)), timeout);
+      const timer = setTimeout(
+        () => settle(new PipeSquattedError(this.path, `no busway welcome within ${timeout} ms`)),
+        timeout,
+      );
       connection.start({
         onFrame: (message) => {
           if (done) return link.sink.onFrame(message);

@@ -3,7 +3,15 @@
  *
  * @module
  */
-import { createNamedPipe, getNamedPipeClientProcessId, pipePath, readDacl, waitNamedPipe, Win32Error, type Win32Handle } from '@busway/win32';
+import {
+  createNamedPipe,
+  getNamedPipeClientProcessId,
+  pipePath,
+  readDacl,
+  waitNamedPipe,
+  Win32Error,
+  type Win32Handle,
+} from '@busway/win32';
 import type { PeerIdentity } from '@busway/core';
 import { NamedPipeConnection, type NamedPipeConnectionOptions } from './NamedPipeConnection.js';
 import { sharedCompletionPort } from './sharedCompletionPort.js';
@@ -77,9 +85,18 @@ export class NamedPipeServer {
    * (`ERROR_ACCESS_DENIED`) when the name is already owned by another server, squatter or not.
    * `name` is a short name or a full `\\.\pipe\…` path.
    */
-  static listen(name: string, onConnection: (connection: NamedPipeConnection) => void, options: Readonly<Partial<NamedPipeServerOptions>> = {}): NamedPipeServer {
+  static listen(
+    name: string,
+    onConnection: (connection: NamedPipeConnection) => void,
+    options: Readonly<Partial<NamedPipeServerOptions>> = {},
+  ): NamedPipeServer {
     const port = sharedCompletionPort();
-    return NamedPipeServer.listenHandles(name, true, (instance, peer) => onConnection(new NamedPipeConnection(instance, port, options, peer)), options);
+    return NamedPipeServer.listenHandles(
+      name,
+      true,
+      (instance, peer) => onConnection(new NamedPipeConnection(instance, port, options, peer)),
+      options,
+    );
   }
 
   /**
@@ -127,7 +144,11 @@ export class NamedPipeServer {
   #nextInstance(): void {
     if (this.#closed) return;
     try {
-      this.#waiting = createNamedPipe(this.path, { firstInstance: false, messageMode: this.#messageMode, ...instanceOptions(this.#options) });
+      this.#waiting = createNamedPipe(this.path, {
+        firstInstance: false,
+        messageMode: this.#messageMode,
+        ...instanceOptions(this.#options),
+      });
       this.#accept(this.#waiting);
     } catch (err) {
       if (err instanceof Win32Error && err.errno === ERROR_PIPE_BUSY) {
@@ -137,7 +158,9 @@ export class NamedPipeServer {
         return;
       }
       // Out of handles or memory: keep serving who is connected, and say why nobody new can.
-      process.emitWarning(`busway: ${this.path} stopped accepting: ${(err as Error).message}`, { code: 'BUSWAY_PIPE_ACCEPT' });
+      process.emitWarning(`busway: ${this.path} stopped accepting: ${(err as Error).message}`, {
+        code: 'BUSWAY_PIPE_ACCEPT',
+      });
       this.#closed = true;
     }
   }
@@ -181,10 +204,18 @@ function refuseExistingName(path: string): void {
     if (err instanceof Win32Error && (err.errno === ERROR_FILE_NOT_FOUND || err.errno === ERROR_BAD_PATHNAME)) return;
     throw err;
   }
-  throw new Win32Error('CreateNamedPipeW', ERROR_ACCESS_DENIED, `${path}: the name is already taken (FILE_FLAG_FIRST_PIPE_INSTANCE)`);
+  throw new Win32Error(
+    'CreateNamedPipeW',
+    ERROR_ACCESS_DENIED,
+    `${path}: the name is already taken (FILE_FLAG_FIRST_PIPE_INSTANCE)`,
+  );
 }
 
-function instanceOptions(options: Readonly<Partial<NamedPipeServerOptions>>): { sddl?: string; maxInstances?: number; bufferSize?: number } {
+function instanceOptions(options: Readonly<Partial<NamedPipeServerOptions>>): {
+  sddl?: string;
+  maxInstances?: number;
+  bufferSize?: number;
+} {
   return {
     ...(options.sddl === undefined ? {} : { sddl: options.sddl }),
     ...(options.maxInstances === undefined ? {} : { maxInstances: options.maxInstances }),

@@ -3,7 +3,13 @@
  *
  * @module
  */
-import { BufferFullError, ClosedError, DEFAULT_MAX_FRAME_SIZE, FrameTooLargeError, type PeerIdentity } from '@busway/core';
+import {
+  BufferFullError,
+  ClosedError,
+  DEFAULT_MAX_FRAME_SIZE,
+  FrameTooLargeError,
+  type PeerIdentity,
+} from '@busway/core';
 import { FrameDecoder, LENGTH_PREFIX_SIZE, type FrameLink, type FrameLinkSink } from '@busway/core/internal';
 import { type CompletionPort, type OverlappedReadResult, Win32Error, type Win32Handle } from '@busway/win32';
 import { StalledFrameError } from '../errors.js';
@@ -20,9 +26,16 @@ export interface NamedPipeStreamLinkOptions {
   readonly stallTimeout: number;
 }
 
-const DEFAULTS: NamedPipeStreamLinkOptions = { maxFrameSize: DEFAULT_MAX_FRAME_SIZE, readBufferSize: 64 * 1024, maxWriteBuffer: 8 * 1024 * 1024, stallTimeout: 5000 };
+const DEFAULTS: NamedPipeStreamLinkOptions = {
+  maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
+  readBufferSize: 64 * 1024,
+  maxWriteBuffer: 8 * 1024 * 1024,
+  stallTimeout: 5000,
+};
 
-const PEER_GONE = new Set([109 /* BROKEN_PIPE */, 232 /* NO_DATA */, 233 /* PIPE_NOT_CONNECTED */, 995 /* OPERATION_ABORTED */]);
+const PEER_GONE = new Set([
+  109 /* BROKEN_PIPE */, 232 /* NO_DATA */, 233 /* PIPE_NOT_CONNECTED */, 995 /* OPERATION_ABORTED */,
+]);
 
 /**
  * Frames over a byte-mode pipe, each behind core's 4-byte length prefix.
@@ -57,10 +70,16 @@ export class NamedPipeStreamLink implements FrameLink {
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
   #drained: (() => void) | undefined;
   readonly #deliver = (frame: Uint8Array): void => this.#sink?.onFrame(frame);
-  readonly #onRead = (error: Error | undefined, result: OverlappedReadResult | undefined): void => this.#read(error, result);
+  readonly #onRead = (error: Error | undefined, result: OverlappedReadResult | undefined): void =>
+    this.#read(error, result);
   readonly #onWritten = (error: Error | undefined, written: number | undefined): void => this.#written(error, written);
 
-  constructor(handle: Win32Handle, port: CompletionPort, options: Readonly<Partial<NamedPipeStreamLinkOptions>> = {}, peer?: PeerIdentity) {
+  constructor(
+    handle: Win32Handle,
+    port: CompletionPort,
+    options: Readonly<Partial<NamedPipeStreamLinkOptions>> = {},
+    peer?: PeerIdentity,
+  ) {
     this.#handle = handle;
     this.#port = port;
     this.#options = { ...DEFAULTS, ...options };
@@ -87,8 +106,10 @@ export class NamedPipeStreamLink implements FrameLink {
   /** Queue one frame; throws `ClosedError`, `FrameTooLargeError`, or `BufferFullError` (already over the bound). */
   send(frame: Uint8Array): void {
     if (this.#closed) throw new ClosedError('the pipe link is closed');
-    if (frame.length > this.#options.maxFrameSize) throw new FrameTooLargeError(frame.length, this.#options.maxFrameSize);
-    if (this.#inFlight + this.#batchBytes > this.#options.maxWriteBuffer) throw new BufferFullError(this.#options.maxWriteBuffer);
+    if (frame.length > this.#options.maxFrameSize)
+      throw new FrameTooLargeError(frame.length, this.#options.maxFrameSize);
+    if (this.#inFlight + this.#batchBytes > this.#options.maxWriteBuffer)
+      throw new BufferFullError(this.#options.maxWriteBuffer);
     const prefix = new Uint8Array(LENGTH_PREFIX_SIZE);
     new DataView(prefix.buffer).setUint32(0, frame.length);
     this.#batch.push(prefix, frame);
@@ -155,7 +176,10 @@ export class NamedPipeStreamLink implements FrameLink {
     if (this.#decoder.buffered === 0 || this.#closed) return;
     // Restarted on every read: the bound is on silence mid-frame, not on a large frame's total time.
     const received = this.#decoder.buffered;
-    this.#stallTimer = setTimeout(() => this.#finish(new StalledFrameError(received, this.#options.stallTimeout)), this.#options.stallTimeout);
+    this.#stallTimer = setTimeout(
+      () => this.#finish(new StalledFrameError(received, this.#options.stallTimeout)),
+      this.#options.stallTimeout,
+    );
   }
 
   #finish(error: Error | undefined): void {

@@ -25,7 +25,11 @@ describe.runIf(process.platform === 'linux')('readPeerCredentials (SO_PEERCRED)'
       server.listen(path);
     });
     // A child process, so the pid we read cannot be our own by accident.
-    const child = spawn(process.execPath, ['-e', `const s=require('net').connect(${JSON.stringify(path)});s.on('data',()=>s.end())`], { stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      ['-e', `const s=require('net').connect(${JSON.stringify(path)});s.on('data',()=>s.end())`],
+      { stdio: 'ignore' },
+    );
     const socket = await accepted;
     const peer = readPeerCredentials(socket);
     socket.end('bye');

@@ -28,16 +28,19 @@ describe.runIf(process.platform !== 'win32')('prepareSecureSocketDirectory', () 
     await expect(prepareSecureSocketDirectory({ directory: dir })).resolves.toBe(dir);
   });
 
-  it.each([0o755, 0o750, 0o701, 0o777])('refuses an existing directory with mode %o rather than repairing it', async (mode) => {
-    const dir = join(base, 'loose');
-    await mkdir(dir);
-    await chmod(dir, mode);
-    const error = await prepareSecureSocketDirectory({ directory: dir }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(InsecureSocketDirectoryError);
-    expect((error as InsecureSocketDirectoryError).code).toBe('INSECURE_SOCKET_DIRECTORY');
-    // Not silently repaired: the mode is still what it was.
-    expect((await lstat(dir)).mode & 0o777).toBe(mode);
-  });
+  it.each([0o755, 0o750, 0o701, 0o777])(
+    'refuses an existing directory with mode %o rather than repairing it',
+    async (mode) => {
+      const dir = join(base, 'loose');
+      await mkdir(dir);
+      await chmod(dir, mode);
+      const error = await prepareSecureSocketDirectory({ directory: dir }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InsecureSocketDirectoryError);
+      expect((error as InsecureSocketDirectoryError).code).toBe('INSECURE_SOCKET_DIRECTORY');
+      // Not silently repaired: the mode is still what it was.
+      expect((await lstat(dir)).mode & 0o777).toBe(mode);
+    },
+  );
 
   it('refuses a symbolic link, even to a private directory', async () => {
     const target = join(base, 'target');

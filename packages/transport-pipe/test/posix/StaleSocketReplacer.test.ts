@@ -17,7 +17,10 @@ function listen(path: string): Promise<Server> {
 async function staleSocket(path: string): Promise<void> {
   const { spawnSync } = await import('node:child_process');
   // A process that binds and is killed before it can close (and unlink) the socket.
-  spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)},()=>process.kill(process.pid,'SIGKILL'))`]);
+  spawnSync(process.execPath, [
+    '-e',
+    `require('net').createServer().listen(${JSON.stringify(path)},()=>process.kill(process.pid,'SIGKILL'))`,
+  ]);
 }
 
 describe.runIf(process.platform !== 'win32')('stale socket detection', () => {

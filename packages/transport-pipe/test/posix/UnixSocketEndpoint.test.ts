@@ -78,7 +78,7 @@ describe.runIf(process.platform !== 'win32')('UnixSocketEndpoint', () => {
     client.send(frame('a'));
     client.send(frame('b'));
     await until(() => accepted[0]?.frames.length === 2);
-    accepted[0] && links[0]?.send(frame('c', new Uint8Array(200_000)));
+    links[0]?.send(frame('c', new Uint8Array(200_000)));
     await until(() => fromHub.frames.length === 1);
     expect(fromHub.frames[0]?.length).toBe(frame('c', new Uint8Array(200_000)).length);
     expect(accepted[0]?.frames.map((f) => f.length)).toEqual([frame('a').length, frame('b').length]);
@@ -107,7 +107,10 @@ describe.runIf(process.platform !== 'win32')('UnixSocketEndpoint', () => {
     const run = join(directory, 'run');
     const path = join(run, 'dead.sock');
     await new UnixSocketEndpoint('dead', { directory: run }).resolvePath();
-    spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)},()=>process.kill(process.pid,'SIGKILL'))`]);
+    spawnSync(process.execPath, [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(path)},()=>process.kill(process.pid,'SIGKILL'))`,
+    ]);
     expect((await lstat(path)).isSocket()).toBe(true);
     const { accepted } = await hub('dead');
     links.push(await new UnixSocketEndpoint('dead', { directory: run }).connect());
@@ -118,7 +121,9 @@ describe.runIf(process.platform !== 'win32')('UnixSocketEndpoint', () => {
     const run = join(directory, 'run');
     await new UnixSocketEndpoint('plain', { directory: run }).resolvePath();
     await writeFile(join(run, 'plain.sock'), 'someone else');
-    await expect(new UnixSocketEndpoint('plain', { directory: run }).listen(() => {})).rejects.toBeInstanceOf(ConfigurationError);
+    await expect(new UnixSocketEndpoint('plain', { directory: run }).listen(() => {})).rejects.toBeInstanceOf(
+      ConfigurationError,
+    );
   });
 
   it('rejects names that could leave the directory', () => {

@@ -81,7 +81,10 @@ describe('NamedPipeServer / NamedPipeClient in message mode, against plain Win32
       },
       { readBufferSize: 16 },
     );
-    cleanup.push(() => server.close(), () => client?.close());
+    cleanup.push(
+      () => server.close(),
+      () => client?.close(),
+    );
     const longMessage = 'a message from C that is longer than sixteen bytes';
     const c = run(exe['pipe-client'] as string, [`\\\\.\\pipe\\${name}`, 'hi', longMessage]);
     expect(await c.exited).toBe(0);
@@ -158,10 +161,16 @@ describe('NamedPipeServer / NamedPipeClient in message mode, against plain Win32
       },
       { maxMessageSize: 64, readBufferSize: 16 },
     );
-    cleanup.push(() => server.close(), () => accepted.forEach((a) => a.close()));
+    cleanup.push(
+      () => server.close(),
+      () => accepted.forEach((a) => a.close()),
+    );
     const good = await NamedPipeClient.connect(name);
     const bad = await NamedPipeClient.connect(name);
-    cleanup.push(() => good.close(), () => bad.close());
+    cleanup.push(
+      () => good.close(),
+      () => bad.close(),
+    );
     bad.start({ onFrame: () => {}, onClose: () => {} });
     bad.send(new Uint8Array(1000));
     const deadline = Date.now() + 5000;
@@ -176,7 +185,10 @@ describe('NamedPipeServer / NamedPipeClient in message mode, against plain Win32
     const name = uniqueName();
     const accepted: NamedPipeConnection[] = [];
     const server = NamedPipeServer.listen(name, (c) => accepted.push(c), { maxInstances: 1 });
-    cleanup.push(() => server.close(), () => accepted.forEach((a) => a.close()));
+    cleanup.push(
+      () => server.close(),
+      () => accepted.forEach((a) => a.close()),
+    );
     const first = await NamedPipeClient.connect(name);
     cleanup.push(() => first.close());
     const started = Date.now();

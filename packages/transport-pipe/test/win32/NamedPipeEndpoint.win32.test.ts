@@ -100,7 +100,9 @@ describe('NamedPipeEndpoint', () => {
   it('a plain message-mode C client cannot join the hub pipe; the hub carries on', async () => {
     const name = uniqueName();
     const h = await hub(name);
-    const client = spawn(exe['pipe-client'] as string, [h.endpoint.path, 'hello from C'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const client = spawn(exe['pipe-client'] as string, [h.endpoint.path, 'hello from C'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     let out = '';
     client.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const code = await new Promise((r) => client.once('exit', r));
@@ -123,7 +125,10 @@ describe('NamedPipeEndpoint', () => {
     const port = sharedCompletionPort();
     const rude = await NamedPipeClient.open(h.endpoint.path, false);
     const silent = await NamedPipeClient.open(h.endpoint.path, false);
-    cleanup.push(() => rude.closed || rude.close(), () => silent.closed || silent.close());
+    cleanup.push(
+      () => rude.closed || rude.close(),
+      () => silent.closed || silent.close(),
+    );
     const started = Date.now();
     await port.write(rude, Buffer.from('GET / HTTP/1.1\r\n\r\n'));
     // Each side learns it was dropped when its read fails with ERROR_BROKEN_PIPE.
@@ -148,7 +153,9 @@ describe('NamedPipeEndpoint', () => {
       return out;
     };
     await port.write(raw, prefixed(PIPE_HELLO));
-    const whole = prefixed(encodeEnvelope({ kind: FrameKind.Publish, origin: 9, sequence: 1, topic: 't', payload: new Uint8Array(500) }));
+    const whole = prefixed(
+      encodeEnvelope({ kind: FrameKind.Publish, origin: 9, sequence: 1, topic: 't', payload: new Uint8Array(500) }),
+    );
     await port.write(raw, whole.subarray(0, 100));
     await until(() => h.links.length === 1);
     const started = Date.now();
@@ -162,7 +169,10 @@ describe('NamedPipeEndpoint', () => {
     const h = await hub(name, { maxFrameSize: 4096, readBufferSize: 1024 });
     const bad = await new NamedPipeEndpoint(name).connect();
     const good = await new NamedPipeEndpoint(name).connect();
-    cleanup.push(() => bad.close(), () => good.close());
+    cleanup.push(
+      () => bad.close(),
+      () => good.close(),
+    );
     bad.start({ onFrame: () => {}, onClose: () => {} });
     good.start({ onFrame: () => {}, onClose: () => {} });
     await until(() => h.links.length === 2);

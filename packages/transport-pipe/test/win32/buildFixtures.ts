@@ -23,7 +23,9 @@ function unixPath(windowsPath: string): string {
 /** The built executables, by fixture name (`pipe-client`, `pipe-server`). */
 export async function buildFixtures(names: readonly string[], timeoutMs = 60_000): Promise<Record<string, string>> {
   const underWine = existsSync(CROSS_GCC);
-  const out = mkdtempSync(underWine ? 'Z:\\tmp\\bw-pipe-fixtures-' : join(process.env['TEMP'] ?? '.', 'bw-pipe-fixtures-'));
+  const out = mkdtempSync(
+    underWine ? 'Z:\\tmp\\bw-pipe-fixtures-' : join(process.env['TEMP'] ?? '.', 'bw-pipe-fixtures-'),
+  );
   const built: Record<string, string> = {};
   for (const name of names) {
     const source = join(FIXTURES, `${name}.c`);
@@ -35,14 +37,17 @@ export async function buildFixtures(names: readonly string[], timeoutMs = 60_000
       spawnSync('start.exe', ['/unix', '/bin/sh', '-c', script]);
       const deadline = Date.now() + timeoutMs;
       while (!existsSync(marker) || readFileSync(marker, 'utf8').trim() === '') {
-        if (Date.now() > deadline) throw new Error(`building ${name} with mingw-w64 did not finish within ${timeoutMs} ms`);
+        if (Date.now() > deadline)
+          throw new Error(`building ${name} with mingw-w64 did not finish within ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 50));
       }
       const status = readFileSync(marker, 'utf8').trim();
-      if (status !== '0') throw new Error(`mingw-w64 failed to build ${name} (${status}): ${readFileSync(log, 'utf8')}`);
+      if (status !== '0')
+        throw new Error(`mingw-w64 failed to build ${name} (${status}): ${readFileSync(log, 'utf8')}`);
     } else {
       const result = spawnSync('gcc', ['-municode', '-O2', '-o', exe, source], { encoding: 'utf8' });
-      if (result.status !== 0) throw new Error(`gcc failed to build ${name}: ${result.error?.message ?? result.stderr}`);
+      if (result.status !== 0)
+        throw new Error(`gcc failed to build ${name}: ${result.error?.message ?? result.stderr}`);
     }
     built[name] = exe;
   }
