@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { codecFor, jsonCodec, msgpackCodec, rawCodec } from '../src/codec.js';
+import { PayloadEncoding } from '../src/envelope.js';
+import { CodecError } from '../src/errors.js';
+
+describe('payload codecs', () => {
+  it('round-trip their values', () => {
+    const value = { a: 1, b: 'two', c: [true, null] };
+    expect(msgpackCodec.decode(msgpackCodec.encode(value))).toEqual(value);
+    // Binary comes back as bytes (a Node Buffer, which is a Uint8Array).
+    const bytes = msgpackCodec.decode(msgpackCodec.encode(new Uint8Array([1, 2])));
+    expect(bytes).toBeInstanceOf(Uint8Array);
+    expect([...(bytes as Uint8Array)]).toEqual([1, 2]);
+    expect(jsonCodec.decode(jsonCodec.encode({ a: [1, 'x'] }))).toEqual({ a: [1, 'x'] });
+    expect(rawCodec.decode(rawCodec.encode(new Uint8Array([9, 8])))).toEqual(new Uint8Array([9, 8]));
+  });
+
+  it('raw decode copies, even from a Node Buffer view', () => {
+    const backing = Buffer.from([1, 2, 3, 4]);
+    const view = backing.subarray(1, 3);
+    const decoded = rawCodec.decode(view) as Uint8Array;
+    backing[1] = 99;
+    expect([...decoded]).toEqual([2, 3]);
+  });
+
+  it('fail with CodecError, never a bare error', () => {
+    expect(() => rawCodec.encode('text')).toThrow(CodecError);
+    expect(() => jsonCodec.decode(new Uint8Array([0xff, 0xfe]))).toThrow(CodecError);
+    expect(() => jsonCodec.encode(10n)).toThrow(CodecError);
+    // An array announcing two elements that carries one: truncated.
+    expect(() => msgpackCodec.decode(new Uint8Array([0x92, 0x01]))).toThrow(CodecError);
+    expect(() => codecFor(7)).toThrow(CodecError);
+  });
+
+  it('are found by the encoding written in the envelope', () => {
+    expect(codecFor(PayloadEncoding.MsgPack)).toBe(msgpackCodec);
+    expect(codecFor(PayloadEncoding.Json)).toBe(jsonCodec);
+    expect(codecFor(PayloadEncoding.Raw)).toBe(rawCodec);
+  });
+});
