@@ -54,7 +54,8 @@ export interface RingReaderStats {
 export class RingReader {
   #position: number;
   #sequence: number;
-  #scratch = new Uint8Array(256);
+  #scratch = new Uint8Array(1024);
+  #views: Uint8Array[] = [];
   #delivered = 0;
   #lost = 0;
   #abandoned = 0;
@@ -247,11 +248,18 @@ export class RingReader {
   }
 
   #copyOut(start: number, length: number): Uint8Array {
-    if (this.#scratch.length < length) this.#scratch = new Uint8Array(Math.max(length, this.#scratch.length * 2));
+    if (this.#scratch.length < length) {
+      this.#scratch = new Uint8Array(Math.max(length, this.#scratch.length * 2));
+      this.#views = [];
+    }
+    const scratch = this.#scratch;
     const u8 = this.ring.u8;
+    const from = RING_HEADER_SIZE + start;
     const first = Math.min(length, this.ring.capacity - start);
-    this.#scratch.set(u8.subarray(RING_HEADER_SIZE + start, RING_HEADER_SIZE + start + first), 0);
-    if (first < length) this.#scratch.set(u8.subarray(RING_HEADER_SIZE, RING_HEADER_SIZE + length - first), first);
-    return this.#scratch.subarray(0, length);
+    scratch.set(u8.subarray(from, from + first), 0);
+    if (first < length) scratch.set(u8.subarray(RING_HEADER_SIZE, RING_HEADER_SIZE + length - first), first);
+    if (length >= 1024) return scratch.subarray(0, length);
+    // One view per length, reused: delivering must not allocate per record.
+    return (this.#views[length] ??= scratch.subarray(0, length));
   }
 }

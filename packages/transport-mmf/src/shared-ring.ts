@@ -93,6 +93,8 @@ export class SharedRing {
   readonly #claim64: BigInt64Array;
   #claimedPosition = 0;
   #claimedSequence = 0;
+  /** `size + 2^32` as a BigInt per record size seen: BigInt allocation dominated small publishes. */
+  readonly #increments = new Map<number, bigint>();
 
   private constructor(readonly buffer: ArrayBuffer) {
     this.i32 = new Int32Array(buffer);
@@ -291,7 +293,12 @@ export class SharedRing {
       const position = Number(BigInt.asUintN(32, old));
       // Adding `size` carries into the sequence exactly when the position wraps past 2^32; the
       // carry is then the sequence increment, otherwise it is added explicitly.
-      const next = position + size >= TWO_32 ? old + BigInt(size) : old + BigInt(size) + BIG_TWO_32;
+      let increment = this.#increments.get(size);
+      if (increment === undefined) {
+        increment = BigInt(size) + BIG_TWO_32;
+        if (this.#increments.size < 1024) this.#increments.set(size, increment);
+      }
+      const next = position + size >= TWO_32 ? old + increment - BIG_TWO_32 : old + increment;
       if (Atomics.compareExchange(claim64, at, old, BigInt.asIntN(64, next)) === old) {
         this.#claimedPosition = position;
         this.#claimedSequence = Number(BigInt.asUintN(32, old >> 32n));
