@@ -82,3 +82,5 @@ export type {
   OperationOptions,
   OverlappedReadResult,
 } from './completion-port.js';
+export { HandleWaiter } from './handle-waiter.js';
+export type { HandleWaitOptions, HandleWaiterStats } from './handle-waiter.js';

@@ -68,6 +68,7 @@ describe.runIf(process.platform !== 'win32')('off Windows', () => {
       ['readDacl', () => win32.readDacl(4)],
       ['SecurityAttributes', () => win32.SecurityAttributes.fromSddl()],
       ['CompletionPort', () => new win32.CompletionPort()],
+      ['HandleWaiter', () => new win32.HandleWaiter()],
       ['kernel32', () => kernel32()],
       ['wineVersion', () => win32.wineVersion()],
     ];
