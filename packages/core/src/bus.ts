@@ -37,7 +37,7 @@ import {
   TimeoutError,
 } from './errors.js';
 import { fragmentEnvelope } from './fragmenter.js';
-import { inboxTopic, isInbox, memberName } from './inbox.js';
+import { inboxTopic, memberName } from './inbox.js';
 import type { BusStats, Message, PublishOptions, RequestHandler, RequestOptions, Sender } from './message.js';
 import { msgpackCodec } from './codec.js';
 import { Reassembler } from './reassembler.js';
@@ -461,7 +461,8 @@ export class Bus {
   }
 
   #message(envelope: Envelope, peer: PeerIdentity | undefined): Message {
-    const sender: Sender = peer === undefined ? this.#senderOf(envelope.origin) : { ...peer, member: memberName(envelope.origin) };
+    const sender: Sender =
+      peer === undefined ? this.#senderOf(envelope.origin) : { ...peer, member: memberName(envelope.origin) };
     return {
       topic: envelope.topic,
       data: codecFor(envelope.encoding).decode(envelope.payload),
@@ -523,7 +524,14 @@ export class Bus {
         finish({ kind: FrameKind.ReplyError, topic: replyTo, correlation, payload: encodeRemoteError(err) });
         return;
       }
-      finish({ kind: FrameKind.Reply, topic: replyTo, correlation, encoding: this.#options.codec.encoding, payload, last: true });
+      finish({
+        kind: FrameKind.Reply,
+        topic: replyTo,
+        correlation,
+        encoding: this.#options.codec.encoding,
+        payload,
+        last: true,
+      });
     };
     const fail = (err: unknown): void => {
       if (this.#active.get(key) !== active) return;
@@ -547,7 +555,13 @@ export class Bus {
             fail(err);
             return;
           }
-          reply({ kind: FrameKind.Reply, topic: replyTo, correlation, encoding: this.#options.codec.encoding, payload });
+          reply({
+            kind: FrameKind.Reply,
+            topic: replyTo,
+            correlation,
+            encoding: this.#options.codec.encoding,
+            payload,
+          });
         },
         error: fail,
         complete: () => {
@@ -583,7 +597,11 @@ export class Bus {
       pending.responder = envelope.origin;
     } else if (pending.responder !== envelope.origin) {
       // A second handler answered on a broadcast medium: the first one serves; stop this one.
-      this.#sendQuietly({ kind: FrameKind.Cancel, topic: inboxTopic(envelope.origin), correlation: envelope.correlation });
+      this.#sendQuietly({
+        kind: FrameKind.Cancel,
+        topic: inboxTopic(envelope.origin),
+        correlation: envelope.correlation,
+      });
       return;
     }
     switch (envelope.kind) {
@@ -704,7 +722,8 @@ export class Bus {
 
   #announceInterest(): void {
     this.#sendQuietly({ kind: FrameKind.Subscribe, topic: this.#inbox });
-    for (const pattern of this.#subscriptionCounts.keys()) this.#sendQuietly({ kind: FrameKind.Subscribe, topic: pattern });
+    for (const pattern of this.#subscriptionCounts.keys())
+      this.#sendQuietly({ kind: FrameKind.Subscribe, topic: pattern });
     for (const pattern of this.#handlerCounts.keys()) this.#sendQuietly({ kind: FrameKind.Handle, topic: pattern });
   }
 

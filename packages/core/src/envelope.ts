@@ -324,7 +324,10 @@ function readU16(b: Uint8Array, at: number): number {
 
 function readU32(b: Uint8Array, at: number): number {
   return (
-    (((b[at] as number) << 24) | ((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number)) >>>
+    (((b[at] as number) << 24) |
+      ((b[at + 1] as number) << 16) |
+      ((b[at + 2] as number) << 8) |
+      (b[at + 3] as number)) >>>
     0
   );
 }

@@ -131,7 +131,13 @@ export class InterestRouter<L extends RouterLink> {
     return { ...this.counters, links: this.links.size };
   }
 
-  private changeInterest(trie: TopicTrie<L>, counts: Map<string, number>, pattern: string, link: L, delta: 1 | -1): void {
+  private changeInterest(
+    trie: TopicTrie<L>,
+    counts: Map<string, number>,
+    pattern: string,
+    link: L,
+    delta: 1 | -1,
+  ): void {
     const count = (counts.get(pattern) ?? 0) + delta;
     if (count > 0) {
       counts.set(pattern, count);
@@ -149,7 +155,13 @@ export class InterestRouter<L extends RouterLink> {
       // The requester's own member may handle the topic itself; it then ignores this answer.
       this.counters.noResponders += 1;
       from.deliver(
-        encodeEnvelope({ kind: FrameKind.NoResponders, origin: 0, sequence: 0, correlation, topic: inboxTopic(origin) }),
+        encodeEnvelope({
+          kind: FrameKind.NoResponders,
+          origin: 0,
+          sequence: 0,
+          correlation,
+          topic: inboxTopic(origin),
+        }),
       );
       return;
     }

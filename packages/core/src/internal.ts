@@ -11,7 +11,13 @@ export { inboxTopic, isInbox, memberName, INBOX_PREFIX } from './inbox.js';
 export { InterestRouter } from './interest-router.js';
 export type { RouterLink, RouterStats } from './interest-router.js';
 export { DedupWindow, type DedupWindowOptions, type DedupStats } from './dedup-window.js';
-export { FrameDecoder, encodeLengthPrefixed, LENGTH_PREFIX_SIZE, type FrameDecoderOptions, type FrameHandler } from './frame-decoder.js';
+export {
+  FrameDecoder,
+  encodeLengthPrefixed,
+  LENGTH_PREFIX_SIZE,
+  type FrameDecoderOptions,
+  type FrameHandler,
+} from './frame-decoder.js';
 export * from './hub/index.js';
 export { fragmentEnvelope } from './fragmenter.js';
 export { Reassembler, type ReassemblerOptions, type ReassemblerStats } from './reassembler.js';

@@ -120,8 +120,10 @@ export class MemoryTransport implements Transport {
   }
 
   send(frame: Uint8Array): void {
-    if (this.#domain === undefined || this.#link === undefined) throw new ClosedError('the memory transport is not open');
-    if (frame.length > this.capabilities.maxFrameSize) throw new FrameTooLargeError(frame.length, this.capabilities.maxFrameSize);
+    if (this.#domain === undefined || this.#link === undefined)
+      throw new ClosedError('the memory transport is not open');
+    if (frame.length > this.capabilities.maxFrameSize)
+      throw new FrameTooLargeError(frame.length, this.capabilities.maxFrameSize);
     this.#domain.enqueue(frame, this.#link);
   }
 
@@ -151,6 +153,7 @@ export class MemoryTransport implements Transport {
 function positive(value: unknown, name: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new ConfigurationError(`memory:// option ${name} must be a positive integer`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new ConfigurationError(`memory:// option ${name} must be a positive integer`);
   return n;
 }

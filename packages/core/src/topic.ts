@@ -52,7 +52,8 @@ const validTopics = new Set<string>();
 export function validatePattern(pattern: string): void {
   const tokens = checkTokens(pattern, 'pattern');
   tokens.forEach((token, i) => {
-    if (token === '>' && i !== tokens.length - 1) throw new TopicError(`pattern "${pattern}": '>' must be the last token`);
+    if (token === '>' && i !== tokens.length - 1)
+      throw new TopicError(`pattern "${pattern}": '>' must be the last token`);
     if (token.length > 1 && (token.includes('*') || token.includes('>'))) {
       throw new TopicError(`pattern "${pattern}": wildcards must be whole tokens`);
     }

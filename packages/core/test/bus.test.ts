@@ -1,4 +1,4 @@
-import { firstValueFrom, interval, lastValueFrom, map, Observable, take, toArray } from 'rxjs';
+import { firstValueFrom, interval, lastValueFrom, Observable, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type Bus,
@@ -152,13 +152,15 @@ describe('request / reply', () => {
   it('answers a value handler with one frame that also ends the stream', async () => {
     const u = url();
     const sent: number[] = [];
-    registerTransport('counting-bus-test', (_u, ctx) =>
-      new FaultInjectingTransport(new MemoryTransport(new URL(u), ctx), {
-        drop: (frame) => {
-          sent.push(frame[3] as number); // byte 3 is the frame kind
-          return false;
-        },
-      }),
+    registerTransport(
+      'counting-bus-test',
+      (_u, ctx) =>
+        new FaultInjectingTransport(new MemoryTransport(new URL(u), ctx), {
+          drop: (frame) => {
+            sent.push(frame[3] as number); // byte 3 is the frame kind
+            return false;
+          },
+        }),
     );
     const server = await join('counting-bus-test://x');
     const client = await join(u);
@@ -194,14 +196,18 @@ describe('request / reply', () => {
     const server = await join(u);
     const client = await join(u);
     let torndown = false;
-    server.handle('ticks', () => new Observable<number>((o) => {
-      let n = 0;
-      const t = setInterval(() => o.next(n++), 1);
-      return () => {
-        clearInterval(t);
-        torndown = true;
-      };
-    }));
+    server.handle(
+      'ticks',
+      () =>
+        new Observable<number>((o) => {
+          let n = 0;
+          const t = setInterval(() => o.next(n++), 1);
+          return () => {
+            clearInterval(t);
+            torndown = true;
+          };
+        }),
+    );
     await settle();
     const first = await lastValueFrom(client.request<number>('ticks', null).pipe(take(3), toArray()));
     expect(first).toEqual([0, 1, 2]);

@@ -24,11 +24,14 @@ async function lossyPair(
   // A lossy broadcast medium, as UDP or mailslots are: every member sees every frame, and frames
   // may be lost, duplicated or reordered on the way.
   const medium = { reliable: false, ordered: false, broadcast: 'native' } as const;
-  registerTransport(scheme, (_u, ctx) =>
-    new FaultInjectingTransport(new MemoryTransport(new URL(url), ctx), { capabilities: medium, ...faults }),
+  registerTransport(
+    scheme,
+    (_u, ctx) =>
+      new FaultInjectingTransport(new MemoryTransport(new URL(url), ctx), { capabilities: medium, ...faults }),
   );
-  registerTransport(`${scheme}-clean`, (_u, ctx) =>
-    new FaultInjectingTransport(new MemoryTransport(new URL(url), ctx), { capabilities: medium }),
+  registerTransport(
+    `${scheme}-clean`,
+    (_u, ctx) => new FaultInjectingTransport(new MemoryTransport(new URL(url), ctx), { capabilities: medium }),
   );
   const receiver = await createBus({ url: `${scheme}-clean://x`, ...receiverOptions });
   const sender = await createBus(`${scheme}://x`);
@@ -77,14 +80,19 @@ describe('the bus over a faulty medium', () => {
   });
 
   it('drops a corrupted frame and disconnects only its sender', async () => {
-    const { sender, receiver, url } = await lossyPair({ corrupt: (frame) => frame[3] === 1 && frame[frame.length - 1] === 5 });
+    const { sender, receiver, url } = await lossyPair({
+      corrupt: (frame) => frame[3] === 1 && frame[frame.length - 1] === 5,
+    });
     const seen: number[] = [];
     receiver.subscribe<number>('f.c').subscribe((m) => seen.push(m.data));
     await settle();
     for (let i = 0; i < 20; i += 1) {
       // The memory hub rejects the corrupted frame and disconnects its sender, as a stream hub
       // closes a connection that sends garbage; later publishes then fail with ClosedError.
-      const sent = await sender.publish('f.c', i).then(() => true, () => false);
+      const sent = await sender.publish('f.c', i).then(
+        () => true,
+        () => false,
+      );
       await settle();
       if (!sent) break;
     }

@@ -4,7 +4,9 @@ import { resolveTransport } from '../src/registry.js';
 
 describe('transport registry', () => {
   it('names the package to install when a known scheme’s package is missing', async () => {
-    const err = await resolveTransport('carrier', { carrier: '@busway/transport-carrier-pigeon' }).catch((e: unknown) => e);
+    const err = await resolveTransport('carrier', { carrier: '@busway/transport-carrier-pigeon' }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(TransportNotFoundError);
     expect(err).toMatchObject({ code: 'TRANSPORT_NOT_FOUND', packageName: '@busway/transport-carrier-pigeon' });
     expect((err as Error).message).toContain('npm install @busway/transport-carrier-pigeon');
@@ -29,8 +31,10 @@ describe('transport registry', () => {
   });
 
   it('rejects a malformed scheme', () => {
-    expect(() => registerTransport('Bad:', () => {
-      throw new Error('unused');
-    })).toThrow(ConfigurationError);
+    expect(() =>
+      registerTransport('Bad:', () => {
+        throw new Error('unused');
+      }),
+    ).toThrow(ConfigurationError);
   });
 });

@@ -131,7 +131,6 @@ export function describeConformance(options: ConformanceOptions): void {
     it('matches * and > wildcards', async () => {
       const [a, b] = await pair();
       const star: string[] = [];
-      const rest: string[] = [];
       b.subscribe('conf.w.*').subscribe((m) => star.push(m.topic));
       const all = received(b, 'conf.w.>', 2);
       await interestReached(a, b);
@@ -175,11 +174,13 @@ export function describeConformance(options: ConformanceOptions): void {
 
     it('streams replies and completes with the handler', async () => {
       const [a, b] = await pair();
-      a.handle<number, number>('conf.rr.stream', (req) =>
-        new Observable<number>((o) => {
-          for (let i = 0; i < req.data; i += 1) o.next(i);
-          o.complete();
-        }),
+      a.handle<number, number>(
+        'conf.rr.stream',
+        (req) =>
+          new Observable<number>((o) => {
+            for (let i = 0; i < req.data; i += 1) o.next(i);
+            o.complete();
+          }),
       );
       await interestReached(a, b);
       const replies = await lastValueFrom(b.request<number>('conf.rr.stream', 5, { timeout: waitMs }).pipe(toArray()));
@@ -200,18 +201,22 @@ export function describeConformance(options: ConformanceOptions): void {
       const [a, b] = await pair();
       let stopped!: () => void;
       const handlerStopped = new Promise<void>((r) => (stopped = r));
-      a.handle('conf.rr.endless', () =>
-        new Observable<number>((o) => {
-          let n = 0;
-          const timer = setInterval(() => o.next(n++), 2);
-          return () => {
-            clearInterval(timer);
-            stopped();
-          };
-        }),
+      a.handle(
+        'conf.rr.endless',
+        () =>
+          new Observable<number>((o) => {
+            let n = 0;
+            const timer = setInterval(() => o.next(n++), 2);
+            return () => {
+              clearInterval(timer);
+              stopped();
+            };
+          }),
       );
       await interestReached(a, b);
-      const first = await lastValueFrom(b.request<number>('conf.rr.endless', null, { timeout: waitMs }).pipe(take(3), toArray()));
+      const first = await lastValueFrom(
+        b.request<number>('conf.rr.endless', null, { timeout: waitMs }).pipe(take(3), toArray()),
+      );
       expect(first).toEqual([0, 1, 2]);
       await withDeadline(handlerStopped, waitMs, 'the handler was never cancelled');
     });
@@ -230,8 +235,9 @@ export function describeConformance(options: ConformanceOptions): void {
       const real = await resolveTransport(scheme);
       registrations += 1;
       const dupScheme = `conf-dup-${registrations}`;
-      registerTransport(dupScheme, async (_ignored, ctx) =>
-        new FaultInjectingTransport(await real(new URL(url), ctx), { duplicate: () => true }),
+      registerTransport(
+        dupScheme,
+        async (_ignored, ctx) => new FaultInjectingTransport(await real(new URL(url), ctx), { duplicate: () => true }),
       );
       const b = await join(url);
       const a = await createBus({ url: `${dupScheme}://x`, transportOptions });
@@ -253,7 +259,9 @@ export function describeConformance(options: ConformanceOptions): void {
       const got = received<string>(b, 'conf.after-garbage', 1);
       await interestReached(a, b);
       const scheme = new URL(url).protocol.slice(0, -1);
-      const raw = await (await resolveTransport(scheme))(new URL(url), {
+      const raw = await (
+        await resolveTransport(scheme)
+      )(new URL(url), {
         memberId: 0x1234,
         maxFrameSize: 1024 * 1024,
         options: transportOptions,
@@ -286,67 +294,70 @@ export function describeConformance(options: ConformanceOptions): void {
     });
 
     // Not registered at all (rather than skipped) for in-process transports such as memory://.
-    if (options.processes ?? true) describe('across OS processes', () => {
-      let url: string;
-      let parent: Bus;
-      let child: ChildProcess | undefined;
-      let childPid: Promise<number>;
+    if (options.processes ?? true)
+      describe('across OS processes', () => {
+        let url: string;
+        let parent: Bus;
+        let child: ChildProcess | undefined;
+        let childPid: Promise<number>;
 
-      beforeAll(async () => {
-        url = options.newUrl();
-        parent = await createBus({ url, transportOptions });
-        let ready!: (pid: number) => void;
-        childPid = new Promise<number>((r) => (ready = r));
-        parent.handle<number, boolean>('conf.ready', (req) => {
-          ready(req.data);
-          return true;
+        beforeAll(async () => {
+          url = options.newUrl();
+          parent = await createBus({ url, transportOptions });
+          let ready!: (pid: number) => void;
+          childPid = new Promise<number>((r) => (ready = r));
+          parent.handle<number, boolean>('conf.ready', (req) => {
+            ready(req.data);
+            return true;
+          });
+          child = spawn(process.execPath, [childScript(), url, JSON.stringify(transportOptions)], {
+            stdio: ['ignore', 'ignore', 'inherit'],
+          });
+          await withDeadline(childPid, waitMs * 3, 'the child process never joined the bus');
+        }, waitMs * 4);
+
+        afterAll(async () => {
+          if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+          await parent?.close();
         });
-        child = spawn(process.execPath, [childScript(), url, JSON.stringify(transportOptions)], {
-          stdio: ['ignore', 'ignore', 'inherit'],
+
+        it('delivers publish/subscribe to and from another process', async () => {
+          const got = received<{ i: number }>(parent, 'conf.out.>', 3);
+          for (let i = 0; i < 3; i += 1) await parent.publish(`conf.in.p${i}`, { i });
+          const messages = await got.done;
+          expect(messages.map((m) => [m.topic, m.data.i])).toEqual([
+            ['conf.out.p0', 0],
+            ['conf.out.p1', 1],
+            ['conf.out.p2', 2],
+          ]);
+          expect(messages[0]?.sender.member).not.toBe(parent.id);
         });
-        await withDeadline(childPid, waitMs * 3, 'the child process never joined the bus');
-      }, waitMs * 4);
 
-      afterAll(async () => {
-        if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-        await parent?.close();
-      });
+        it('streams replies from a handler in another process', async () => {
+          const replies = await lastValueFrom(
+            parent.request<number>('conf.stream', 4, { timeout: waitMs }).pipe(toArray()),
+          );
+          expect(replies).toEqual([0, 1, 2, 3]);
+          expect(await firstValueFrom(parent.request('conf.pid', null, { timeout: waitMs }))).toBe(await childPid);
+        });
 
-      it('delivers publish/subscribe to and from another process', async () => {
-        const got = received<{ i: number }>(parent, 'conf.out.>', 3);
-        for (let i = 0; i < 3; i += 1) await parent.publish(`conf.in.p${i}`, { i });
-        const messages = await got.done;
-        expect(messages.map((m) => [m.topic, m.data.i])).toEqual([
-          ['conf.out.p0', 0],
-          ['conf.out.p1', 1],
-          ['conf.out.p2', 2],
-        ]);
-        expect(messages[0]?.sender.member).not.toBe(parent.id);
+        it('errors a request, never hangs, when the handling process is killed mid-request', async () => {
+          const timeout = 3000;
+          const outcome = firstValueFrom(parent.request('conf.hang', null, { timeout })).catch((e: unknown) => e);
+          await new Promise((r) => setTimeout(r, 200)); // the child has acked
+          child?.kill('SIGKILL');
+          const started = Date.now();
+          const err = await withDeadline(outcome, timeout + waitMs, 'the request hung after its peer died');
+          const knowsPeers = parent.capabilities.broadcast === 'hub';
+          if (knowsPeers) {
+            // A hub sees the connection drop and says so at once.
+            expect(err).toBeInstanceOf(PeerLostError);
+            expect(Date.now() - started).toBeLessThan(timeout);
+          } else {
+            expect([PeerLostError, TimeoutError, ConnectionLostError].some((c) => err instanceof c)).toBe(true);
+          }
+        });
       });
-
-      it('streams replies from a handler in another process', async () => {
-        const replies = await lastValueFrom(parent.request<number>('conf.stream', 4, { timeout: waitMs }).pipe(toArray()));
-        expect(replies).toEqual([0, 1, 2, 3]);
-        expect(await firstValueFrom(parent.request('conf.pid', null, { timeout: waitMs }))).toBe(await childPid);
-      });
-
-      it('errors a request, never hangs, when the handling process is killed mid-request', async () => {
-        const timeout = 3000;
-        const outcome = firstValueFrom(parent.request('conf.hang', null, { timeout })).catch((e: unknown) => e);
-        await new Promise((r) => setTimeout(r, 200)); // the child has acked
-        child?.kill('SIGKILL');
-        const started = Date.now();
-        const err = await withDeadline(outcome, timeout + waitMs, 'the request hung after its peer died');
-        const knowsPeers = parent.capabilities.broadcast === 'hub';
-        if (knowsPeers) {
-          // A hub sees the connection drop and says so at once.
-          expect(err).toBeInstanceOf(PeerLostError);
-          expect(Date.now() - started).toBeLessThan(timeout);
-        } else {
-          expect([PeerLostError, TimeoutError, ConnectionLostError].some((c) => err instanceof c)).toBe(true);
-        }
-      });
-    });
   });
 }
 

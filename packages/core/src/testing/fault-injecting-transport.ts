@@ -158,6 +158,9 @@ export class FaultInjectingTransport implements Transport {
   }
 
   stats(): Readonly<Record<string, number>> {
-    return { ...this.#inner.stats?.(), ...Object.fromEntries(Object.entries(this.#counts).map(([k, v]) => [`fault.${k}`, v])) };
+    return {
+      ...this.#inner.stats?.(),
+      ...Object.fromEntries(Object.entries(this.#counts).map(([k, v]) => [`fault.${k}`, v])),
+    };
   }
 }
