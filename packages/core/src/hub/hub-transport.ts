@@ -28,9 +28,11 @@
  *   {@link OutboundBuffer} (bounded, default 8 MiB) and flushes them in order, before `state$`
  *   says `'open'`, so they precede anything sent after reconnecting. Past the bound `send()`
  *   throws `BufferFullError`: nothing is dropped silently.
- * - **What is lost in a takeover.** Frames that were in the dead hub's queues, and frames sent to
- *   the new hub before the other members re-announced their interest. The bus's sequence numbers
- *   count these as gaps; requests in flight are failed by the bus when `state$` leaves `'open'`.
+ * - **What is lost in a takeover.** Frames that were in the dead hub's queues or in flight to it.
+ *   Publishes that reach the new hub before their subscribers have reconnected are not lost: for
+ *   `takeoverReplay` ms the new hub keeps them and offers them to each member that subscribes
+ *   ({@link TakeoverReplay}); duplicates are dropped by the bus. Requests in flight are failed by
+ *   the bus when `state$` leaves `'open'`.
  *
  * @module
  */
@@ -42,6 +44,7 @@ import { AddressInUseError } from './address-in-use-error.js';
 import type { FrameLink, HubEndpoint, HubListener } from './frame-link.js';
 import { OutboundBuffer } from './outbound-buffer.js';
 import { ReconnectBackoff, type ReconnectBackoffOptions } from './reconnect-backoff.js';
+import { TakeoverReplay } from './takeover-replay.js';
 
 /** Options of a {@link HubTransport}. */
 export type HubTransportOptions = Readonly<
@@ -60,6 +63,12 @@ export type HubTransportOptions = Readonly<
      * another host). Default: true.
      */
     canBeHub: boolean;
+    /**
+     * For this long after taking over, a new hub keeps the publishes it routes and offers them to
+     * members that subscribe meanwhile (they re-announce interest as they reconnect), so fewer
+     * messages are lost in a takeover; 0 turns it off. In milliseconds. Default: `takeoverTimeout`.
+     */
+    takeoverReplay: number;
     /** Retry delays; `maxDelay` defaults to `takeoverTimeout / 2`. Default: initial 20 ms, ×2, jitter 0.5. */
     reconnect: ReconnectBackoffOptions;
   }>
@@ -79,6 +88,8 @@ export interface HubTransportSeams {
 
 interface Role {
   readonly isHub: boolean;
+  /** Hub only: start replaying early publishes to late subscribers (after a takeover). */
+  startReplay?(graceMs: number, limit: number): void;
   send(frame: Uint8Array): void;
   /** Bytes waiting in the OS-facing queues of this role's links. */
   queuedBytes(): number;
@@ -128,6 +139,8 @@ export class HubTransport implements Transport {
   readonly #takeoverTimeout: number;
   readonly #openTimeout: number;
   readonly #canBeHub: boolean;
+  readonly #replayMs: number;
+  readonly #bufferLimit: number;
   readonly #backoff: ReconnectBackoff;
   readonly #state = new ReplaySubject<ConnectionState>(1);
   readonly #frames = new Subject<InboundFrame>();
@@ -137,7 +150,15 @@ export class HubTransport implements Transport {
   #opening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   #sleep: { timer: ReturnType<typeof setTimeout>; wake: () => void } | undefined;
-  #counters = { reconnects: 0, takeovers: 0, bufferRejected: 0, badFrames: 0, slowConsumers: 0, hubbed: 0 };
+  #counters = {
+    reconnects: 0,
+    takeovers: 0,
+    bufferRejected: 0,
+    badFrames: 0,
+    slowConsumers: 0,
+    hubbed: 0,
+    replayed: 0,
+  };
   #router: InterestRouter<RouterLink> | undefined;
 
   constructor(
@@ -151,8 +172,10 @@ export class HubTransport implements Transport {
     this.#takeoverTimeout = options.takeoverTimeout ?? 1000;
     this.#openTimeout = options.openTimeout ?? 10_000;
     this.#canBeHub = options.canBeHub ?? true;
+    this.#replayMs = options.takeoverReplay ?? this.#takeoverTimeout;
+    this.#bufferLimit = options.bufferLimit ?? 8 * 1024 * 1024;
     this.#backoff = new ReconnectBackoff({ maxDelay: this.#takeoverTimeout / 2, ...options.reconnect }, seams.random);
-    this.#pending = new OutboundBuffer(options.bufferLimit ?? 8 * 1024 * 1024);
+    this.#pending = new OutboundBuffer(this.#bufferLimit);
     this.capabilities = {
       reliable: true,
       ordered: true,
@@ -293,7 +316,10 @@ export class HubTransport implements Transport {
   }
 
   #adopt(role: Role): void {
-    if (role.isHub && this.#current !== 'connecting') this.#counters.takeovers += 1;
+    if (role.isHub && this.#current !== 'connecting') {
+      this.#counters.takeovers += 1;
+      if (this.#replayMs > 0) role.startReplay?.(this.#replayMs, this.#bufferLimit);
+    }
     this.#role = role;
     this.#backoff.reset();
     try {
@@ -334,9 +360,20 @@ export class HubTransport implements Transport {
     router.add(self);
     const counters = this.#counters;
     const closing = (): boolean => this.#closing !== undefined;
+    let replay: TakeoverReplay<RouterLink> | undefined;
+    const route = (frame: Uint8Array, from: RouterLink): void => {
+      router.route(frame, from);
+      if (replay !== undefined) {
+        replay.observe(frame, from);
+        counters.replayed = replay.replayed;
+      }
+    };
     const role = {
       isHub: true,
       listener: undefined as HubListener | undefined,
+      startReplay(graceMs: number, limit: number): void {
+        replay = new TakeoverReplay(limit, graceMs);
+      },
       accept(link: FrameLink): void {
         if (closing()) {
           link.close();
@@ -349,7 +386,7 @@ export class HubTransport implements Transport {
         link.start({
           onFrame(frame) {
             try {
-              router.route(frame, member);
+              route(frame, member);
             } catch (err) {
               counters.badFrames += 1;
               link.close(err as Error);
@@ -362,7 +399,7 @@ export class HubTransport implements Transport {
         });
       },
       send(frame: Uint8Array): void {
-        router.route(frame, self);
+        route(frame, self);
       },
       queuedBytes(): number {
         let total = 0;
@@ -370,6 +407,7 @@ export class HubTransport implements Transport {
         return total;
       },
       async close(): Promise<void> {
+        replay?.release();
         for (const link of links) link.close();
         await role.listener?.close();
       },

@@ -8,3 +8,4 @@ export {
 } from './hub-transport.js';
 export { OutboundBuffer } from './outbound-buffer.js';
 export { ReconnectBackoff, type ReconnectBackoffOptions } from './reconnect-backoff.js';
+export { TakeoverReplay } from './takeover-replay.js';

@@ -121,6 +121,37 @@ describe('HubTransport', () => {
     expect(text(await atC)).toBe('takeover done');
   });
 
+  it.each([
+    { replay: 1000, delivered: true },
+    { replay: 0, delivered: false },
+  ])(
+    'after a takeover, offers early publishes to members that subscribe late (replay $replay ms)',
+    async ({ replay, delivered }) => {
+      const net = new MemoryHubNetwork();
+      const old = member(net);
+      const next = member(net, { takeoverReplay: replay, reconnect: { initialDelay: 0, maxDelay: 1, jitter: 0 } });
+      const late = member(net, { canBeHub: false, reconnect: { initialDelay: 60, maxDelay: 60, jitter: 0 } });
+      await old.open();
+      await next.open();
+      await late.open();
+      const nextOpen = firstValueFrom(next.state$.pipe(filter((s) => s === 'reconnecting'))).then(() =>
+        waitState(next, 'open'),
+      );
+      net.crash('bus');
+      await nextOpen;
+      expect(next.isHub).toBe(true);
+      // Published at once by the new hub: `late` is still reconnecting and has announced nothing yet.
+      next.send(frame(FrameKind.Publish, 2, 'late.x', 'early bird'));
+      await waitState(late, 'open');
+      const got: InboundFrame[] = [];
+      late.frames$.subscribe((f) => got.push(f));
+      late.send(frame(FrameKind.Subscribe, 3, 'late.>')); // what the bus re-sends on 'open'
+      await new Promise((r) => setTimeout(r, 20));
+      expect(got.map(text)).toEqual(delivered ? ['early bird'] : []);
+      expect(next.stats()['replayed']).toBe(delivered ? 1 : 0);
+    },
+  );
+
   it('buffers frames while reconnecting, flushes them in order, and rejects past the bound', async () => {
     const net = new MemoryHubNetwork();
     const hub = member(net);

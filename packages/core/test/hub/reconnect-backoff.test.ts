@@ -45,3 +45,44 @@ describe('OutboundBuffer', () => {
     expect([buffer.length, buffer.bytes]).toEqual([0, 0]);
   });
 });
+
+describe('TakeoverReplay', () => {
+  it('holds publishes during the grace period only, and replays matching ones to a new subscriber', async () => {
+    const { TakeoverReplay } = await import('../../src/hub/index.js');
+    const { encodeEnvelope, FrameKind } = await import('../../src/envelope.js');
+    let now = 0;
+    const replay = new TakeoverReplay<{ deliver(f: Uint8Array): void; got: Uint8Array[] }>(1000, 100, () => now);
+    const mk = () => {
+      const got: Uint8Array[] = [];
+      return { got, deliver: (f: Uint8Array) => got.push(f) };
+    };
+    const publisher = mk();
+    const subscriber = mk();
+    const pub = (topic: string) => encodeEnvelope({ kind: FrameKind.Publish, origin: 1, sequence: 1, topic });
+    const sub = (pattern: string) =>
+      encodeEnvelope({ kind: FrameKind.Subscribe, origin: 2, sequence: 1, topic: pattern });
+    replay.observe(pub('a.b'), publisher);
+    replay.observe(pub('c.d'), publisher);
+    replay.observe(sub('a.*'), subscriber);
+    expect(subscriber.got).toHaveLength(1);
+    replay.observe(sub('>'), publisher); // never back to the link that published it
+    expect(publisher.got).toHaveLength(0);
+    now = 101;
+    replay.observe(sub('c.*'), subscriber); // too late: released
+    expect(subscriber.got).toHaveLength(1);
+    expect(replay.bytes).toBe(0);
+    replay.release();
+  });
+
+  it('holds no more than its byte bound', async () => {
+    const { TakeoverReplay } = await import('../../src/hub/index.js');
+    const { encodeEnvelope, FrameKind } = await import('../../src/envelope.js');
+    const replay = new TakeoverReplay<{ deliver(f: Uint8Array): void }>(100, 1000);
+    const from = { deliver: () => undefined };
+    for (let i = 0; i < 10; i += 1)
+      replay.observe(encodeEnvelope({ kind: FrameKind.Publish, origin: 1, sequence: i, topic: 'x' }), from);
+    expect(replay.bytes).toBeLessThanOrEqual(100);
+    expect(replay.bytes).toBeGreaterThan(0);
+    replay.release();
+  });
+});
