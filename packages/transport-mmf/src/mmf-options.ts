@@ -36,6 +36,15 @@ export type MmfTransportOptions = Readonly<
     spinMs: number;
     /** Milliseconds to wait for a concurrent creator to initialise the ring. Default: 2000. */
     initTimeoutMs: number;
+    /**
+     * What this member's `send` does when the ring is full up to the slowest reader: `lose`
+     * overwrites the oldest records (readers that had not read them count them as lost), `wait`
+     * waits up to `waitTimeoutMs` for that reader and then rejects with `BufferFullError`.
+     * Default: `lose`.
+     */
+    overflow: 'lose' | 'wait';
+    /** With `overflow: 'wait'`, the longest a send waits, in milliseconds. Default: 1000. */
+    waitTimeoutMs: number;
   }>
 >;
 
@@ -48,6 +57,8 @@ export interface ResolvedMmfOptions {
   readonly idleCheckMs: number;
   readonly spinMs: number;
   readonly initTimeoutMs: number;
+  readonly overflow: 'lose' | 'wait';
+  readonly waitTimeoutMs: number;
 }
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1 << 20, mb: 1 << 20, mib: 1 << 20, g: 1 << 30, gb: 1 << 30, gib: 1 << 30 };
@@ -86,9 +97,13 @@ export function resolveMmfOptions(url: URL, options: Readonly<Record<string, unk
   if (!isValidCapacity(capacity)) throw new ConfigurationError(`mmf:// size ${capacity} must be a power of two from 4 KiB to 1 GiB`);
   const scope = (merged.scope ?? 'local') as string;
   if (scope !== 'local' && scope !== 'global') throw new ConfigurationError(`mmf:// scope must be "local" or "global", not "${scope}"`);
+  const overflow = (merged.overflow ?? 'lose') as string;
+  if (overflow !== 'lose' && overflow !== 'wait') throw new ConfigurationError(`mmf:// overflow must be "lose" or "wait", not "${overflow}"`);
   return {
     name,
     capacity,
+    overflow,
+    waitTimeoutMs: positive(merged.waitTimeoutMs, 'waitTimeoutMs') ?? 1000,
     scope,
     abandonAfterMs: positive(merged.abandonAfterMs, 'abandonAfterMs') ?? 500,
     idleCheckMs: positive(merged.idleCheckMs, 'idleCheckMs') ?? 1000,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ClosedError, FrameTooLargeError } from '@busway/core';
+import { BufferFullError, ClosedError, FrameTooLargeError } from '@busway/core';
 import type { ConnectionState, InboundFrame, Transport, TransportCapabilities, TransportContext } from '@busway/core';
 import { BehaviorSubject, Subject } from 'rxjs';
 import { resolveMmfOptions, type ResolvedMmfOptions } from './mmf-options.js';
@@ -16,6 +16,17 @@ import { maxPayloadFor, SharedRing } from './shared-ring.js';
 const POLL_BUDGET = 4096;
 /** How long a reader re-polls with `setImmediate` while a writer is mid-write, before backing off to 1 ms timers. */
 const SPIN_MS = 2;
+
+/** Whether process `pid` still exists (signal 0 checks without signalling; EPERM means it does). */
+function isAlive(pid: number): boolean {
+  if (pid <= 0) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 /**
  * Open the platform's ring mapping: futex-backed shm on Linux, a named file mapping and event on
@@ -53,6 +64,8 @@ export class MmfTransport implements Transport {
   #opening: Promise<void> | undefined;
   #closed = false;
   #pendingSince = -1;
+  /** With overflow=wait: the last send still waiting for room, so later ones queue behind it. */
+  #waiting: Promise<void> | undefined;
   /** When the reader last found nothing to read, or -1 while records flow. */
   #idleSince = -1;
   readonly #deliver = (bytes: Uint8Array): void => this.frames$.next({ bytes });
@@ -92,16 +105,55 @@ export class MmfTransport implements Transport {
     ring.onWake = (sleepers) => mapping.wake(sleepers);
     this.#mapping = mapping;
     this.#ring = ring;
-    this.#reader = new RingReader(ring, { skipWriterTag: ring.writerTag, abandonAfterMs: o.abandonAfterMs });
+    // Every member registers its reader, so that members publishing with overflow=wait wait for it.
+    this.#reader = new RingReader(ring, { skipWriterTag: ring.writerTag, abandonAfterMs: o.abandonAfterMs, register: true });
     this.#state.next('open');
     setImmediate(this.#pump);
   }
 
-  send(frame: Uint8Array): void {
+  send(frame: Uint8Array): void | Promise<void> {
     const ring = this.#ring;
     if (ring === undefined || this.#closed) throw new ClosedError('the mmf transport is not open');
     if (frame.length > this.capabilities.maxFrameSize) throw new FrameTooLargeError(frame.length, this.capabilities.maxFrameSize);
-    ring.publish(frame);
+    if (this.#options.overflow === 'lose') {
+      ring.publish(frame);
+      return;
+    }
+    // Frames queued behind a waiting one keep their order.
+    if (this.#waiting === undefined && ring.tryPublish(frame) >= 0) return;
+    const attempt = (this.#waiting ?? Promise.resolve()).then(() => this.#publishWhenRoom(frame));
+    const tail = attempt.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#waiting = tail;
+    void tail.then(() => {
+      if (this.#waiting === tail) this.#waiting = undefined;
+    });
+    return attempt;
+  }
+
+  /** overflow=wait: retry every millisecond until the slowest reader made room, bounded. */
+  async #publishWhenRoom(frame: Uint8Array): Promise<void> {
+    const started = performance.now();
+    let nextReclaim = started + 50;
+    for (;;) {
+      const ring = this.#ring;
+      if (ring === undefined || this.#closed) throw new ClosedError('the mmf transport closed while a send waited for room');
+      if (ring.tryPublish(frame) >= 0) return;
+      const now = performance.now();
+      if (now >= nextReclaim) {
+        // A killed reader never frees its slot: stop waiting for processes that are gone.
+        ring.reclaimDeadReaders(isAlive);
+        nextReclaim = now + 50;
+      }
+      if (now - started >= this.#options.waitTimeoutMs) {
+        const slowest = ring.slowestReader();
+        const who = slowest === undefined ? 'a reader' : `the reader in process ${slowest.pid} (${slowest.behind} bytes behind)`;
+        throw new BufferFullError(ring.capacity, `mmf://${this.#options.name}: ring full, ${who} did not make room within ${this.#options.waitTimeoutMs} ms; the frame was not sent`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
   }
 
   async close(): Promise<void> {
@@ -110,6 +162,7 @@ export class MmfTransport implements Transport {
     const mapping = this.#mapping;
     this.#mapping = undefined;
     this.#ring = undefined;
+    this.#reader?.close();
     this.#state.next('closed');
     this.frames$.complete();
     await mapping?.release();

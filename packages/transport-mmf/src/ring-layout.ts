@@ -9,8 +9,17 @@
 export const RING_MAGIC = 0x47525742;
 /** The layout version this code writes and the only one it reads. */
 export const RING_VERSION = 1;
-/** Bytes before the data area: control fields, each group on its own 64-byte cache line. */
-export const RING_HEADER_SIZE = 256;
+/**
+ * Bytes before the data area: control fields (each group on its own 64-byte cache line) in the
+ * first 256 bytes, then the reader slots, one cache line each, filling a page.
+ */
+export const RING_HEADER_SIZE = 4096;
+/** Where the reader slots start. */
+export const READER_SLOTS_OFFSET = 256;
+/** Bytes per reader slot: a cache line, so readers publishing their positions do not collide. */
+export const READER_SLOT_SIZE = 64;
+/** Number of reader slots: readers beyond this many are not waited for by `overflow: 'wait'` writers. */
+export const READER_SLOTS = (RING_HEADER_SIZE - READER_SLOTS_OFFSET) / READER_SLOT_SIZE;
 /** Bytes of the header that starts every record. */
 export const RECORD_HEADER_SIZE = 16;
 /** Records start on multiples of this, so a record header never straddles the end of the ring. */
@@ -57,6 +66,25 @@ export const RingOffset = {
   abandoned: 192,
   /** i32 counter handing each joining writer a tag unique within this ring. */
   nextWriterTag: 196,
+} as const;
+
+/**
+ * Byte offsets inside a reader slot. A reader takes a free slot (owner 0 → its pid, by
+ * compare-and-swap) and stores its position after every batch it reads; writers that wait for
+ * readers (`overflow: 'wait'`) never claim past the slowest slot's position plus the capacity.
+ *
+ * @example
+ * ```ts
+ * const owner = i32[(READER_SLOTS_OFFSET + slot * READER_SLOT_SIZE + ReaderSlotOffset.owner) >> 2];
+ * ```
+ */
+export const ReaderSlotOffset = {
+  /** i32 pid of the reader's process, 0 when the slot is free. */
+  owner: 0,
+  /** u32 byte position of the next record the reader will read. */
+  position: 4,
+  /** u32 sequence number of that record (diagnostics). */
+  sequence: 8,
 } as const;
 
 /**

@@ -4,7 +4,21 @@
  *
  * @module
  */
-import { LENGTH_MASK, RECORD_ALIGNMENT, RECORD_HEADER_SIZE, RecordOffset, RecordState, recordSize, recordStamp, RING_HEADER_SIZE, RingOffset } from './ring-layout.js';
+import {
+  LENGTH_MASK,
+  READER_SLOT_SIZE,
+  READER_SLOTS,
+  READER_SLOTS_OFFSET,
+  ReaderSlotOffset,
+  RECORD_ALIGNMENT,
+  RECORD_HEADER_SIZE,
+  RecordOffset,
+  RecordState,
+  recordSize,
+  recordStamp,
+  RING_HEADER_SIZE,
+  RingOffset,
+} from './ring-layout.js';
 import type { SharedRing } from './shared-ring.js';
 
 /** Options of a {@link RingReader}. */
@@ -19,6 +33,14 @@ export type RingReaderOptions = Readonly<
     now: () => number;
     /** Records with this writer tag are skipped: a member does not read its own. Default: none (0). */
     skipWriterTag: number;
+    /**
+     * Take a reader slot in the ring header and publish this reader's position there after every
+     * poll, so that writers in `overflow: 'wait'` mode do not overwrite what it has not read.
+     * Release it with {@link RingReader.close}. Default: false.
+     */
+    register: boolean;
+    /** Pid recorded in the slot (writers free slots of dead pids). Default: `process.pid`. */
+    pid: number;
   }>
 >;
 
@@ -68,6 +90,8 @@ export class RingReader {
   readonly #abandonAfter: number;
   readonly #now: () => number;
   readonly #skipTag: number;
+  /** Int32 index of this reader's slot position word, or -1 when not registered. */
+  #slotWord = -1;
 
   constructor(
     readonly ring: SharedRing,
@@ -77,6 +101,41 @@ export class RingReader {
     this.#abandonAfter = options.abandonAfterMs ?? 500;
     this.#now = options.now ?? (() => performance.now());
     this.#skipTag = options.skipWriterTag ?? 0;
+    if (options.register === true) this.#register(options.pid ?? process.pid);
+  }
+
+  /** True when this reader holds a slot (writers that wait for readers wait for it). */
+  get registered(): boolean {
+    return this.#slotWord >= 0;
+  }
+
+  /**
+   * Give the reader slot back. Idempotent; the reader may still poll, unregistered.
+   *
+   * @example
+   * ```ts
+   * reader.close();
+   * ```
+   */
+  close(): void {
+    if (this.#slotWord < 0) return;
+    Atomics.store(this.ring.i32, this.#slotWord - (ReaderSlotOffset.position >> 2), 0);
+    this.#slotWord = -1;
+  }
+
+  #register(pid: number): void {
+    const i32 = this.ring.i32;
+    for (let slot = 0; slot < READER_SLOTS; slot++) {
+      const base = (READER_SLOTS_OFFSET + slot * READER_SLOT_SIZE) >> 2;
+      if (Atomics.load(i32, base + (ReaderSlotOffset.owner >> 2)) !== 0) continue;
+      if (Atomics.compareExchange(i32, base + (ReaderSlotOffset.owner >> 2), 0, pid | 0) !== 0) continue;
+      // Until this store a writer may read the previous owner's position: it then waits more
+      // than needed, never less.
+      Atomics.store(i32, base + (ReaderSlotOffset.position >> 2), this.#position | 0);
+      this.#slotWord = base + (ReaderSlotOffset.position >> 2);
+      return;
+    }
+    // All slots taken: this reader is not protected by waiting writers; it still counts losses.
   }
 
   /** Position and sequence of the next record this reader expects. */
@@ -122,6 +181,18 @@ export class RingReader {
    * ```
    */
   poll(deliver: (bytes: Uint8Array) => void, budget = 1024): PollResult {
+    try {
+      return this.#poll(deliver, budget);
+    } finally {
+      // One store per batch, not per record: writers waiting for us see progress soon enough.
+      if (this.#slotWord >= 0) {
+        Atomics.store(this.ring.i32, this.#slotWord, this.#position | 0);
+        Atomics.store(this.ring.i32, this.#slotWord + 1, this.#sequence | 0);
+      }
+    }
+  }
+
+  #poll(deliver: (bytes: Uint8Array) => void, budget: number): PollResult {
     const ring = this.ring;
     const i32 = ring.i32;
     const mask = ring.mask;

@@ -8,6 +8,10 @@ import { FrameTooLargeError } from '@busway/core';
 import { ClaimAbandonedError, RingMismatchError } from './errors.js';
 import {
   isValidCapacity,
+  READER_SLOT_SIZE,
+  READER_SLOTS,
+  READER_SLOTS_OFFSET,
+  ReaderSlotOffset,
   RECORD_HEADER_SIZE,
   RecordOffset,
   RecordState,
@@ -93,6 +97,11 @@ export class SharedRing {
   readonly #claim64: BigInt64Array;
   #claimedPosition = 0;
   #claimedSequence = 0;
+  /**
+   * Position of the slowest registered reader when last scanned: claims up to it plus the
+   * capacity need no new scan (readers only move forward). -1: not scanned yet.
+   */
+  #slowest = -1;
   /** `size + 2^32` as a BigInt per record size seen: BigInt allocation dominated small publishes. */
   readonly #increments = new Map<number, bigint>();
 
@@ -183,6 +192,68 @@ export class SharedRing {
   }
 
   /**
+   * Like {@link publish}, but never overwrites a record a registered reader (see
+   * {@link RingReader} `register`) has not read yet: returns -1, having claimed nothing, when the
+   * record does not fit in front of the slowest reader. The caller waits and retries (bounded).
+   *
+   * @example
+   * ```ts
+   * if (ring.tryPublish(frame) < 0) await retryLater();
+   * ```
+   */
+  tryPublish(payload: Uint8Array): number {
+    const length = payload.length;
+    if (length > this.maxPayload) throw new FrameTooLargeError(length, this.maxPayload);
+    if (!this.#claimSpace(recordSize(length), true)) return -1;
+    const sequence = this.#stampHeader(length);
+    this.#copyIn(payload, (this.#claimedPosition + RECORD_HEADER_SIZE) & this.mask);
+    this.#commit(this.#claimedPosition, sequence, length);
+    return sequence;
+  }
+
+  /**
+   * The registered reader farthest behind the claim cursor: its pid and how many bytes behind it
+   * is; undefined when no reader is registered.
+   *
+   * @example
+   * ```ts
+   * const slowest = ring.slowestReader();
+   * if (slowest) console.log(`pid ${slowest.pid} is ${slowest.behind} bytes behind`);
+   * ```
+   */
+  slowestReader(): { readonly pid: number; readonly behind: number } | undefined {
+    const [position] = this.loadClaim();
+    let result: { pid: number; behind: number } | undefined;
+    for (let slot = 0; slot < READER_SLOTS; slot++) {
+      const word = (READER_SLOTS_OFFSET + slot * READER_SLOT_SIZE) >> 2;
+      const pid = Atomics.load(this.i32, word + (ReaderSlotOffset.owner >> 2));
+      if (pid === 0) continue;
+      const behind = (position - Atomics.load(this.i32, word + (ReaderSlotOffset.position >> 2))) >>> 0;
+      if (result === undefined || behind > result.behind) result = { pid, behind };
+    }
+    return result;
+  }
+
+  /**
+   * Free the slots of readers whose process is gone (killed readers never release theirs), so that
+   * waiting writers stop waiting for them. Returns how many slots were freed.
+   *
+   * @example
+   * ```ts
+   * ring.reclaimDeadReaders((pid) => { try { process.kill(pid, 0); return true; } catch { return false; } });
+   * ```
+   */
+  reclaimDeadReaders(isAlive: (pid: number) => boolean): number {
+    let freed = 0;
+    for (let slot = 0; slot < READER_SLOTS; slot++) {
+      const word = (READER_SLOTS_OFFSET + slot * READER_SLOT_SIZE + ReaderSlotOffset.owner) >> 2;
+      const pid = Atomics.load(this.i32, word);
+      if (pid !== 0 && !isAlive(pid) && Atomics.compareExchange(this.i32, word, pid, 0) === pid) freed++;
+    }
+    return freed;
+  }
+
+  /**
    * First half of a publish, for writers that fill the ring in place: claim room for `length`
    * bytes and stamp the header. Fill {@link RingClaim.parts} then call {@link commit}. Until then
    * readers wait for this record (up to their `abandonAfterMs`).
@@ -220,7 +291,11 @@ export class SharedRing {
 
   /** Claims room and writes the header; the sequence number goes in last, see the layout doc. */
   #claim(length: number): number {
-    this.#claimSpace(recordSize(length));
+    this.#claimSpace(recordSize(length), false);
+    return this.#stampHeader(length);
+  }
+
+  #stampHeader(length: number): number {
     const position = this.#claimedPosition;
     const sequence = this.#claimedSequence;
     const word = (RING_HEADER_SIZE + (position & this.mask)) >> 2;
@@ -284,13 +359,17 @@ export class SharedRing {
     return Atomics.load(this.i32, RingOffset.abandoned >> 2);
   }
 
-  /** One 64-bit compare-and-swap claims position and sequence together, in the same order. */
-  #claimSpace(size: number): void {
+  /**
+   * One 64-bit compare-and-swap claims position and sequence together, in the same order. With
+   * `bounded`, gives up (false) rather than claim past the slowest registered reader.
+   */
+  #claimSpace(size: number, bounded: boolean): boolean {
     const claim64 = this.#claim64;
     const at = RingOffset.claim >> 3;
     for (;;) {
       const old = Atomics.load(claim64, at);
       const position = Number(BigInt.asUintN(32, old));
+      if (bounded && !this.#roomInFrontOfReaders(position, size)) return false;
       // Adding `size` carries into the sequence exactly when the position wraps past 2^32; the
       // carry is then the sequence increment, otherwise it is added explicitly.
       let increment = this.#increments.get(size);
@@ -302,9 +381,30 @@ export class SharedRing {
       if (Atomics.compareExchange(claim64, at, old, BigInt.asIntN(64, next)) === old) {
         this.#claimedPosition = position;
         this.#claimedSequence = Number(BigInt.asUintN(32, old >> 32n));
-        return;
+        return true;
       }
     }
+  }
+
+  /** True when [position, position + size) overwrites nothing a registered reader still needs. */
+  #roomInFrontOfReaders(position: number, size: number): boolean {
+    const capacity = this.capacity;
+    if (this.#slowest >= 0 && ((position + size - this.#slowest) >>> 0) <= capacity) return true;
+    let slowest = position;
+    let farthest = 0;
+    for (let slot = 0; slot < READER_SLOTS; slot++) {
+      const word = (READER_SLOTS_OFFSET + slot * READER_SLOT_SIZE) >> 2;
+      if (Atomics.load(this.i32, word + (ReaderSlotOffset.owner >> 2)) === 0) continue;
+      const at = Atomics.load(this.i32, word + (ReaderSlotOffset.position >> 2)) >>> 0;
+      const behind = (position - at) >>> 0;
+      // A reader "ahead" of the cursor (it just read up to a claim we have not seen) is not behind.
+      if (behind <= capacity && behind > farthest) {
+        farthest = behind;
+        slowest = at;
+      }
+    }
+    this.#slowest = slowest;
+    return farthest + size <= capacity;
   }
 
   /** Payload bytes may run past the end of the data area; the rest continues at its start. */

@@ -1,9 +1,11 @@
-import { ClosedError, ConfigurationError, FrameTooLargeError, type InboundFrame } from '@busway/core';
+import { BufferFullError, ClosedError, ConfigurationError, FrameTooLargeError, type InboundFrame } from '@busway/core';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTransport } from '../src/index.js';
 import { parseSize, resolveMmfOptions } from '../src/mmf-options.js';
 import { MmfTransport } from '../src/mmf-transport.js';
+import { RingReader } from '../src/ring-reader.js';
+import { SharedRing } from '../src/shared-ring.js';
 
 const transports: MmfTransport[] = [];
 let n = 0;
@@ -103,6 +105,43 @@ describe('MmfTransport', () => {
     expect(stats.framesLost).toBeGreaterThan(0);
     expect(stats.framesDelivered).toBe(seen);
     expect(stats.framesDelivered + stats.framesLost).toBe(200);
+  });
+
+  it('overflow=wait: a sender waits for the slowest reader instead of overwriting, and nothing is lost', async () => {
+    const u = url('size=4KiB');
+    const a = member(u, { overflow: 'wait' });
+    const b = member(u);
+    await Promise.all([a.open(), b.open()]);
+    const got: number[] = [];
+    b.frames$.subscribe((f) => got.push(f.bytes[0] ?? -1));
+    const sends: Array<void | Promise<void>> = [];
+    for (let i = 0; i < 200; i++) sends.push(a.send(new Uint8Array(100).fill(i)));
+    await Promise.all(sends);
+    await sleep(100);
+    expect(got).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(b.stats().framesLost).toBe(0);
+  });
+
+  it('overflow=wait: rejects with BufferFullError after waitTimeoutMs when a reader makes no room', async () => {
+    const name = `stuck-${process.pid}-${++n}`;
+    const a = member(`mmf://${name}?size=4KiB&overflow=wait&waitTimeoutMs=100`);
+    await a.open();
+    // A reader of this process that never reads: it holds its slot, so the ring fills up.
+    const { openPosixRing } = await import('../src/posix/posix-ring-mapping.js');
+    const mapping = await openPosixRing({ name, capacity: 4096, scope: 'local', initTimeoutMs: 500 });
+    const stuck = new RingReader(SharedRing.attach(mapping.buffer, name), { register: true });
+    try {
+      const sends: Array<void | Promise<void>> = [];
+      for (let i = 0; i < 40; i++) sends.push(a.send(new Uint8Array(100)));
+      const results = await Promise.allSettled(sends);
+      const rejected = results.filter((r) => r.status === 'rejected');
+      expect(rejected.length).toBeGreaterThan(0);
+      expect((rejected[0] as PromiseRejectedResult).reason).toBeInstanceOf(BufferFullError);
+      expect(String((rejected[0] as PromiseRejectedResult).reason.message)).toMatch(/did not make room within 100 ms/);
+    } finally {
+      stuck.close();
+      await mapping.release();
+    }
   });
 
   it('rejects frames above maxFrameSize and sends after close', async () => {

@@ -254,6 +254,28 @@ describe('SharedRing and RingReader', () => {
     );
   });
 
+  it('tryPublish never overwrites what a registered reader has not read; publish (lossy) does', () => {
+    const ring = newRing();
+    const reader = new RingReader(ring, { register: true });
+    let accepted = 0;
+    while (ring.tryPublish(payload(1, accepted, 100)) >= 0) accepted++;
+    expect(accepted).toBe(Math.floor(CAPACITY / recordSize(100)));
+    expect(ring.slowestReader()).toEqual({ pid: process.pid, behind: accepted * recordSize(100) });
+    expect(drain(reader)).toHaveLength(accepted);
+    expect(ring.tryPublish(payload(1, 0, 100))).toBeGreaterThanOrEqual(0); // room again
+    reader.close();
+    for (let i = 0; i < 100; i++) expect(ring.tryPublish(payload(1, i, 100))).toBeGreaterThanOrEqual(0); // nobody to wait for
+  });
+
+  it('frees the slots of dead readers so waiting writers go on', () => {
+    const ring = newRing();
+    new RingReader(ring, { register: true, pid: 999_999 }); // a reader whose process died
+    while (ring.tryPublish(payload(1, 0, 100)) >= 0);
+    expect(ring.reclaimDeadReaders((pid) => pid !== 999_999)).toBe(1);
+    expect(ring.tryPublish(payload(1, 0, 100))).toBeGreaterThanOrEqual(0);
+    expect(ring.slowestReader()).toBeUndefined();
+  });
+
   it('rejects a payload above maxPayload before claiming anything', () => {
     const ring = newRing();
     expect(() => ring.publish(new Uint8Array(ring.maxPayload + 1))).toThrow(FrameTooLargeError);
