@@ -111,6 +111,11 @@ export class SocketFrameLink implements FrameLink {
     return this.#batchBytes + this.#socket.writableLength;
   }
 
+  /** The same as {@link SocketFrameLink.pendingBytes}, under the name core's `FrameLink` reads. */
+  get queuedBytes(): number {
+    return this.pendingBytes;
+  }
+
   /**
    * Queue one frame. Throws `ClosedError` after close, `FrameTooLargeError` above `maxFrameSize`,
    * and `BufferFullError` when more than `maxWriteBuffer` bytes are already waiting (nothing is

@@ -83,6 +83,11 @@ export class HandshakeLink implements FrameLink {
     if (this.#closed !== undefined) sink.onClose(this.#closed.error);
   }
 
+  /** The inner link's queued bytes, when it can tell. */
+  get queuedBytes(): number | undefined {
+    return this.#inner.queuedBytes;
+  }
+
   /** Send one frame on the inner link. */
   send(frame: Uint8Array): void {
     this.#inner.send(frame);

@@ -105,6 +105,11 @@ export class NamedPipeConnection implements FrameLink {
     return this.#closed;
   }
 
+  /** Bytes of messages being written and not yet taken by the pipe. */
+  get queuedBytes(): number {
+    return this.#inFlight;
+  }
+
   /** The pipe handle, for read-backs (`readDacl`) in tests and diagnostics. */
   get handle(): Win32Handle {
     return this.#handle;

@@ -87,6 +87,11 @@ export class NamedPipeStreamLink implements FrameLink {
     this.peer = peer;
   }
 
+  /** Bytes accepted by `send` and not yet written into the pipe. */
+  get queuedBytes(): number {
+    return this.#inFlight + this.#batchBytes;
+  }
+
   /** The pipe handle, for read-backs in tests and diagnostics. */
   get handle(): Win32Handle {
     return this.#handle;

@@ -32,7 +32,7 @@ function run(exe: string, args: string[]): Run {
     lines.push(...parts);
     for (const w of waiters.splice(0)) w();
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   return {
     lines,
     exited,

@@ -105,7 +105,7 @@ describe('NamedPipeEndpoint', () => {
     });
     let out = '';
     client.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await new Promise((r) => client.once('exit', r));
+    const code = await new Promise((r) => client.once('close', r));
     // The hub pipe is a byte-type pipe (length-prefixed frames), so a client that insists on
     // message read mode is refused by the pipe itself: ERROR_INVALID_PARAMETER, and it gives up.
     expect(code).toBe(2);
@@ -184,4 +184,33 @@ describe('NamedPipeEndpoint', () => {
     await until(() => h.links.some((l) => l.frames.length === 1));
     expect(closed?.closed[0]).not.toBeInstanceOf(FrameError);
   });
+});
+
+describe('NamedPipeEndpoint at scale', () => {
+  it('a hub with 100 members keeps one read pending per member on one completion-port thread', async () => {
+    const name = uniqueName();
+    const endpoint = new NamedPipeEndpoint(name);
+    const received = new Set<FrameLink>();
+    const listener = await endpoint.listen((link) =>
+      link.start({ onFrame: () => received.add(link), onClose: () => {} }),
+    );
+    const members: FrameLink[] = [];
+    try {
+      for (let i = 0; i < 100; i += 1) {
+        const member = await endpoint.connect();
+        member.start({ onFrame: () => {}, onClose: () => {} });
+        members.push(member);
+      }
+      for (const member of members) member.send(frame('hello'));
+      await until(() => received.size === 100, 20_000);
+      const stats = sharedCompletionPort().stats;
+      // 200 pipe ends each with a read pending (hub side and member side), all waited on by a
+      // single GetQueuedCompletionStatusEx call: one worker thread, not one per client.
+      expect(stats.pending).toBeGreaterThanOrEqual(200);
+      expect(stats.maxWaitsInFlight).toBe(1);
+    } finally {
+      for (const member of members) member.close();
+      await listener.close();
+    }
+  }, 60_000);
 });
