@@ -133,11 +133,16 @@ export class SocketFrameLink implements FrameLink {
     new DataView(prefix.buffer).setUint32(0, frame.length);
     this.#batch.push(prefix, frame);
     this.#batchBytes += size;
+    // The first frame of an event-loop turn is written at once: a lone request or reply waits for
+    // nothing. Frames that follow in the same turn (a burst, or publishes separated only by
+    // awaits, which a microtask flush would still send one by one) are gathered and written
+    // together when the turn ends (setImmediate), or as soon as a batch reaches COALESCE_LIMIT.
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      // A microtask, not setImmediate: a lone request goes out before the event loop moves on
-      // (no added latency), while a burst sent synchronously still leaves as one write.
-      queueMicrotask(() => this.#flush());
+      setImmediate(this.#endTurn);
+      this.#flush();
+    } else if (this.#batchBytes >= COALESCE_LIMIT) {
+      this.#flush();
     }
   }
 
@@ -150,8 +155,12 @@ export class SocketFrameLink implements FrameLink {
     this.#finish(reason);
   }
 
-  #flush(): void {
+  readonly #endTurn = (): void => {
     this.#flushScheduled = false;
+    this.#flush();
+  };
+
+  #flush(): void {
     if (this.#batch.length === 0 || this.#closed) return;
     const parts = this.#batch;
     const total = this.#batchBytes;

@@ -33,6 +33,9 @@ const DEFAULTS: NamedPipeStreamLinkOptions = {
   stallTimeout: 5000,
 };
 
+/** A batch is written once it holds this many bytes, without waiting for the turn to end. */
+const COALESCE_LIMIT = 64 * 1024;
+
 const PEER_GONE = new Set([
   109 /* BROKEN_PIPE */, 232 /* NO_DATA */, 233 /* PIPE_NOT_CONNECTED */, 995 /* OPERATION_ABORTED */,
 ]);
@@ -119,10 +122,16 @@ export class NamedPipeStreamLink implements FrameLink {
     new DataView(prefix.buffer).setUint32(0, frame.length);
     this.#batch.push(prefix, frame);
     this.#batchBytes += LENGTH_PREFIX_SIZE + frame.length;
+    // The first frame of an event-loop turn is written at once: a lone request or reply waits for
+    // nothing. Frames that follow in the same turn (a burst, or publishes separated only by
+    // awaits, which a microtask flush would still send one by one) are gathered and written
+    // together when the turn ends (setImmediate), or as soon as a batch reaches COALESCE_LIMIT.
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      // A microtask: a lone frame leaves before the event loop moves on, a burst leaves as one write.
-      queueMicrotask(() => this.#flush());
+      setImmediate(this.#endTurn);
+      this.#flush();
+    } else if (this.#batchBytes >= COALESCE_LIMIT) {
+      this.#flush();
     }
   }
 
@@ -133,8 +142,12 @@ export class NamedPipeStreamLink implements FrameLink {
     this.#finish(error);
   }
 
-  #flush(): void {
+  readonly #endTurn = (): void => {
     this.#flushScheduled = false;
+    this.#flush();
+  };
+
+  #flush(): void {
     if (this.#batch.length === 0 || this.#closed) return;
     const parts = this.#batch;
     const total = this.#batchBytes;
