@@ -20,7 +20,13 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     const { encodeEnvelope, FrameKind } = await import('@busway/core/internal');
     const transport = await createTransport(new URL(url), { memberId: 2, maxFrameSize: 1 << 24, options: {} });
     await transport.open();
-    const reply = encodeEnvelope({ kind: FrameKind.Publish, origin: 2, sequence: 2, topic: 'bench.pong', payload: new Uint8Array(64) });
+    const reply = encodeEnvelope({
+      kind: FrameKind.Publish,
+      origin: 2,
+      sequence: 2,
+      topic: 'bench.pong',
+      payload: new Uint8Array(64),
+    });
     let count = 0;
     let bytes = 0;
     transport.frames$.subscribe((frame) => {

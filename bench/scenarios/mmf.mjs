@@ -31,8 +31,16 @@ const ONE_WAY = onWindows ? 'pipe-win32-one-way' : 'local-one-way';
 const ROUND_TRIP = onWindows ? 'pipe-win32-round-trip' : 'local-round-trip';
 
 export const groups = {
-  'large-one-way': { title: 'Local one-way, 1 MiB messages, receiver in a child process', baseline: 'net unix socket 1 MiB', better: 'throughput' },
-  'fan-out': { title: 'one publisher → subscriber processes, 64-byte frames, deliveries per second (all subscribers)', baseline: 'busway mmf:// → 1 subscriber', better: 'throughput' },
+  'large-one-way': {
+    title: 'Local one-way, 1 MiB messages, receiver in a child process',
+    baseline: 'net unix socket 1 MiB',
+    better: 'throughput',
+  },
+  'fan-out': {
+    title: 'one publisher → subscriber processes, 64-byte frames, deliveries per second (all subscribers)',
+    baseline: 'busway mmf:// → 1 subscriber',
+    better: 'throughput',
+  },
 };
 
 function lossNote(sent, count) {
@@ -73,7 +81,13 @@ async function transportOneWay({ durationMs, size = 64, ring = '16MiB', subscrib
   const transport = createTransport(new URL(url), { memberId: 1, maxFrameSize: 1 << 24, options: {} });
   await transport.open();
   try {
-    const frame = encodeEnvelope({ kind: FrameKind.Publish, origin: 1, sequence: 1, topic: 'bench.m', payload: new Uint8Array(size) });
+    const frame = encodeEnvelope({
+      kind: FrameKind.Publish,
+      origin: 1,
+      sequence: 1,
+      topic: 'bench.m',
+      payload: new Uint8Array(size),
+    });
     const batch = size >= 65536 ? 4 : 1024;
     let sent = 0;
     const t0 = performance.now();
@@ -125,7 +139,13 @@ async function transportRoundTrip({ durationMs, size = 64 }) {
   const transport = createTransport(new URL(url), { memberId: 1, maxFrameSize: 1 << 24, options: {} });
   await transport.open();
   try {
-    const frame = encodeEnvelope({ kind: FrameKind.Publish, origin: 1, sequence: 2, topic: 'bench.ping', payload: new Uint8Array(size) });
+    const frame = encodeEnvelope({
+      kind: FrameKind.Publish,
+      origin: 1,
+      sequence: 2,
+      topic: 'bench.ping',
+      payload: new Uint8Array(size),
+    });
     let wake;
     transport.frames$.subscribe(() => wake());
     return await timeRoundTrips(
@@ -158,7 +178,12 @@ async function idleSubscriberCpu({ durationMs }) {
 
 export const scenarios = [
   { name: 'busway mmf://', group: ONE_WAY, goal: { metric: 'msgsPerSec', atLeast: 2_000_000 }, run: buswayOneWay },
-  { name: 'busway mmf:// transport only', group: ONE_WAY, goal: { metric: 'msgsPerSec', atLeast: 2_000_000 }, run: transportOneWay },
+  {
+    name: 'busway mmf:// transport only',
+    group: ONE_WAY,
+    goal: { metric: 'msgsPerSec', atLeast: 2_000_000 },
+    run: transportOneWay,
+  },
   { name: 'busway mmf://', group: ROUND_TRIP, run: buswayRoundTrip },
   { name: 'busway mmf:// transport only', group: ROUND_TRIP, run: transportRoundTrip },
   {
@@ -166,7 +191,9 @@ export const scenarios = [
     group: 'large-one-way',
     baseline: true,
     run: ({ durationMs }) =>
-      onWindows ? { skipped: 'no Unix socket peer on Windows' } : netThroughput(ipcAddress('net'), { durationMs, size: 1 << 20 }),
+      onWindows
+        ? { skipped: 'no Unix socket peer on Windows' }
+        : netThroughput(ipcAddress('net'), { durationMs, size: 1 << 20 }),
   },
   {
     name: 'busway mmf:// transport only 1 MiB',
@@ -174,7 +201,18 @@ export const scenarios = [
     goal: { metric: 'mbPerSec', atLeast: 2000 },
     run: ({ durationMs }) => transportOneWay({ durationMs, size: (1 << 20) - 64, ring: '64MiB' }),
   },
-  { name: 'busway mmf:// → 1 subscriber', group: 'fan-out', baseline: true, rounds: 1, run: ({ durationMs }) => transportOneWay({ durationMs, subscribers: 1 }) },
-  { name: 'busway mmf:// → 4 subscribers', group: 'fan-out', rounds: 1, run: ({ durationMs }) => transportOneWay({ durationMs, subscribers: 4 }) },
+  {
+    name: 'busway mmf:// → 1 subscriber',
+    group: 'fan-out',
+    baseline: true,
+    rounds: 1,
+    run: ({ durationMs }) => transportOneWay({ durationMs, subscribers: 1 }),
+  },
+  {
+    name: 'busway mmf:// → 4 subscribers',
+    group: 'fan-out',
+    rounds: 1,
+    run: ({ durationMs }) => transportOneWay({ durationMs, subscribers: 4 }),
+  },
   { name: 'idle mmf:// subscriber CPU', group: 'fan-out', rounds: 1, run: idleSubscriberCpu },
 ];

@@ -45,7 +45,11 @@ export class ClaimAbandonedError extends BuswayError {
   readonly sequence: number;
 
   constructor(sequence: number, options?: BuswayErrorOptions) {
-    super('CLAIM_ABANDONED', `record ${sequence} was declared abandoned by a reader before it was committed; it was not sent`, options);
+    super(
+      'CLAIM_ABANDONED',
+      `record ${sequence} was declared abandoned by a reader before it was committed; it was not sent`,
+      options,
+    );
     this.name = 'ClaimAbandonedError';
     this.sequence = sequence;
   }

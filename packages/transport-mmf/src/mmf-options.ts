@@ -61,7 +61,19 @@ export interface ResolvedMmfOptions {
   readonly waitTimeoutMs: number;
 }
 
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1 << 20, mb: 1 << 20, mib: 1 << 20, g: 1 << 30, gb: 1 << 30, gib: 1 << 30 };
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1 << 20,
+  mb: 1 << 20,
+  mib: 1 << 20,
+  g: 1 << 30,
+  gb: 1 << 30,
+  gib: 1 << 30,
+};
 
 /**
  * Parse a size such as `65536`, `64KiB` or `16MiB`.
@@ -75,7 +87,8 @@ export function parseSize(value: number | string): number {
   if (typeof value === 'number') return value;
   const match = /^\s*(\d+)\s*([a-zA-Z]*)\s*$/.exec(value);
   const unit = UNITS[(match?.[2] ?? '').toLowerCase()];
-  if (match === null || unit === undefined) throw new ConfigurationError(`mmf:// size "${value}" is not a number of bytes, KiB, MiB or GiB`);
+  if (match === null || unit === undefined)
+    throw new ConfigurationError(`mmf:// size "${value}" is not a number of bytes, KiB, MiB or GiB`);
   return Number(match[1]) * unit;
 }
 
@@ -91,14 +104,19 @@ export function resolveMmfOptions(url: URL, options: Readonly<Record<string, unk
   const merged = { ...options, ...Object.fromEntries(url.searchParams) } as Record<string, unknown>;
   const name = decodeURIComponent(url.host + url.pathname);
   if (!/^[A-Za-z0-9._-]{1,200}$/.test(name)) {
-    throw new ConfigurationError(`mmf:// needs a name of 1 to 200 letters, digits, ".", "_" or "-", for example mmf://orders (got "${name}")`);
+    throw new ConfigurationError(
+      `mmf:// needs a name of 1 to 200 letters, digits, ".", "_" or "-", for example mmf://orders (got "${name}")`,
+    );
   }
   const capacity = parseSize((merged.size as number | string | undefined) ?? 16 * 1024 * 1024);
-  if (!isValidCapacity(capacity)) throw new ConfigurationError(`mmf:// size ${capacity} must be a power of two from 4 KiB to 1 GiB`);
+  if (!isValidCapacity(capacity))
+    throw new ConfigurationError(`mmf:// size ${capacity} must be a power of two from 4 KiB to 1 GiB`);
   const scope = (merged.scope ?? 'local') as string;
-  if (scope !== 'local' && scope !== 'global') throw new ConfigurationError(`mmf:// scope must be "local" or "global", not "${scope}"`);
+  if (scope !== 'local' && scope !== 'global')
+    throw new ConfigurationError(`mmf:// scope must be "local" or "global", not "${scope}"`);
   const overflow = (merged.overflow ?? 'lose') as string;
-  if (overflow !== 'lose' && overflow !== 'wait') throw new ConfigurationError(`mmf:// overflow must be "lose" or "wait", not "${overflow}"`);
+  if (overflow !== 'lose' && overflow !== 'wait')
+    throw new ConfigurationError(`mmf:// overflow must be "lose" or "wait", not "${overflow}"`);
   return {
     name,
     capacity,

@@ -96,7 +96,12 @@ export class MmfTransport implements Transport {
   async #open(): Promise<void> {
     if (this.#closed) throw new ClosedError('the mmf transport is closed');
     const o = this.#options;
-    const mapping = await openMapping({ name: o.name, capacity: o.capacity, scope: o.scope, initTimeoutMs: o.initTimeoutMs });
+    const mapping = await openMapping({
+      name: o.name,
+      capacity: o.capacity,
+      scope: o.scope,
+      initTimeoutMs: o.initTimeoutMs,
+    });
     if (this.#closed) {
       await mapping.release();
       throw new ClosedError('the mmf transport was closed while opening');
@@ -106,7 +111,11 @@ export class MmfTransport implements Transport {
     this.#mapping = mapping;
     this.#ring = ring;
     // Every member registers its reader, so that members publishing with overflow=wait wait for it.
-    this.#reader = new RingReader(ring, { skipWriterTag: ring.writerTag, abandonAfterMs: o.abandonAfterMs, register: true });
+    this.#reader = new RingReader(ring, {
+      skipWriterTag: ring.writerTag,
+      abandonAfterMs: o.abandonAfterMs,
+      register: true,
+    });
     this.#state.next('open');
     setImmediate(this.#pump);
   }
@@ -114,7 +123,8 @@ export class MmfTransport implements Transport {
   send(frame: Uint8Array): void | Promise<void> {
     const ring = this.#ring;
     if (ring === undefined || this.#closed) throw new ClosedError('the mmf transport is not open');
-    if (frame.length > this.capabilities.maxFrameSize) throw new FrameTooLargeError(frame.length, this.capabilities.maxFrameSize);
+    if (frame.length > this.capabilities.maxFrameSize)
+      throw new FrameTooLargeError(frame.length, this.capabilities.maxFrameSize);
     if (this.#options.overflow === 'lose') {
       ring.publish(frame);
       return;
@@ -139,7 +149,8 @@ export class MmfTransport implements Transport {
     let nextReclaim = started + 50;
     for (;;) {
       const ring = this.#ring;
-      if (ring === undefined || this.#closed) throw new ClosedError('the mmf transport closed while a send waited for room');
+      if (ring === undefined || this.#closed)
+        throw new ClosedError('the mmf transport closed while a send waited for room');
       if (ring.tryPublish(frame) >= 0) return;
       const now = performance.now();
       if (now >= nextReclaim) {
@@ -149,8 +160,12 @@ export class MmfTransport implements Transport {
       }
       if (now - started >= this.#options.waitTimeoutMs) {
         const slowest = ring.slowestReader();
-        const who = slowest === undefined ? 'a reader' : `the reader in process ${slowest.pid} (${slowest.behind} bytes behind)`;
-        throw new BufferFullError(ring.capacity, `mmf://${this.#options.name}: ring full, ${who} did not make room within ${this.#options.waitTimeoutMs} ms; the frame was not sent`);
+        const who =
+          slowest === undefined ? 'a reader' : `the reader in process ${slowest.pid} (${slowest.behind} bytes behind)`;
+        throw new BufferFullError(
+          ring.capacity,
+          `mmf://${this.#options.name}: ring full, ${who} did not make room within ${this.#options.waitTimeoutMs} ms; the frame was not sent`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 1));
     }

@@ -175,5 +175,10 @@ export function mappingSize(capacity: number): number {
  * ```
  */
 export function isValidCapacity(capacity: number): boolean {
-  return Number.isInteger(capacity) && capacity >= MIN_CAPACITY && capacity <= MAX_CAPACITY && (capacity & (capacity - 1)) === 0;
+  return (
+    Number.isInteger(capacity) &&
+    capacity >= MIN_CAPACITY &&
+    capacity <= MAX_CAPACITY &&
+    (capacity & (capacity - 1)) === 0
+  );
 }

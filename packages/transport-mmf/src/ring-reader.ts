@@ -254,7 +254,7 @@ export class RingReader {
    * reading.
    */
   #withoutHeader(): PollResult | undefined {
-    const [claimPosition, claimSequence] = this.ring.loadClaim();
+    const [, claimSequence] = this.ring.loadClaim();
     const behind = (claimSequence - this.#sequence) >>> 0;
     if (behind === 0) {
       this.#stuckSince = -1;

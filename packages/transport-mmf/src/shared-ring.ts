@@ -128,9 +128,11 @@ export class SharedRing {
    */
   static format(buffer: ArrayBuffer, options: RingFormatOptions = {}): SharedRing {
     const capacity = buffer.byteLength - RING_HEADER_SIZE;
-    if (!isValidCapacity(capacity)) throw new RangeError(`ring data area of ${capacity} bytes is not a power of two in [4 KiB, 1 GiB]`);
+    if (!isValidCapacity(capacity))
+      throw new RangeError(`ring data area of ${capacity} bytes is not a power of two in [4 KiB, 1 GiB]`);
     const position = options.initialPosition ?? 0;
-    if (position % 16 !== 0 || position < 0 || position >= TWO_32) throw new RangeError('initialPosition must be a u32 multiple of 16');
+    if (position % 16 !== 0 || position < 0 || position >= TWO_32)
+      throw new RangeError('initialPosition must be a u32 multiple of 16');
     const sequence = (options.initialSequence ?? 0) >>> 0;
     const i32 = new Int32Array(buffer);
     i32[RingOffset.version >> 2] = RING_VERSION;
@@ -156,14 +158,18 @@ export class SharedRing {
    * ```
    */
   static attach(buffer: ArrayBuffer, name = 'ring'): SharedRing {
-    if (buffer.byteLength < RING_HEADER_SIZE) throw new RingMismatchError(name, `${buffer.byteLength} bytes is smaller than a ring header`);
+    if (buffer.byteLength < RING_HEADER_SIZE)
+      throw new RingMismatchError(name, `${buffer.byteLength} bytes is smaller than a ring header`);
     const view = new DataView(buffer);
     const magic = Atomics.load(new Int32Array(buffer, 0, 1), 0) >>> 0;
-    if (magic !== RING_MAGIC) throw new RingMismatchError(name, `magic 0x${magic.toString(16)} is not 0x${RING_MAGIC.toString(16)}`);
+    if (magic !== RING_MAGIC)
+      throw new RingMismatchError(name, `magic 0x${magic.toString(16)} is not 0x${RING_MAGIC.toString(16)}`);
     const version = view.getUint32(RingOffset.version, true);
-    if (version !== RING_VERSION) throw new RingMismatchError(name, `layout version ${version}, this code reads ${RING_VERSION}`);
+    if (version !== RING_VERSION)
+      throw new RingMismatchError(name, `layout version ${version}, this code reads ${RING_VERSION}`);
     const headerSize = view.getUint32(RingOffset.headerSize, true);
-    if (headerSize !== RING_HEADER_SIZE) throw new RingMismatchError(name, `header size ${headerSize}, expected ${RING_HEADER_SIZE}`);
+    if (headerSize !== RING_HEADER_SIZE)
+      throw new RingMismatchError(name, `header size ${headerSize}, expected ${RING_HEADER_SIZE}`);
     const capacity = view.getUint32(RingOffset.capacity, true);
     if (!isValidCapacity(capacity) || capacity + RING_HEADER_SIZE !== buffer.byteLength) {
       throw new RingMismatchError(name, `capacity ${capacity} does not match a mapping of ${buffer.byteLength} bytes`);
@@ -389,7 +395,7 @@ export class SharedRing {
   /** True when [position, position + size) overwrites nothing a registered reader still needs. */
   #roomInFrontOfReaders(position: number, size: number): boolean {
     const capacity = this.capacity;
-    if (this.#slowest >= 0 && ((position + size - this.#slowest) >>> 0) <= capacity) return true;
+    if (this.#slowest >= 0 && (position + size - this.#slowest) >>> 0 <= capacity) return true;
     let slowest = position;
     let farthest = 0;
     for (let slot = 0; slot < READER_SLOTS; slot++) {

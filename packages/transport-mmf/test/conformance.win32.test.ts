@@ -9,4 +9,7 @@ process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import=${registe
 let n = 0;
 // A 16 MiB ring holds the suite's 10 MiB message whole (in fragments) even when the receiving
 // member, in the same process, only reads after the sender is done.
-describeConformance({ name: 'mmf (Win32 file mapping)', newUrl: () => `mmf://conformance-${process.pid}-${++n}?size=16MiB` });
+describeConformance({
+  name: 'mmf (Win32 file mapping)',
+  newUrl: () => `mmf://conformance-${process.pid}-${++n}?size=16MiB`,
+});

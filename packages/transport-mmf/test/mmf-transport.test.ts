@@ -3,7 +3,7 @@ import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTransport } from '../src/index.js';
 import { parseSize, resolveMmfOptions } from '../src/mmf-options.js';
-import { MmfTransport } from '../src/mmf-transport.js';
+import type { MmfTransport } from '../src/mmf-transport.js';
 import { RingReader } from '../src/ring-reader.js';
 import { SharedRing } from '../src/shared-ring.js';
 
@@ -11,7 +11,11 @@ const transports: MmfTransport[] = [];
 let n = 0;
 
 function member(url: string, options: Record<string, unknown> = {}): MmfTransport {
-  const t = createTransport(new URL(url), { memberId: transports.length + 1, maxFrameSize: 16 << 20, options }) as MmfTransport;
+  const t = createTransport(new URL(url), {
+    memberId: transports.length + 1,
+    maxFrameSize: 16 << 20,
+    options,
+  }) as MmfTransport;
   transports.push(t);
   return t;
 }
@@ -30,8 +34,16 @@ describe('mmf:// options', () => {
     expect(parseSize('1gib')).toBe(1 << 30);
     expect(parseSize(8192)).toBe(8192);
     expect(() => parseSize('12 parsecs')).toThrow(ConfigurationError);
-    expect(resolveMmfOptions(new URL('mmf://orders'), {})).toMatchObject({ name: 'orders', capacity: 16 << 20, scope: 'local', abandonAfterMs: 500 });
-    expect(resolveMmfOptions(new URL('mmf://orders?size=1MiB&scope=global'), { size: '64KiB' })).toMatchObject({ capacity: 1 << 20, scope: 'global' });
+    expect(resolveMmfOptions(new URL('mmf://orders'), {})).toMatchObject({
+      name: 'orders',
+      capacity: 16 << 20,
+      scope: 'local',
+      abandonAfterMs: 500,
+    });
+    expect(resolveMmfOptions(new URL('mmf://orders?size=1MiB&scope=global'), { size: '64KiB' })).toMatchObject({
+      capacity: 1 << 20,
+      scope: 'global',
+    });
   });
 
   it.each([
@@ -47,7 +59,12 @@ describe('mmf:// options', () => {
   });
 
   it('caps maxFrameSize at a quarter of the ring, so core fragments larger messages', () => {
-    expect(member(url('size=64KiB')).capabilities).toMatchObject({ maxFrameSize: 16384 - 16, broadcast: 'native', reliable: false, ordered: true });
+    expect(member(url('size=64KiB')).capabilities).toMatchObject({
+      maxFrameSize: 16384 - 16,
+      broadcast: 'native',
+      reliable: false,
+      ordered: true,
+    });
   });
 });
 

@@ -210,7 +210,10 @@ describe('SharedRing and RingReader', () => {
   it('never delivers anything but committed payloads, whatever the interleaving of deaths', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ length: fc.integer({ min: 0, max: 700 }), fate: fc.constantFrom('commit', 'die', 'die-early') }), { maxLength: 60 }),
+        fc.array(
+          fc.record({ length: fc.integer({ min: 0, max: 700 }), fate: fc.constantFrom('commit', 'die', 'die-early') }),
+          { maxLength: 60 },
+        ),
         (ops) => {
           const clock = manualClock();
           const ring = newRing();
@@ -331,5 +334,8 @@ function claimWithoutHeader(ring: SharedRing, length: number): void {
   const big = new BigInt64Array(ring.buffer, 0, 32);
   const [position] = ring.loadClaim();
   const carry = position + recordSize(length) >= 2 ** 32 ? 0n : 1n << 32n;
-  big[RingOffset.claim >> 3] = BigInt.asIntN(64, (big[RingOffset.claim >> 3] ?? 0n) + BigInt(recordSize(length)) + carry);
+  big[RingOffset.claim >> 3] = BigInt.asIntN(
+    64,
+    (big[RingOffset.claim >> 3] ?? 0n) + BigInt(recordSize(length)) + carry,
+  );
 }

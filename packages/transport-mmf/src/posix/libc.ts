@@ -5,6 +5,7 @@
  * @module
  */
 import { createRequire } from 'node:module';
+import type * as Koffi from 'koffi';
 import type { LibraryHandle } from 'koffi';
 
 /** A C function bound by koffi: callable, and `.async(...args, callback)` off the main thread. */
@@ -76,9 +77,10 @@ let bound: LibcFunctions | undefined;
  */
 export function libc(): LibcFunctions {
   if (bound !== undefined) return bound;
-  if (process.platform !== 'linux') throw new Error(`the POSIX shared-memory backend supports Linux, not ${process.platform}`);
+  if (process.platform !== 'linux')
+    throw new Error(`the POSIX shared-memory backend supports Linux, not ${process.platform}`);
   const require = createRequire(import.meta.url);
-  const koffi = require('koffi') as typeof import('koffi');
+  const koffi = require('koffi') as typeof Koffi;
   const lib: LibraryHandle = koffi.load('libc.so.6');
   const arm = process.arch === 'arm64';
   // syscall(2) is variadic in C; with integer and pointer arguments only, the fixed prototype

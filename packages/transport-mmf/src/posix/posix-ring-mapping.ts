@@ -70,7 +70,10 @@ export async function openPosixRing(request: RingMappingRequest): Promise<RingMa
 }
 
 async function create(path: string, request: RingMappingRequest): Promise<Shared> {
-  const shm = await PosixSharedMemory.open(path, { size: mappingSize(request.capacity), initTimeoutMs: request.initTimeoutMs });
+  const shm = await PosixSharedMemory.open(path, {
+    size: mappingSize(request.capacity),
+    initTimeoutMs: request.initTimeoutMs,
+  });
   try {
     if (shm.created) SharedRing.format(shm.buffer);
     else await initialised(shm.buffer, path, request.initTimeoutMs);
@@ -88,7 +91,11 @@ async function initialised(buffer: ArrayBuffer, path: string, timeoutMs: number)
   const magic = new Int32Array(buffer, 0, 1);
   const deadline = Date.now() + timeoutMs;
   while (Atomics.load(magic, 0) === 0) {
-    if (Date.now() > deadline) throw new RingMismatchError(path, `not initialised within ${timeoutMs} ms (its creator died, or it is not a busway ring)`);
+    if (Date.now() > deadline)
+      throw new RingMismatchError(
+        path,
+        `not initialised within ${timeoutMs} ms (its creator died, or it is not a busway ring)`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   if (Atomics.load(magic, 0) >>> 0 !== RING_MAGIC) return; // attach() reports the mismatch

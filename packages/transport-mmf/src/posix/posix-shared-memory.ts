@@ -66,8 +66,12 @@ export class PosixSharedMemory {
    */
   static async open(name: string, options: PosixSharedMemoryOptions): Promise<PosixSharedMemory> {
     const size = options.size;
-    if (size === undefined || !Number.isSafeInteger(size) || size <= 0) throw new ConfigurationError('shared memory size must be a positive integer');
-    if (!/^\/[^/]{1,250}$/.test(name)) throw new ConfigurationError(`shared memory name "${name}" must be "/" followed by up to 250 characters without "/"`);
+    if (size === undefined || !Number.isSafeInteger(size) || size <= 0)
+      throw new ConfigurationError('shared memory size must be a positive integer');
+    if (!/^\/[^/]{1,250}$/.test(name))
+      throw new ConfigurationError(
+        `shared memory name "${name}" must be "/" followed by up to 250 characters without "/"`,
+      );
     const c = libc();
     const deadline = Date.now() + (options.initTimeoutMs ?? 2000);
     for (;;) {
@@ -83,7 +87,8 @@ export class PosixSharedMemory {
         // A shared lock per member; a leaver holding the exclusive lock is unlinking: retry.
         if ((c.flock(fd, Libc.LOCK_SH | Libc.LOCK_NB) as number) < 0) {
           c.close(fd);
-          if (Date.now() > deadline) throw new SharedMemoryError('flock', c.errno(), `${name} stayed locked by a leaving member`);
+          if (Date.now() > deadline)
+            throw new SharedMemoryError('flock', c.errno(), `${name} stayed locked by a leaving member`);
           await delay(5);
           continue;
         }
@@ -97,8 +102,13 @@ export class PosixSharedMemory {
           if ((c.fchmod(fd, 0o600) as number) < 0) throw failure(c, 'fchmod', name);
           if ((c.ftruncate(fd, size) as number) < 0) throw failure(c, 'ftruncate', name);
         } else {
-          if (stat.uid !== (c.getuid() as number)) throw new RingMismatchError(name, `owned by uid ${stat.uid}, not by this user`);
-          if ((stat.mode & 0o077) !== 0) throw new RingMismatchError(name, `mode 0${(stat.mode & 0o777).toString(8)} lets other users in; busway creates 0600`);
+          if (stat.uid !== (c.getuid() as number))
+            throw new RingMismatchError(name, `owned by uid ${stat.uid}, not by this user`);
+          if ((stat.mode & 0o077) !== 0)
+            throw new RingMismatchError(
+              name,
+              `mode 0${(stat.mode & 0o777).toString(8)} lets other users in; busway creates 0600`,
+            );
           let current = stat.size;
           // The creator sizes the object right after creating it: wait for it, bounded.
           while (current === 0 && Date.now() < deadline) {
@@ -108,7 +118,8 @@ export class PosixSharedMemory {
           if (current !== size) throw new RingMismatchError(name, `its size is ${current} bytes, expected ${size}`);
         }
         const address = c.mmap(null, size, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd, 0) as unknown;
-        if (address === null || address === -1n || address === BigInt('0xffffffffffffffff')) throw failure(c, 'mmap', name);
+        if (address === null || address === -1n || address === BigInt('0xffffffffffffffff'))
+          throw failure(c, 'mmap', name);
         return new PosixSharedMemory(name, fd, address, c.view(address, size), created);
       } catch (err) {
         c.close(fd);

@@ -103,7 +103,12 @@ async function create(objectName: string, request: RingMappingRequest): Promise<
     created = createFileMapping(objectName, size);
   } catch (err) {
     if (request.scope === 'global' && (err as { errno?: number }).errno === 5) {
-      throw new SharedMemoryError('CreateFileMappingW', 5, `${objectName}: creating a Global\\ object needs SeCreateGlobalPrivilege (run elevated or as a service), or use scope=local`, { cause: err });
+      throw new SharedMemoryError(
+        'CreateFileMappingW',
+        5,
+        `${objectName}: creating a Global\\ object needs SeCreateGlobalPrivilege (run elevated or as a service), or use scope=local`,
+        { cause: err },
+      );
     }
     throw err;
   }
@@ -116,7 +121,11 @@ async function create(objectName: string, request: RingMappingRequest): Promise<
       view = mapView(handle, size);
     } catch (err) {
       if (!existed) throw err;
-      throw new RingMismatchError(objectName, `the existing mapping cannot be mapped at ${size} bytes (smaller, or not ours)`, { cause: err });
+      throw new RingMismatchError(
+        objectName,
+        `the existing mapping cannot be mapped at ${size} bytes (smaller, or not ours)`,
+        { cause: err },
+      );
     }
     if (!existed) SharedRing.format(view.buffer);
     else await initialised(view.buffer, objectName, request.initTimeoutMs);
@@ -134,7 +143,11 @@ async function initialised(buffer: ArrayBuffer, name: string, timeoutMs: number)
   const magic = new Int32Array(buffer, RingOffset.magic, 1);
   const deadline = Date.now() + timeoutMs;
   while (Atomics.load(magic, 0) === 0) {
-    if (Date.now() > deadline) throw new RingMismatchError(name, `not initialised within ${timeoutMs} ms (its creator died, or it is not a busway ring)`);
+    if (Date.now() > deadline)
+      throw new RingMismatchError(
+        name,
+        `not initialised within ${timeoutMs} ms (its creator died, or it is not a busway ring)`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }

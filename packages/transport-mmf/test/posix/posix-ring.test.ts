@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RingMismatchError } from '../../src/errors.js';
@@ -30,37 +29,32 @@ async function open(name: string, capacity = 1 << 16): Promise<RingMapping> {
   return mapping;
 }
 
-function writer(name: string, capacity: number, id: number, count: number, mode: 'fast' | 'slow' | 'mixed', go = false): ChildProcess {
+function writer(
+  name: string,
+  capacity: number,
+  id: number,
+  count: number,
+  mode: 'fast' | 'slow' | 'mixed',
+  go = false,
+): ChildProcess {
   const args = [writerScript, name, String(capacity), String(id), String(count), mode, ...(go ? ['go'] : [])];
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(child);
   return child;
 }
 
-/** Resolves when the writer mapped the ring; rejects if it exits first (so nothing hangs). */
-async function ready(child: ChildProcess): Promise<void> {
-  const exited = once(child, 'exit').then(([code, signal]) => {
-    throw new Error(`writer exited (${String(code)}, ${String(signal)}) before it was ready`);
-  });
-  const [chunk] = (await Promise.race([once(child.stdout!, 'data'), exited])) as [Buffer];
-  expect(chunk.toString()).toContain('ready');
-}
-
 /** Poll `reader` until `until()` holds or `ms` pass, checking every record. */
-async function follow(reader: RingReader, onRecord: (r: { writer: number; n: number } | undefined) => void, until: () => boolean, ms: number): Promise<void> {
+async function follow(
+  reader: RingReader,
+  onRecord: (r: { writer: number; n: number } | undefined) => void,
+  until: () => boolean,
+  ms: number,
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (!until() && Date.now() < deadline) {
     reader.poll((bytes) => onRecord(checkRecord(bytes) as { writer: number; n: number } | undefined), 100_000);
     await new Promise((r) => setImmediate(r));
   }
-}
-
-/** SIGKILL and wait for the exit, unless it already exited. */
-async function killed9(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
 }
 
 afterEach(async () => {
@@ -98,7 +92,11 @@ describe('POSIX shared memory ring', () => {
   });
 
   describe('refuses a squatted name and leaves it untouched', () => {
-    const stranger = async (size: number, fill: number, mode = 0o600): Promise<{ name: string; shm: PosixSharedMemory; before: Uint8Array }> => {
+    const stranger = async (
+      size: number,
+      fill: number,
+      mode = 0o600,
+    ): Promise<{ name: string; shm: PosixSharedMemory; before: Uint8Array }> => {
       const name = uniqueName();
       const shm = await PosixSharedMemory.open(posixRingName(name, 'local'), { size });
       new Uint8Array(shm.buffer).fill(fill);

@@ -90,7 +90,21 @@ describe('writers killed with SIGKILL at random points', () => {
       }
       for (let i = 0; i < 20; i++) {
         const id = 5000 + i;
-        plan.push(() => start(process.execPath, [join(fixtures, 'ring-writer.mjs'), name, String(capacity), String(id), '1000000', i % 2 ? 'slow' : 'fast', 'go'], id));
+        plan.push(() =>
+          start(
+            process.execPath,
+            [
+              join(fixtures, 'ring-writer.mjs'),
+              name,
+              String(capacity),
+              String(id),
+              '1000000',
+              i % 2 ? 'slow' : 'fast',
+              'go',
+            ],
+            id,
+          ),
+        );
       }
       const began = performance.now();
       // Start a few ahead (process start-up dominates), let each loose, and kill it 0-3 ms after
