@@ -78,6 +78,22 @@ describe('tcp:// hub transport', () => {
     expect(got).toEqual(accepted);
   });
 
+  it('works on IPv6 loopback (tcp://[::1]:port)', async () => {
+    const url = `tcp://[::1]:${nextPort()}`;
+    const a = await member(url, 1);
+    const b = await member(url, 2);
+    await a.open();
+    await b.open();
+    expect([a.isHub, b.isHub]).toEqual([true, false]);
+    a.send(subscribe(1, 'v6'));
+    await new Promise((r) => setTimeout(r, 50));
+    const got = firstValueFrom(a.frames$);
+    b.send(publish(2, 'v6', 6));
+    const frame = await got;
+    expect(decodeEnvelope(frame.bytes).payload[0]).toBe(6);
+    expect(frame.peer?.address).toMatch(/^::1:/);
+  });
+
   it('makes a member without a certificate connect-only on tls://, and the hub verifies client certificates', async () => {
     const { key, cert } = selfSignedCert();
     const url = `tls://127.0.0.1:${nextPort()}`;

@@ -356,7 +356,10 @@ export class HubTransport implements Transport {
   #newHubRole(): Role & { listener: HubListener | undefined; accept(link: FrameLink): void } {
     const router = new InterestRouter<RouterLink>();
     const links = new Set<FrameLink>();
-    const self: RouterLink = { deliver: (frame) => this.#frames.next({ bytes: frame }) };
+    // Routing is synchronous, so the link being routed from is known while `self` is handed a
+    // frame: that gives the hub's own member the peer identity the contract promises.
+    let routingFrom: FrameLink | undefined;
+    const self: RouterLink = { deliver: (frame) => this.#frames.next({ bytes: frame, peer: routingFrom?.peer }) };
     router.add(self);
     const counters = this.#counters;
     const closing = (): boolean => this.#closing !== undefined;
@@ -385,11 +388,14 @@ export class HubTransport implements Transport {
         counters.hubbed += 1;
         link.start({
           onFrame(frame) {
+            routingFrom = link;
             try {
               route(frame, member);
             } catch (err) {
               counters.badFrames += 1;
               link.close(err as Error);
+            } finally {
+              routingFrom = undefined;
             }
           },
           onClose() {

@@ -43,8 +43,9 @@ describe('HubTransport', () => {
     a.send(frame(FrameKind.Subscribe, 1, 'prices.>'));
     const atA = nextFrame(a, 'prices.eu.a');
     b.send(frame(FrameKind.Publish, 2, 'prices.eu.a', 'from member'));
-    expect(text(await atA)).toBe('from member');
-    expect(atA).toBeDefined();
+    const fromMember = await atA;
+    expect(text(fromMember)).toBe('from member');
+    expect(fromMember.peer).toEqual({ address: 'memory' }); // the hub's member learns who handed it in
   });
 
   it('does not forward frames nobody is interested in', async () => {
