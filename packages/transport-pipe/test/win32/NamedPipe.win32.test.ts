@@ -195,4 +195,36 @@ describe('NamedPipeServer / NamedPipeClient in message mode, against plain Win32
     await expect(NamedPipeClient.connect(name, { connectTimeout: 300 })).rejects.toBeInstanceOf(ConnectTimeoutError);
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
   });
+
+  it('a client finding every instance busy gets in once one is freed, within its timeout', async () => {
+    const name = uniqueName();
+    const accepted: NamedPipeConnection[] = [];
+    const server = NamedPipeServer.listen(
+      name,
+      (c) => {
+        accepted.push(c);
+        c.start({ onFrame: (m) => c.send(m), onClose: () => {} });
+      },
+      { maxInstances: 1 },
+    );
+    cleanup.push(
+      () => server.close(),
+      () => accepted.forEach((a) => a.close()),
+    );
+    const first = await NamedPipeClient.connect(name);
+    first.start({ onFrame: () => {}, onClose: () => {} });
+    const second = NamedPipeClient.connect(name, { connectTimeout: 5000 });
+    // The only instance is taken: the second client is retrying on ERROR_PIPE_BUSY meanwhile.
+    await new Promise((r) => setTimeout(r, 300));
+    first.close();
+    const connection = await second;
+    cleanup.push(() => connection.close());
+    const echoed: string[] = [];
+    connection.start({ onFrame: (m) => echoed.push(text(m)), onClose: () => {} });
+    connection.send(Buffer.from('after the wait'));
+    const deadline = Date.now() + 5000;
+    while (echoed.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(echoed).toEqual(['after the wait']);
+    expect(accepted).toHaveLength(2);
+  });
 });
