@@ -51,6 +51,10 @@ export interface DatagramLink {
   isPeerKey(key: string): boolean;
   /** Write one datagram to the slot `key`, never blocking. */
   send(key: string, datagram: Uint8Array): LinkSendOutcome;
+  /** Wait (at most `timeoutMs`) until every datagram handed to `send` has left this process. */
+  flush(timeoutMs: number): Promise<void>;
+  /** Drop whatever is held open towards `key` (a member found gone). */
+  forget(key: string): void;
   /** Release the slot and every handle. Idempotent. */
   close(): Promise<void>;
 }

@@ -63,6 +63,7 @@ export class MailslotTransport implements Transport {
   readonly #openLink: LinkOpener;
   readonly #auth: FrameAuthenticator | undefined;
   readonly #heartbeatMs: number;
+  readonly #memberTimeoutMs: number;
   readonly #maxBacklogBytes: number;
   readonly #backlogs = new Map<string, Backlog>();
   readonly #counters: Counters = {
@@ -96,6 +97,7 @@ export class MailslotTransport implements Transport {
     this.#memberId = memberId;
     this.#openLink = openLink;
     this.#heartbeatMs = positive('heartbeatMs', options.heartbeatMs ?? 1000);
+    this.#memberTimeoutMs = positive('memberTimeoutMs', options.memberTimeoutMs ?? 5 * this.#heartbeatMs);
     this.#maxBacklogBytes = positive('maxBacklogBytes', options.maxBacklogBytes ?? 8 * 1024 * 1024);
     this.#maxStallMs = positive('maxStallMs', options.maxStallMs ?? 2000);
     this.#auth =
@@ -208,6 +210,8 @@ export class MailslotTransport implements Transport {
       // Best effort: peers also notice the vanished slot on their next scan.
       const bye = this.#seal(encodeControl({ type: ControlType.Bye, member: this.#memberId, key: link.ownKey }));
       for (const member of this.#members.members()) link.send(member.key, bye);
+      // Overlapped writes (Win32) still in flight would be cancelled by closing their handles.
+      await link.flush(200);
       await link.close();
     }
     this.#backlogs.clear();
@@ -279,7 +283,20 @@ export class MailslotTransport implements Transport {
     const members = this.#members;
     if (link === undefined || members === undefined || this.#closing !== undefined) return;
     const { joined, left } = members.reconcile(link.scan());
-    for (const member of left) this.#announceLeave(member);
+    for (const member of left) {
+      link.forget(member.key);
+      this.#announceLeave(member);
+    }
+    // A slot that exists but whose owner has been silent for memberTimeoutMs (every member
+    // re-announces itself each heartbeat): gone. Needed under Wine, where a mailslot outlives its
+    // owner while other members hold client handles to it; elsewhere the slot check is enough.
+    const silentSince = Date.now() - this.#memberTimeoutMs;
+    for (const member of [...members.members()]) {
+      if (member.lastHeard < silentSince) {
+        link.forget(member.key);
+        this.#depart(member.key);
+      }
+    }
     this.#counters.membersJoined += joined.length;
     const hello = this.#seal(encodeControl({ type: ControlType.Hello, member: this.#memberId, key: link.ownKey }));
     for (const member of heartbeat ? [...members.members()] : joined) this.#deliver(member, hello);
@@ -298,8 +315,9 @@ export class MailslotTransport implements Transport {
    * own Leave arrived too.
    */
   #announceLeave(member: Member): void {
-    this.#counters.membersLeft += 1;
+    // A slot whose owner never said who it was is not counted as a member that left.
     if (member.id === undefined || this.#closing !== undefined) return;
+    this.#counters.membersLeft += 1;
     const sequence = member.lastSequence === undefined ? 0 : (member.lastSequence + 1) >>> 0;
     this.#frames.next({ bytes: encodeEnvelope({ kind: FrameKind.Leave, origin: member.id, sequence, topic: '' }) });
   }
@@ -354,6 +372,7 @@ export class MailslotTransport implements Transport {
       return;
     }
     this.#members?.noteSequence(origin, view.getUint32(16));
+    this.#members?.heard(origin);
     this.#counters.framesReceived += 1;
     this.#frames.next({ bytes: body });
   }
@@ -381,6 +400,7 @@ export class MailslotTransport implements Transport {
       return;
     }
     const known = members.hello(control.member, control.key);
+    if (known !== undefined) known.member.lastHeard = Date.now();
     if (known?.replaced !== undefined) this.#announceLeave(known.replaced);
     if (known?.isNew === true) {
       // It joined between two scans: greet it now so it learns our id without waiting.

@@ -29,6 +29,13 @@ export type MailslotTransportOptions = Readonly<
      */
     heartbeatMs: number;
     /**
+     * A member whose slot exists but from which nothing (not even its heartbeat Hello) arrived for
+     * this long, in ms, is taken as gone. The slot check finds crashed members sooner on Linux and
+     * Windows; this catches Wine, where a mailslot outlives its owner while others hold client
+     * handles to it. Default: 5 × `heartbeatMs`.
+     */
+    memberTimeoutMs: number;
+    /**
      * Largest datagram between members of one machine, in bytes. Default: 65536. Domain broadcast
      * (`mailslot://*\/bus`) is always capped at 424.
      */

@@ -13,6 +13,8 @@ export interface Member {
   id: number | undefined;
   /** Last envelope sequence seen from it, to place a synthesized Leave right after. */
   lastSequence: number | undefined;
+  /** When we last heard from it (any datagram), or when its slot was found, in ms since the epoch. */
+  lastHeard: number;
 }
 
 /**
@@ -107,8 +109,14 @@ export class MemberDirectory {
     }
   }
 
+  /** Note that a datagram from member `id` arrived. */
+  heard(id: number): void {
+    const member = this.#byId.get(id);
+    if (member !== undefined) member.lastHeard = Date.now();
+  }
+
   #add(key: string): Member {
-    const member: Member = { key, id: undefined, lastSequence: undefined };
+    const member: Member = { key, id: undefined, lastSequence: undefined, lastHeard: Date.now() };
     this.#byKey.set(key, member);
     return member;
   }

@@ -35,6 +35,8 @@ export function faultyLink(inner: DatagramLink, faults: LinkFaults, slotDir: str
     scan: () => inner.scan(),
     changed: () => inner.changed(),
     isPeerKey: (key) => inner.isPeerKey(key),
+    flush: (timeoutMs) => inner.flush(timeoutMs),
+    forget: (key) => inner.forget(key),
     send(key, datagram): LinkSendOutcome {
       if (!isEnvelope(datagram)) return inner.send(key, datagram);
       faults.tap?.(datagram);

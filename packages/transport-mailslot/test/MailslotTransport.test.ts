@@ -105,6 +105,22 @@ describe('membership', () => {
   });
 });
 
+describe('silence', () => {
+  it('a member whose slot exists but which stopped heartbeating is gone after memberTimeoutMs', async () => {
+    const bus = uniqueBus();
+    const a = await join2(`mailslot://${bus}`, { heartbeatMs: 50, memberTimeoutMs: 300 });
+    // Alive at the OS level (bound), but silent after one Hello: a hung process.
+    const [aKey] = readdirSync(slotDir(bus));
+    const silent = UnixDatagramSocket.bind(join(slotDir(bus), '777.sock'), 100, () => {});
+    silent.sendTo(socketAddress(join(slotDir(bus), aKey as string)), encodeControl({ type: ControlType.Hello, member: 777, key: '777.sock' }));
+    await until(() => a.stats()['transport.members'] === 1, 3000, 'the Hello');
+    const t0 = Date.now();
+    await until(() => a.stats()['transport.membersLeft'] === 1, 3000, 'the timeout');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(200);
+    await silent.close();
+  });
+});
+
 describe('faults', () => {
   it('hostile datagrams are dropped and counted; the member carries on', async () => {
     const bus = uniqueBus();

@@ -82,6 +82,15 @@ class PosixDatagramLink implements DatagramLink {
     return outcome;
   }
 
+  flush(): Promise<void> {
+    // sendto() has handed the datagram to the kernel by the time it returns.
+    return Promise.resolve();
+  }
+
+  forget(key: string): void {
+    this.#addresses.delete(key);
+  }
+
   close(): Promise<void> {
     return this.#socket.close();
   }

@@ -6,8 +6,11 @@
  *
  * One timer for every such slot of the process: each tick asks `GetMailslotInfo` for the next
  * message's size and reads it with a zero read timeout, so no call ever waits and no worker thread
- * is parked. While messages keep coming the slots are drained again on the next turn; when idle,
- * the interval doubles from 1 ms up to `maxIntervalMs`.
+ * is parked. (A blocking `ReadFile` per slot on a worker thread would wake sooner, but parks one of
+ * libuv's four pool threads per slot, which the completion port pump also needs: a few members in
+ * one process could starve it.) For `HOT_MS` after the last message in or out the slots are polled
+ * on every loop turn (`setImmediate`), because a reply usually follows soon; then the interval
+ * doubles from 1 ms up to `maxIntervalMs`.
  *
  * @module
  */
@@ -22,6 +25,10 @@ export interface PolledSlot {
 
 const slots = new Set<PolledSlot>();
 let timer: ReturnType<typeof setTimeout> | undefined;
+let immediate: ReturnType<typeof setImmediate> | undefined;
+/** How long polling stays on every loop turn after activity, in ms. */
+const HOT_MS = 2;
+let lastActivity = 0;
 let interval = 1;
 /** Longest idle interval between two polls, in ms. */
 let maxIntervalMs = 4;
@@ -42,25 +49,51 @@ export function pollMailslot(slot: PolledSlot, idleIntervalMs = 4): () => void {
   schedule(0);
   return () => {
     slots.delete(slot);
-    if (slots.size === 0 && timer !== undefined) {
-      clearTimeout(timer);
+    if (slots.size === 0) {
+      if (timer !== undefined) clearTimeout(timer);
+      if (immediate !== undefined) clearImmediate(immediate);
       timer = undefined;
+      immediate = undefined;
     }
   };
 }
 
+/**
+ * Note activity (a message was just sent): a reply is likely soon, so poll on every loop turn
+ * for a moment.
+ *
+ * @example
+ * ```ts
+ * writer.startWrite(request, done);
+ * kickMailslotPoller();
+ * ```
+ */
+export function kickMailslotPoller(): void {
+  lastActivity = performance.now();
+  interval = 1;
+  if (slots.size > 0 && immediate === undefined) schedule(0);
+}
+
 function schedule(ms: number): void {
   if (timer !== undefined) clearTimeout(timer);
-  timer = setTimeout(tick, ms);
+  timer = undefined;
+  if (immediate !== undefined) clearImmediate(immediate);
+  immediate = undefined;
+  if (ms === 0) immediate = setImmediate(tick);
+  else timer = setTimeout(tick, ms);
 }
 
 function tick(): void {
   timer = undefined;
+  immediate = undefined;
   let got = 0;
   for (const slot of [...slots]) got += drain(slot);
   if (slots.size === 0) return;
-  interval = got > 0 ? 1 : Math.min(interval * 2, maxIntervalMs);
-  schedule(got > 0 ? 0 : interval);
+  const now = performance.now();
+  if (got > 0) lastActivity = now;
+  const hot = now - lastActivity < HOT_MS;
+  interval = hot ? 1 : Math.min(interval * 2, maxIntervalMs);
+  schedule(hot ? 0 : interval);
 }
 
 /** Read what is queued now, at most 256 messages, so one busy slot cannot starve the others. */

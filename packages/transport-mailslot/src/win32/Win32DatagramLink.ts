@@ -12,12 +12,15 @@ import type { DatagramLink, LinkDatagram, LinkSendOutcome } from '../DatagramLin
 import type { MailslotAddress } from '../MailslotAddress.js';
 import type { MailslotTransportOptions } from '../MailslotTransportOptions.js';
 import { Mailslot } from './Mailslot.js';
+import { kickMailslotPoller } from './MailslotPoller.js';
 import { MailslotWriter } from './MailslotWriter.js';
 
 const ERROR_FILE_NOT_FOUND = 2;
 const ERROR_PATH_NOT_FOUND = 3;
 const ERROR_ALREADY_EXISTS = 183;
 const ERROR_INVALID_PARAMETER = 87;
+/** Overlapped writes in flight per peer before `send` reports the slot full. */
+const MAX_PENDING = 64;
 
 /**
  * Claim the lowest free slot index of the bus and return the link.
@@ -59,6 +62,8 @@ class Win32DatagramLink implements DatagramLink {
   readonly #maxMembers: number;
   readonly #domain: boolean;
   readonly #writers = new Map<string, MailslotWriter>();
+  /** Peers whose last overlapped write failed: reported `gone` on the next send. */
+  readonly #failed = new Set<string>();
   readonly #subscription: { unsubscribe(): void };
 
   constructor(
@@ -85,15 +90,14 @@ class Win32DatagramLink implements DatagramLink {
     for (let i = 0; i < this.#maxMembers; i += 1) {
       const key = String(i);
       if (key === this.ownKey) continue;
-      // A fresh handle on every scan: a cached one would keep pointing at a slot whose owner died
-      // even after a new member claimed the same index.
-      this.#writers.get(key)?.close();
-      this.#writers.delete(key);
+      // Probe with a handle of its own, closed at once: the cached writer may have writes pending.
       try {
-        this.#writers.set(key, MailslotWriter.open(this.#path(key)));
+        MailslotWriter.open(this.#path(key)).close();
         present.push(key);
       } catch (err) {
         if (!isAbsent(err)) throw err;
+        this.#writers.get(key)?.close();
+        this.#writers.delete(key);
       }
     }
     return present;
@@ -109,20 +113,43 @@ class Win32DatagramLink implements DatagramLink {
   }
 
   send(key: string, datagram: Uint8Array): LinkSendOutcome {
+    if (this.#failed.delete(key)) return 'gone';
     let writer = this.#writers.get(key);
     try {
       if (writer === undefined) {
-        writer = MailslotWriter.open(this.#path(key));
+        writer = MailslotWriter.open(this.#path(key), { overlapped: true });
         this.#writers.set(key, writer);
       }
-      writer.write(datagram);
-      return 'sent';
     } catch (err) {
-      writer?.close();
-      this.#writers.delete(key);
       if (isAbsent(err) || err instanceof Win32Error) return 'gone';
       throw err;
     }
+    // Overlapped: a slot whose queue is full (Wine blocks such a write) never blocks the loop.
+    // Past MAX_PENDING the transport keeps the datagram in its backlog and retries.
+    if (writer.pending >= MAX_PENDING) return 'full';
+    const used = writer;
+    if (this.#slot.readMode === 'polled') kickMailslotPoller();
+    writer.startWrite(datagram, (error) => {
+      if (error === undefined || this.#writers.get(key) !== used) return;
+      // The slot went away under the write: the next send reports the member gone.
+      used.close();
+      this.#writers.delete(key);
+      this.#failed.add(key);
+    });
+    return 'sent';
+  }
+
+  async flush(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ([...this.#writers.values()].some((w) => w.pending > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+
+  forget(key: string): void {
+    // Under Wine a mailslot outlives its owner while any client handle is open: let it go.
+    this.#writers.get(key)?.close();
+    this.#writers.delete(key);
   }
 
   async close(): Promise<void> {
