@@ -5,6 +5,7 @@ import { decodeEnvelope, encodeEnvelope, FrameKind, type HubTransport } from '@b
 import { createTransport, type SocketTransportOptions } from '../src/index.js';
 import { nextPort } from './ports.js';
 import { selfSignedCert } from './tls-cert.js';
+import { closedAfter, prefix, rawHandshaken, until } from './helpers.js';
 
 const transports: Transport[] = [];
 afterEach(async () => {
@@ -76,6 +77,44 @@ describe('tcp:// hub transport', () => {
     await waitState(sender, 'open');
     await all;
     expect(got).toEqual(accepted);
+  });
+
+  it('drops a member that does not read (slow consumer) and keeps serving the others', async () => {
+    const port = nextPort();
+    const url = `tcp://127.0.0.1:${port}`;
+    const hub = await member(url, 1, { writeBufferLimit: 1024 * 1024 });
+    const good = await member(url, 2);
+    await hub.open();
+    await good.open();
+    good.send(subscribe(2, 'flood'));
+    // A member that subscribes and then never reads again.
+    const stuck = await rawHandshaken(port);
+    const sub = subscribe(3, 'flood');
+    stuck.write(Buffer.concat([prefix(sub.length), sub]));
+    await until(() => hub.stats()['links'] === 2);
+    await new Promise((r) => setTimeout(r, 50));
+    let received = 0;
+    good.frames$.subscribe((f) => {
+      if (decodeEnvelope(f.bytes).topic === 'flood') received += 1;
+    });
+    const big = encodeEnvelope({
+      kind: FrameKind.Publish,
+      origin: 1,
+      sequence: 1,
+      topic: 'flood',
+      payload: new Uint8Array(60_000),
+    });
+    let sent = 0;
+    // The kernel's buffers absorb a few MB before the hub's own queue for `stuck` passes its bound.
+    for (let round = 0; round < 300 && hub.stats()['slowConsumers'] === 0; round += 1) {
+      for (let i = 0; i < 10; i += 1, sent += 1) hub.send(big);
+      await new Promise((r) => setTimeout(r, 5)); // the good member keeps up
+    }
+    expect(hub.stats()['slowConsumers']).toBe(1);
+    await until(() => hub.stats()['links'] === 1);
+    await until(() => received === sent, 10_000);
+    stuck.resume(); // now let it see the end the hub sent
+    expect(await closedAfter(stuck)).toBeLessThan(5000);
   });
 
   it('works on IPv6 loopback (tcp://[::1]:port)', async () => {
