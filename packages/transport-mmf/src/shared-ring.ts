@@ -306,9 +306,11 @@ export class SharedRing {
     const sequence = this.#claimedSequence;
     const word = (RING_HEADER_SIZE + (position & this.mask)) >> 2;
     const i32 = this.i32;
-    Atomics.store(i32, word, (RecordState.Claimed << 30) | length);
-    Atomics.store(i32, word + (RecordOffset.stamp >> 2), recordStamp(position, sequence) | 0);
-    Atomics.store(i32, word + (RecordOffset.writerTag >> 2), this.writerTag);
+    // Plain stores, then the sequence with Atomics.store (a release): readers that see the
+    // sequence see the rest. Atomics stores on a koffi view cost ~5x a plain one.
+    i32[word] = (RecordState.Claimed << 30) | length;
+    i32[word + (RecordOffset.stamp >> 2)] = recordStamp(position, sequence) | 0;
+    i32[word + (RecordOffset.writerTag >> 2)] = this.writerTag;
     Atomics.store(i32, word + (RecordOffset.sequence >> 2), sequence | 0);
     return sequence;
   }

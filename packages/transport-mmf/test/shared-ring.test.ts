@@ -42,6 +42,16 @@ describe('SharedRing and RingReader', () => {
     expect(reader.stats()).toEqual({ delivered: 4, lost: 0, abandoned: 0 });
   });
 
+  it('copies records of every size class exactly: odd lengths, word-loop and memcpy paths, growing buffers', () => {
+    const ring = newRing(1 << 16);
+    const reader = new RingReader(ring);
+    for (const length of [1, 2, 3, 5, 511, 512, 513, 1023, 1025, 3001, 7777, 16_000, 4, 0]) {
+      const bytes = payload(2, length, length);
+      ring.publish(bytes);
+      expect(drain(reader)).toEqual([bytes]);
+    }
+  });
+
   it('a reader sees only what is published after it joined, and skips its own writer tag', () => {
     const ring = newRing();
     ring.publish(payload(1, 0, 10));
