@@ -54,7 +54,10 @@ async function oneWay({ durationMs, size, domain = false }) {
     const { count, stats } = await peer.next('done');
     const elapsed = performance.now() - t0;
     const lost = sent - count;
-    return { ...throughput(count, size, elapsed), note: lost > 0 ? `${lost} of ${sent} lost (gaps ${stats.gaps})` : undefined };
+    return {
+      ...throughput(count, size, elapsed),
+      note: lost > 0 ? `${lost} of ${sent} lost (gaps ${stats.gaps})` : undefined,
+    };
   } finally {
     await bus.close();
     await peer.stop();
@@ -87,7 +90,12 @@ async function roundTrip({ durationMs, size = 64 }) {
 export const scenarios = [
   { name: 'busway mailslot://', group: 'local-one-way', run: ({ durationMs }) => oneWay({ durationMs, size: 64 }) },
   { name: 'busway mailslot://', group: 'local-round-trip', run: roundTrip },
-  { name: 'busway mailslot:// 4 KiB', group: 'local-one-way-4k', baseline: true, run: ({ durationMs }) => oneWay({ durationMs, size: 4096 }) },
+  {
+    name: 'busway mailslot:// 4 KiB',
+    group: 'local-one-way-4k',
+    baseline: true,
+    run: ({ durationMs }) => oneWay({ durationMs, size: 4096 }),
+  },
   {
     name: 'busway mailslot://*/ 4 KiB (424-byte frames)',
     group: 'local-one-way-4k',

@@ -58,7 +58,6 @@ export class MailslotTransport implements Transport {
   readonly frames$: Observable<InboundFrame>;
   readonly #frames = new Subject<InboundFrame>();
   readonly #state = new BehaviorSubject<ConnectionState>('connecting');
-  readonly #address: MailslotAddress;
   readonly #memberId: number;
   readonly #openLink: LinkOpener;
   readonly #auth: FrameAuthenticator | undefined;
@@ -93,7 +92,6 @@ export class MailslotTransport implements Transport {
     options: MailslotTransportOptions,
     openLink: LinkOpener,
   ) {
-    this.#address = address;
     this.#memberId = memberId;
     this.#openLink = openLink;
     this.#heartbeatMs = positive('heartbeatMs', options.heartbeatMs ?? 1000);
@@ -103,8 +101,15 @@ export class MailslotTransport implements Transport {
     this.#auth =
       options.key === undefined
         ? undefined
-        : new FrameAuthenticator(options.key, address.bus, memberId, options.maxAgeMs === undefined ? {} : { maxAgeMs: options.maxAgeMs });
-    const datagramLimit = address.domain ? DOMAIN_BROADCAST_LIMIT : positive('maxDatagramSize', options.maxDatagramSize ?? 65536);
+        : new FrameAuthenticator(
+            options.key,
+            address.bus,
+            memberId,
+            options.maxAgeMs === undefined ? {} : { maxAgeMs: options.maxAgeMs },
+          );
+    const datagramLimit = address.domain
+      ? DOMAIN_BROADCAST_LIMIT
+      : positive('maxDatagramSize', options.maxDatagramSize ?? 65536);
     const overhead = this.#auth === undefined ? 0 : AUTH_TRAILER_SIZE;
     this.capabilities = {
       reliable: false,
@@ -148,7 +153,8 @@ export class MailslotTransport implements Transport {
     const link = this.#link;
     const members = this.#members;
     if (link === undefined || members === undefined) throw new ClosedError('the mailslot transport is not open');
-    if (frame.length > this.capabilities.maxFrameSize) throw new FrameTooLargeError(frame.length, this.capabilities.maxFrameSize);
+    if (frame.length > this.capabilities.maxFrameSize)
+      throw new FrameTooLargeError(frame.length, this.capabilities.maxFrameSize);
     // A member that joined a moment ago has a slot but may not have greeted us yet: a cheap
     // change check (the directory's mtime on POSIX) catches it before this frame goes out.
     if (link.changed()) this.#rescan(false);
@@ -406,12 +412,16 @@ export class MailslotTransport implements Transport {
       // It joined between two scans: greet it now so it learns our id without waiting.
       this.#counters.membersJoined += 1;
       const link = this.#link as DatagramLink;
-      this.#deliver(known.member, this.#seal(encodeControl({ type: ControlType.Hello, member: this.#memberId, key: link.ownKey })));
+      this.#deliver(
+        known.member,
+        this.#seal(encodeControl({ type: ControlType.Hello, member: this.#memberId, key: link.ownKey })),
+      );
     }
   }
 }
 
 function positive(name: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) throw new ConfigurationError(`${name} must be a positive number, got ${value}`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new ConfigurationError(`${name} must be a positive number, got ${value}`);
   return value;
 }

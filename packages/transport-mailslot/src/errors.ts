@@ -52,7 +52,11 @@ export class DatagramSocketError extends BuswayError {
   readonly syscall: string;
 
   constructor(syscall: string, errno: number, detail?: string, options?: BuswayErrorOptions) {
-    super('DATAGRAM_SOCKET', `${syscall} failed with errno ${errno}${detail === undefined ? '' : ` (${detail})`}`, options);
+    super(
+      'DATAGRAM_SOCKET',
+      `${syscall} failed with errno ${errno}${detail === undefined ? '' : ` (${detail})`}`,
+      options,
+    );
     this.name = 'DatagramSocketError';
     this.errno = errno;
     this.syscall = syscall;

@@ -48,10 +48,12 @@ export function faultyLink(inner: DatagramLink, faults: LinkFaults, slotDir: str
       const outcome = inner.send(key, datagram);
       // Not taken: the transport queues it and offers it again later, faults and all.
       if (outcome !== 'sent') return outcome;
-      if (faults.duplicate?.(datagram) === true && inner.send(key, datagram) === 'sent' && faults.copies) faults.copies.count += 1;
+      if (faults.duplicate?.(datagram) === true && inner.send(key, datagram) === 'sent' && faults.copies)
+        faults.copies.count += 1;
       if (faults.secondPath?.(datagram) === true) {
         second ??= UnixDatagramSocket.bind(join(slotDir, `second-path-${inner.ownKey}`), 65536, () => {});
-        if (second.sendTo(socketAddress(join(slotDir, key)), datagram) === 'sent' && faults.copies) faults.copies.count += 1;
+        if (second.sendTo(socketAddress(join(slotDir, key)), datagram) === 'sent' && faults.copies)
+          faults.copies.count += 1;
       }
       const late = held.get(key);
       // A held datagram that does not fit now stays held for the next one.

@@ -9,7 +9,15 @@ it('parses local and domain URLs', () => {
 });
 
 it('rejects names that could escape the slot directory or are not slot names', () => {
-  for (const url of ['mailslot://..', 'mailslot://*/..', 'mailslot://a/b', 'mailslot://*/a/b', 'mailslot://*/', 'pipe://x', `mailslot://${'x'.repeat(65)}`]) {
+  for (const url of [
+    'mailslot://..',
+    'mailslot://*/..',
+    'mailslot://a/b',
+    'mailslot://*/a/b',
+    'mailslot://*/',
+    'pipe://x',
+    `mailslot://${'x'.repeat(65)}`,
+  ]) {
     expect(() => parseMailslotUrl(new URL(url)), url).toThrow(ConfigurationError);
   }
 });

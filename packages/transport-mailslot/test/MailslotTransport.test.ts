@@ -43,8 +43,19 @@ let faults: LinkFaults = {};
 registerTransport('mailslot-faulty', (url, context) => {
   const address = { bus: url.hostname, domain: false };
   const options = context.options as { directory: string };
-  return new MailslotTransport(address, context.memberId, context.maxFrameSize, { heartbeatMs: 200, ...context.options }, (onDatagram) =>
-    Promise.resolve(faultyLink(openPosixLink(address, context.memberId, 65536, options.directory, onDatagram), faults, slotDir(address.bus))),
+  return new MailslotTransport(
+    address,
+    context.memberId,
+    context.maxFrameSize,
+    { heartbeatMs: 200, ...context.options },
+    (onDatagram) =>
+      Promise.resolve(
+        faultyLink(
+          openPosixLink(address, context.memberId, 65536, options.directory, onDatagram),
+          faults,
+          slotDir(address.bus),
+        ),
+      ),
   );
 });
 
@@ -67,7 +78,11 @@ describe('membership', () => {
     await c.publish('x', { n: 2 });
     // The bus hands a member its own publishes locally; the transport carries them to the others.
     await until(() => got.a.length === 2 && got.b.length === 2 && got.c.length === 2);
-    expect([got.a.sort(), got.b.sort(), got.c.sort()]).toEqual([[1, 2], [1, 2], [1, 2]]);
+    expect([got.a.sort(), got.b.sort(), got.c.sort()]).toEqual([
+      [1, 2],
+      [1, 2],
+      [1, 2],
+    ]);
     expect(a.stats()['transport.members']).toBe(2);
   });
 
@@ -112,7 +127,10 @@ describe('silence', () => {
     // Alive at the OS level (bound), but silent after one Hello: a hung process.
     const [aKey] = readdirSync(slotDir(bus));
     const silent = UnixDatagramSocket.bind(join(slotDir(bus), '777.sock'), 100, () => {});
-    silent.sendTo(socketAddress(join(slotDir(bus), aKey as string)), encodeControl({ type: ControlType.Hello, member: 777, key: '777.sock' }));
+    silent.sendTo(
+      socketAddress(join(slotDir(bus), aKey as string)),
+      encodeControl({ type: ControlType.Hello, member: 777, key: '777.sock' }),
+    );
     await until(() => a.stats()['transport.members'] === 1, 3000, 'the Hello');
     const t0 = Date.now();
     await until(() => a.stats()['transport.membersLeft'] === 1, 3000, 'the timeout');
@@ -130,9 +148,16 @@ describe('faults', () => {
     const got = collect(b, 'x');
     await until(() => a.stats()['transport.members'] === 1);
     const attacker = UnixDatagramSocket.bind(join(slotDir(bus), 'attacker'), 10, () => {});
-    const valid = encodeEnvelope({ kind: FrameKind.Publish, origin: 99, sequence: 1, topic: 'x', payload: new Uint8Array(8) });
+    const valid = encodeEnvelope({
+      kind: FrameKind.Publish,
+      origin: 99,
+      sequence: 1,
+      topic: 'x',
+      payload: new Uint8Array(8),
+    });
     const send = (bytes: Uint8Array): void => {
-      for (const key of readdirSync(slotDir(bus))) if (key.endsWith('.sock')) attacker.sendTo(socketAddress(join(slotDir(bus), key)), bytes);
+      for (const key of readdirSync(slotDir(bus)))
+        if (key.endsWith('.sock')) attacker.sendTo(socketAddress(join(slotDir(bus), key)), bytes);
     };
     send(new Uint8Array(70_000)); // oversized: truncated by the receive buffer
     send(new Uint8Array([1, 2, 3])); // garbage
@@ -232,17 +257,28 @@ describe('with a shared key', () => {
 
     const attacker = UnixDatagramSocket.bind(join(slotDir(bus), 'attacker'), 10, () => {});
     const toAll = (bytes: Uint8Array): void => {
-      for (const k of readdirSync(slotDir(bus))) if (k.endsWith('.sock')) attacker.sendTo(socketAddress(join(slotDir(bus), k)), bytes);
+      for (const k of readdirSync(slotDir(bus)))
+        if (k.endsWith('.sock')) attacker.sendTo(socketAddress(join(slotDir(bus), k)), bytes);
     };
     // 1. A replay of the real, authentic datagram.
     toAll(sent[sent.length - 1] as Uint8Array);
     // 2. Poisoning attempt: A's origin, a far-future sequence, sealed with a wrong key.
     const origin = decodeEnvelope((sent[0] as Uint8Array).subarray(0, (sent[0] as Uint8Array).length - 36)).origin;
-    const future = encodeEnvelope({ kind: FrameKind.Publish, origin, sequence: 1_000_000, topic: 'n.666', payload: new Uint8Array([0x90]) });
+    const future = encodeEnvelope({
+      kind: FrameKind.Publish,
+      origin,
+      sequence: 1_000_000,
+      topic: 'n.666',
+      payload: new Uint8Array([0x90]),
+    });
     toAll(new FrameAuthenticator('an attacker key, 32 bytes long..', bus, origin).seal(future));
     // 3. The same forged frame with no trailer at all.
     toAll(future);
-    await until(() => (b.stats()['transport.datagramsUnauthenticated'] as number) >= 2 && (b.stats()['transport.datagramsReplayed'] as number) >= 1);
+    await until(
+      () =>
+        (b.stats()['transport.datagramsUnauthenticated'] as number) >= 2 &&
+        (b.stats()['transport.datagramsReplayed'] as number) >= 1,
+    );
     // The real next frames still arrive: nothing moved B's windows.
     await a.publish('n.2', { n: 2 });
     await a.publish('n.3', { n: 3 });

@@ -9,7 +9,9 @@ afterAll(remove);
 
 it('carries datagrams whole, reports truncation, and never blocks the event loop', async () => {
   const got: ReceivedDatagram[] = [];
-  const receiver = UnixDatagramSocket.bind(join(base, 'r.sock'), 1000, (d) => got.push({ ...d, bytes: d.bytes.slice() }));
+  const receiver = UnixDatagramSocket.bind(join(base, 'r.sock'), 1000, (d) =>
+    got.push({ ...d, bytes: d.bytes.slice() }),
+  );
   const sender = UnixDatagramSocket.bind(join(base, 's.sock'), 1000, () => {});
   const to = socketAddress(receiver.path);
   // The loop keeps running while the pump waits on its worker thread.

@@ -24,7 +24,12 @@ export function uniqueBus(prefix = 't'): string {
 }
 
 /** Open a bus on `mailslot://<bus>` under `base`. */
-export function openBus(url: string, base: string, options: Partial<BusOptions> = {}, transportOptions: Record<string, unknown> = {}): Promise<Bus> {
+export function openBus(
+  url: string,
+  base: string,
+  options: Partial<BusOptions> = {},
+  transportOptions: Record<string, unknown> = {},
+): Promise<Bus> {
   return createBus({ url, ...options, transportOptions: { directory: base, heartbeatMs: 200, ...transportOptions } });
 }
 

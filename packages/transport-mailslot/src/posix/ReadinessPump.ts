@@ -72,7 +72,8 @@ export class ReadinessPump {
   #ensureWakePipe(): void {
     if (this.#wakeRead >= 0) return;
     const fds = new Int32Array(2);
-    if (this.#libc.pipe2(fds, C.O_NONBLOCK | C.O_CLOEXEC) !== 0) throw new DatagramSocketError('pipe2', this.#libc.errno());
+    if (this.#libc.pipe2(fds, C.O_NONBLOCK | C.O_CLOEXEC) !== 0)
+      throw new DatagramSocketError('pipe2', this.#libc.errno());
     this.#wakeRead = fds[0] as number;
     this.#wakeWrite = fds[1] as number;
   }

@@ -31,7 +31,8 @@ export function ensurePrivateDirectory(path: string): void {
   const st = lstatSync(path);
   if (!st.isDirectory()) throw new InsecureSlotDirectoryError(path, 'not a directory (or a symlink)');
   const uid = process.getuid?.();
-  if (uid !== undefined && st.uid !== uid) throw new InsecureSlotDirectoryError(path, `owned by uid ${st.uid}, not ${uid}`);
+  if (uid !== undefined && st.uid !== uid)
+    throw new InsecureSlotDirectoryError(path, `owned by uid ${st.uid}, not ${uid}`);
   if ((st.mode & 0o077) !== 0) {
     throw new InsecureSlotDirectoryError(path, `mode ${(st.mode & 0o777).toString(8)} lets others in; expected 700`);
   }

@@ -64,7 +64,11 @@ export class UnixDatagramSocket {
    *
    * @param maxDatagramSize - largest datagram accepted whole; longer ones arrive `truncated`.
    */
-  static bind(path: string, maxDatagramSize: number, onDatagram: (datagram: ReceivedDatagram) => void): UnixDatagramSocket {
+  static bind(
+    path: string,
+    maxDatagramSize: number,
+    onDatagram: (datagram: ReceivedDatagram) => void,
+  ): UnixDatagramSocket {
     const libc = loadLibc();
     const fd = libc.socket(C.AF_UNIX, C.SOCK_DGRAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, 0);
     if (fd < 0) throw new DatagramSocketError('socket', libc.errno());
@@ -89,7 +93,13 @@ export class UnixDatagramSocket {
   readonly #unwatch: () => Promise<void>;
   #closed: Promise<void> | undefined;
 
-  private constructor(libc: Libc, fd: number, path: string, maxDatagramSize: number, onDatagram: (d: ReceivedDatagram) => void) {
+  private constructor(
+    libc: Libc,
+    fd: number,
+    path: string,
+    maxDatagramSize: number,
+    onDatagram: (d: ReceivedDatagram) => void,
+  ) {
     this.#libc = libc;
     this.#fd = fd;
     this.path = path;

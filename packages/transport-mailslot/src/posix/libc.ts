@@ -9,6 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import { ConfigurationError } from '@busway/core';
+import type Koffi from 'koffi';
 
 /** Linux values of the constants used by the backend. */
 export const LinuxConstants = {
@@ -73,7 +74,7 @@ export function loadLibc(): Libc {
     throw new ConfigurationError(`the POSIX mailslot backend supports Linux only, not ${process.platform}`);
   }
   // koffi is CommonJS; createRequire keeps this module ESM without a top-level native import.
-  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+  const koffi = createRequire(import.meta.url)('koffi') as typeof Koffi;
   const lib = koffi.load('libc.so.6');
   const poll = lib.func('int poll(_Inout_ void *fds, unsigned long nfds, int timeout)');
   cached = {
@@ -83,7 +84,9 @@ export function loadLibc(): Libc {
       'intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t alen)',
     ) as Libc['sendto'],
     recv: lib.func('intptr_t recv(int fd, _Out_ void *buf, size_t len, int flags)') as Libc['recv'],
-    setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)') as Libc['setsockopt'],
+    setsockopt: lib.func(
+      'int setsockopt(int fd, int level, int name, const void *value, uint32_t len)',
+    ) as Libc['setsockopt'],
     close: lib.func('int close(int fd)') as Libc['close'],
     pipe2: lib.func('int pipe2(_Out_ int *fds, int flags)') as Libc['pipe2'],
     read: lib.func('intptr_t read(int fd, _Out_ void *buf, size_t len)') as Libc['read'],

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Observable, Subject } from 'rxjs';
+import { Subject, type Observable } from 'rxjs';
 import { createMailslot, type Win32Handle, Win32Error } from '@busway/win32';
 import type { CompletionPort } from '@busway/win32';
 import { pollMailslot } from './MailslotPoller.js';
@@ -135,4 +135,3 @@ export class Mailslot {
     });
   }
 }
-

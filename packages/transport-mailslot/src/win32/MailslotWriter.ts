@@ -49,7 +49,11 @@ export class MailslotWriter {
       FileAccess.FILE_ATTRIBUTE_NORMAL | FileAccess.FILE_FLAG_OVERLAPPED,
       0,
     );
-    const handle = new Win32Handle(checkHandle(raw, INVALID_HANDLE_VALUE, 'CreateFileW', path), 'mailslot-writer', path);
+    const handle = new Win32Handle(
+      checkHandle(raw, INVALID_HANDLE_VALUE, 'CreateFileW', path),
+      'mailslot-writer',
+      path,
+    );
     return new MailslotWriter(handle, acquireCompletionPort());
   }
 

@@ -46,10 +46,13 @@ export function openWin32Link(
     } catch (err) {
       // Taken by another member. (Wine has been seen to answer a taken name with
       // ERROR_INVALID_PARAMETER rather than ERROR_ALREADY_EXISTS; both mean "try the next one".)
-      if (err instanceof Win32Error && (err.errno === ERROR_ALREADY_EXISTS || err.errno === ERROR_INVALID_PARAMETER)) continue;
+      if (err instanceof Win32Error && (err.errno === ERROR_ALREADY_EXISTS || err.errno === ERROR_INVALID_PARAMETER))
+        continue;
       return Promise.reject(err);
     }
-    return Promise.resolve(new Win32DatagramLink(slot, base, index, maxMembers, maxDatagramSize, address.domain, onDatagram));
+    return Promise.resolve(
+      new Win32DatagramLink(slot, base, index, maxMembers, maxDatagramSize, address.domain, onDatagram),
+    );
   }
   return Promise.reject(new BusFullError(maxMembers));
 }
@@ -82,7 +85,10 @@ class Win32DatagramLink implements DatagramLink {
     this.maxDatagramSize = maxDatagramSize;
     this.#domain = domain;
     // The slot's limit is maxDatagramSize, so a read never needs to be cut: never truncated.
-    this.#subscription = slot.messages$.subscribe({ next: (bytes) => onDatagram({ bytes, truncated: false }), error: () => {} });
+    this.#subscription = slot.messages$.subscribe({
+      next: (bytes) => onDatagram({ bytes, truncated: false }),
+      error: () => {},
+    });
   }
 
   scan(): readonly string[] {

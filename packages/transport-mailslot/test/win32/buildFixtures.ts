@@ -32,7 +32,9 @@ async function waitForFile(path: string, timeoutMs: number, what: string): Promi
 /** Compile `test/fixtures/<name>.c` for each name; resolves with the .exe paths by name. */
 export async function buildFixtures(names: readonly string[]): Promise<Record<string, string>> {
   const wine = existsSync(WINE_GCC);
-  const dir = mkdtempSync(wine ? 'Z:\\tmp\\bw-mailslot-fixtures-' : join(process.env.TEMP ?? '.', 'bw-mailslot-fixtures-'));
+  const dir = mkdtempSync(
+    wine ? 'Z:\\tmp\\bw-mailslot-fixtures-' : join(process.env.TEMP ?? '.', 'bw-mailslot-fixtures-'),
+  );
   const exes: Record<string, string> = {};
   for (const name of names) {
     const source = join(SOURCES, `${name}.c`);
