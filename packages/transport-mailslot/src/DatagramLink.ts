@@ -51,6 +51,11 @@ export interface DatagramLink {
   isPeerKey(key: string): boolean;
   /** Write one datagram to the slot `key`, never blocking. */
   send(key: string, datagram: Uint8Array): LinkSendOutcome;
+  /**
+   * Call `ready` once when the slot `key`, found full, has room again; links that cannot tell
+   * leave this out and the transport retries on a timer.
+   */
+  whenWritable?(key: string, ready: () => void): void;
   /** Wait (at most `timeoutMs`) until every datagram handed to `send` has left this process. */
   flush(timeoutMs: number): Promise<void>;
   /** Drop whatever is held open towards `key` (a member found gone). */

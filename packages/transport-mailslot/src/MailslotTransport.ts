@@ -256,8 +256,15 @@ export class MailslotTransport implements Transport {
   }
 
   #scheduleFlush(): void {
-    if (this.#flushTimer !== undefined || this.#closing !== undefined) return;
-    // The kernel gives no "room again" signal for an unconnected datagram send: retry shortly.
+    if (this.#closing !== undefined) return;
+    const link = this.#link;
+    if (link?.whenWritable !== undefined) {
+      // Woken by the kernel as soon as a full peer has room (POSIX: POLLOUT on a connected socket).
+      for (const key of this.#backlogs.keys()) link.whenWritable(key, () => this.#flush());
+      return;
+    }
+    if (this.#flushTimer !== undefined) return;
+    // No "room again" signal from this link: retry shortly.
     this.#flushTimer = setTimeout(() => {
       this.#flushTimer = undefined;
       this.#flush();

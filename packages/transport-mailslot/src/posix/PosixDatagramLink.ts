@@ -9,7 +9,8 @@ import { statSync, unlinkSync } from 'node:fs';
 import type { DatagramLink, LinkDatagram, LinkSendOutcome } from '../DatagramLink.js';
 import type { MailslotAddress } from '../MailslotAddress.js';
 import { SlotDirectory } from './SlotDirectory.js';
-import { socketAddress, UnixDatagramSocket } from './UnixDatagramSocket.js';
+import { DatagramPeer } from './DatagramPeer.js';
+import { UnixDatagramSocket } from './UnixDatagramSocket.js';
 
 const PEER_KEY = /^[0-9]{1,16}\.sock$/;
 
@@ -40,7 +41,7 @@ class PosixDatagramLink implements DatagramLink {
   readonly maxDatagramSize: number;
   readonly #directory: SlotDirectory;
   readonly #socket: UnixDatagramSocket;
-  readonly #addresses = new Map<string, Uint8Array>();
+  readonly #peers = new Map<string, DatagramPeer>();
   #mtime = -1n;
 
   constructor(directory: SlotDirectory, socket: UnixDatagramSocket, ownKey: string, maxDatagramSize: number) {
@@ -64,22 +65,29 @@ class PosixDatagramLink implements DatagramLink {
   }
 
   send(key: string, datagram: Uint8Array): LinkSendOutcome {
-    let address = this.#addresses.get(key);
-    if (address === undefined) {
-      address = socketAddress(this.#directory.slotPath(key));
-      this.#addresses.set(key, address);
+    let peer = this.#peers.get(key);
+    if (peer === undefined) {
+      peer = DatagramPeer.connect(this.#directory.slotPath(key));
+      if (peer === undefined) return this.#gone(key);
+      this.#peers.set(key, peer);
     }
-    const outcome = this.#socket.sendTo(address, datagram);
-    if (outcome === 'gone') {
-      this.#addresses.delete(key);
-      // A socket file nobody is bound to: its member crashed. Remove it so nobody waits on it.
-      try {
-        unlinkSync(this.#directory.slotPath(key));
-      } catch {
-        // Already gone.
-      }
+    const outcome = peer.send(datagram);
+    return outcome === 'gone' ? this.#gone(key) : outcome;
+  }
+
+  whenWritable(key: string, ready: () => void): void {
+    this.#peers.get(key)?.whenWritable(ready);
+  }
+
+  /** A socket file nobody is bound to: its member crashed. Remove it so nobody waits on it. */
+  #gone(key: string): 'gone' {
+    this.forget(key);
+    try {
+      unlinkSync(this.#directory.slotPath(key));
+    } catch {
+      // Already gone.
     }
-    return outcome;
+    return 'gone';
   }
 
   flush(): Promise<void> {
@@ -88,11 +96,14 @@ class PosixDatagramLink implements DatagramLink {
   }
 
   forget(key: string): void {
-    this.#addresses.delete(key);
+    void this.#peers.get(key)?.close();
+    this.#peers.delete(key);
   }
 
-  close(): Promise<void> {
-    return this.#socket.close();
+  async close(): Promise<void> {
+    await Promise.all([...this.#peers.values()].map((peer) => peer.close()));
+    this.#peers.clear();
+    await this.#socket.close();
   }
 
   #readMtime(): bigint {

@@ -10,7 +10,9 @@ import { DatagramSocketError } from '../errors.js';
 
 interface Watch {
   readonly fd: number;
-  readonly onReadable: () => void;
+  /** `POLLIN` (data to read) or `POLLOUT` (room to write). */
+  readonly events: number;
+  readonly onReady: () => void;
 }
 
 /**
@@ -50,13 +52,13 @@ export class ReadinessPump {
   }
 
   /**
-   * Watch `fd` for readability. Returns a function that stops watching and resolves once no
-   * worker thread still polls `fd`, after which the caller may close it (closing earlier could
-   * let the worker poll a reused descriptor number).
+   * Watch `fd` for readability (or, with `events` = `POLLOUT`, for room to write). Returns a
+   * function that stops watching and resolves once no worker thread still polls `fd`, after which
+   * the caller may close it (closing earlier could let the worker poll a reused descriptor number).
    */
-  watch(fd: number, onReadable: () => void): () => Promise<void> {
+  watch(fd: number, onReady: () => void, events: number = C.POLLIN): () => Promise<void> {
     this.#ensureWakePipe();
-    this.#watches.set(fd, { fd, onReadable });
+    this.#watches.set(fd, { fd, events, onReady });
     if (this.#polling) this.#wake();
     else this.#arm();
     return () => {
@@ -96,7 +98,7 @@ export class ReadinessPump {
     view.setInt16(4, C.POLLIN, true);
     watches.forEach((w, i) => {
       view.setInt32(8 * (i + 1), w.fd, true);
-      view.setInt16(8 * (i + 1) + 4, C.POLLIN, true);
+      view.setInt16(8 * (i + 1) + 4, w.events, true);
     });
     this.#polling = true;
     this.#libc.pollAsync(fds, watches.length + 1, -1, (err, result) => {
@@ -116,7 +118,7 @@ export class ReadinessPump {
         watches.forEach((w, i) => {
           const revents = view.getInt16(8 * (i + 1) + 6, true);
           // Still watched? An unwatch during the poll must not deliver to a closed socket.
-          if (revents !== 0 && this.#watches.get(w.fd) === w) w.onReadable();
+          if (revents !== 0 && this.#watches.get(w.fd) === w) w.onReady();
         });
       }
       if (!this.#polling) this.#arm();

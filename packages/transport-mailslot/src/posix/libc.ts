@@ -25,6 +25,7 @@ export const LinuxConstants = {
   SO_SNDBUF: 7,
   SO_RCVBUF: 8,
   POLLIN: 0x1,
+  POLLOUT: 0x4,
   POLLERR: 0x8,
   POLLHUP: 0x10,
   POLLNVAL: 0x20,
@@ -45,6 +46,8 @@ export interface Libc {
   socket(domain: number, type: number, protocol: number): number;
   bind(fd: number, addr: Uint8Array, len: number): number;
   sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, alen: number): number;
+  connect(fd: number, addr: Uint8Array, len: number): number;
+  send(fd: number, buf: Uint8Array, len: number, flags: number): number;
   recv(fd: number, buf: Uint8Array, len: number, flags: number): number;
   setsockopt(fd: number, level: number, name: number, value: Int32Array, len: number): number;
   close(fd: number): number;
@@ -83,6 +86,8 @@ export function loadLibc(): Libc {
     sendto: lib.func(
       'intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t alen)',
     ) as Libc['sendto'],
+    connect: lib.func('int connect(int fd, const void *addr, uint32_t len)') as Libc['connect'],
+    send: lib.func('intptr_t send(int fd, const void *buf, size_t len, int flags)') as Libc['send'],
     recv: lib.func('intptr_t recv(int fd, _Out_ void *buf, size_t len, int flags)') as Libc['recv'],
     setsockopt: lib.func(
       'int setsockopt(int fd, int level, int name, const void *value, uint32_t len)',
