@@ -221,13 +221,27 @@ function ensureNativeDeps() {
   }
 }
 
-/** Keep the logs of the last few runs only. */
+/** Whether a process id is alive (runs are named after the runner's pid). */
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+}
+
+/**
+ * Keep the logs of the last few finished runs. Runs still going (other engineers, other
+ * terminals share the cache) are never touched.
+ */
 function pruneRuns(dir) {
   if (!existsSync(dir)) return;
-  const runs = readdirSync(dir)
+  const finished = readdirSync(dir)
+    .filter((name) => !/^\d+$/.test(name) || !alive(Number(name)))
     .map((name) => ({ path: join(dir, name), mtime: statSync(join(dir, name)).mtimeMs }))
     .sort((a, b) => b.mtime - a.mtime);
-  for (const old of runs.slice(4)) rmSync(old.path, { recursive: true, force: true });
+  for (const old of finished.slice(4)) rmSync(old.path, { recursive: true, force: true });
 }
 
 /** Z:\… path of a Linux path, as Wine's default Z: drive maps `/`. */
