@@ -17,6 +17,7 @@ import {
 } from '@busway/core';
 import { checkEnvelopeHeader, encodeEnvelope, FrameKind } from '@busway/core/internal';
 import { ControlType, decodeControl, encodeControl, isControl } from './ControlDatagram.js';
+import { BATCH_ENTRY_OVERHEAD, BATCH_HEADER_SIZE, encodeBatch, isBatch, splitBatch } from './DatagramBatch.js';
 import type { DatagramLink, LinkDatagram } from './DatagramLink.js';
 import { AUTH_TRAILER_SIZE, FrameAuthenticator } from './FrameAuthenticator.js';
 import { DOMAIN_BROADCAST_LIMIT, type MailslotAddress } from './MailslotAddress.js';
@@ -42,6 +43,7 @@ interface Counters {
   datagramsDropped: number;
   membersJoined: number;
   membersLeft: number;
+  batchesSent: number;
 }
 
 /**
@@ -63,6 +65,8 @@ export class MailslotTransport implements Transport {
   readonly #auth: FrameAuthenticator | undefined;
   readonly #heartbeatMs: number;
   readonly #memberTimeoutMs: number;
+  readonly #datagramLimit: number;
+  readonly #batchBytes: number;
   readonly #maxBacklogBytes: number;
   readonly #backlogs = new Map<string, Backlog>();
   readonly #counters: Counters = {
@@ -75,6 +79,7 @@ export class MailslotTransport implements Transport {
     datagramsDropped: 0,
     membersJoined: 0,
     membersLeft: 0,
+    batchesSent: 0,
   };
   #link: DatagramLink | undefined;
   #members: MemberDirectory | undefined;
@@ -110,6 +115,8 @@ export class MailslotTransport implements Transport {
     const datagramLimit = address.domain
       ? DOMAIN_BROADCAST_LIMIT
       : positive('maxDatagramSize', options.maxDatagramSize ?? 65536);
+    this.#datagramLimit = datagramLimit;
+    this.#batchBytes = options.batchBytes ?? datagramLimit;
     const overhead = this.#auth === undefined ? 0 : AUTH_TRAILER_SIZE;
     this.capabilities = {
       reliable: false,
@@ -158,8 +165,8 @@ export class MailslotTransport implements Transport {
     // A member that joined a moment ago has a slot but may not have greeted us yet: a cheap
     // change check (the directory's mtime on POSIX) catches it before this frame goes out.
     if (link.changed()) this.#rescan(false);
-    const datagram = this.#auth === undefined ? frame : this.#auth.seal(frame);
-    for (const member of [...members.members()]) this.#deliver(member, datagram);
+    const datagram = this.#seal(frame);
+    for (const member of [...members.members()]) this.#deliver(member, frame, datagram);
     this.#counters.framesSent += 1;
     if (this.#overLimit()) return this.#waitForRoom();
   }
@@ -230,18 +237,21 @@ export class MailslotTransport implements Transport {
     return this.#auth === undefined ? body : this.#auth.seal(body);
   }
 
-  /** Write to one peer, behind whatever is already queued for it so its order is kept. */
-  #deliver(member: Member, datagram: Uint8Array): void {
+  /**
+   * Write to one peer, behind whatever is already queued for it so its order is kept. `datagram`
+   * is `body` as sent alone (sealed when there is a key); a backlog keeps bodies, to pack them.
+   */
+  #deliver(member: Member, body: Uint8Array, datagram: Uint8Array): void {
     const backlog = this.#backlogs.get(member.key);
     if (backlog !== undefined) {
-      this.#enqueue(backlog, datagram);
+      this.#enqueue(backlog, body);
       return;
     }
     const outcome = (this.#link as DatagramLink).send(member.key, datagram);
     if (outcome === 'full') {
       const fresh: Backlog = { queue: [], bytes: 0 };
       this.#backlogs.set(member.key, fresh);
-      this.#enqueue(fresh, datagram);
+      this.#enqueue(fresh, body);
       this.#scheduleFlush();
     } else if (outcome === 'gone') {
       this.#depart(member.key);
@@ -274,14 +284,27 @@ export class MailslotTransport implements Transport {
   #flush(): void {
     const link = this.#link;
     if (link === undefined || this.#closing !== undefined) return;
+    const room =
+      Math.min(this.#batchBytes, this.#datagramLimit - (this.#auth === undefined ? 0 : AUTH_TRAILER_SIZE)) -
+      BATCH_HEADER_SIZE;
     for (const [key, backlog] of this.#backlogs) {
       let outcome: ReturnType<DatagramLink['send']> = 'sent';
       while (backlog.queue.length > 0) {
-        const next = backlog.queue[0] as Uint8Array;
-        outcome = link.send(key, next);
+        // Pack as many queued bodies as fit one datagram (see DatagramBatch).
+        let count = 0;
+        let size = 0;
+        for (const body of backlog.queue) {
+          if (size + BATCH_ENTRY_OVERHEAD + body.length > room) break;
+          size += BATCH_ENTRY_OVERHEAD + body.length;
+          count += 1;
+        }
+        const parts = backlog.queue.slice(0, Math.max(1, count));
+        const datagram = this.#seal(parts.length === 1 ? (parts[0] as Uint8Array) : encodeBatch(parts));
+        outcome = link.send(key, datagram);
         if (outcome !== 'sent') break;
-        backlog.queue.shift();
-        backlog.bytes -= next.length;
+        if (parts.length > 1) this.#counters.batchesSent += 1;
+        backlog.queue.splice(0, parts.length);
+        for (const part of parts) backlog.bytes -= part.length;
       }
       if (outcome === 'gone') this.#depart(key);
       else if (backlog.queue.length === 0) this.#backlogs.delete(key);
@@ -311,8 +334,9 @@ export class MailslotTransport implements Transport {
       }
     }
     this.#counters.membersJoined += joined.length;
-    const hello = this.#seal(encodeControl({ type: ControlType.Hello, member: this.#memberId, key: link.ownKey }));
-    for (const member of heartbeat ? [...members.members()] : joined) this.#deliver(member, hello);
+    const hello = encodeControl({ type: ControlType.Hello, member: this.#memberId, key: link.ownKey });
+    const sealed = this.#seal(hello);
+    for (const member of heartbeat ? [...members.members()] : joined) this.#deliver(member, hello, sealed);
   }
 
   #depart(key: string): void {
@@ -362,6 +386,33 @@ export class MailslotTransport implements Transport {
       body = opened.body;
       sender = opened.sender;
     }
+    if (isBatch(body)) {
+      const parts = splitBatch(body);
+      if (parts === undefined) {
+        this.#counters.datagramsGarbage += 1;
+        return;
+      }
+      for (const part of parts) {
+        // Batches do not nest: a batch inside one is garbage, never unpacked.
+        if (isBatch(part)) this.#counters.datagramsGarbage += 1;
+        else this.#receiveBody(part, sender);
+      }
+      return;
+    }
+    this.#receiveBody(body, sender);
+  }
+
+  /** One frame or membership datagram, authenticated already when there is a key. */
+  #receiveBody(body: Uint8Array, sender: number | undefined): void {
+    try {
+      this.#receiveBodyUnsafe(body, sender);
+    } catch {
+      // A subscriber or a decoder threw: a bad datagram must never take the member down.
+      this.#counters.datagramsGarbage += 1;
+    }
+  }
+
+  #receiveBodyUnsafe(body: Uint8Array, sender: number | undefined): void {
     if (isControl(body)) {
       this.#control(body, sender);
       return;
@@ -419,10 +470,8 @@ export class MailslotTransport implements Transport {
       // It joined between two scans: greet it now so it learns our id without waiting.
       this.#counters.membersJoined += 1;
       const link = this.#link as DatagramLink;
-      this.#deliver(
-        known.member,
-        this.#seal(encodeControl({ type: ControlType.Hello, member: this.#memberId, key: link.ownKey })),
-      );
+      const hello = encodeControl({ type: ControlType.Hello, member: this.#memberId, key: link.ownKey });
+      this.#deliver(known.member, hello, this.#seal(hello));
     }
   }
 }

@@ -52,6 +52,12 @@ export type MailslotTransportOptions = Readonly<
      * others. Default: 2000.
      */
     maxStallMs: number;
+    /**
+     * Largest datagram into which frames waiting for a full peer are packed (`DatagramBatch`), in
+     * bytes; 0 (or anything too small for two frames) sends them one per datagram. Default:
+     * `maxDatagramSize` (424 for `mailslot://*\/bus`).
+     */
+    batchBytes: number;
     /** POSIX only: parent of the private `busway-<uid>` directory. Default: `$XDG_RUNTIME_DIR`, else `os.tmpdir()`. */
     directory: string;
     /** Win32 only: slots per bus and machine, claimed by index. Default: 32. */
