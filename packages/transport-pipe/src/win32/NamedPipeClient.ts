@@ -15,9 +15,16 @@ export interface NamedPipeClientOptions extends NamedPipeConnectionOptions {
    * Default: 5000.
    */
   readonly connectTimeout: number;
+  /**
+   * Also retry while the pipe does not exist (`ERROR_FILE_NOT_FOUND`), within `connectTimeout`:
+   * for a server that is starting, or that has every instance taken and is between closing one
+   * and creating the next. Default: false (no such pipe fails at once).
+   */
+  readonly waitForServer: boolean;
 }
 
 const ERROR_PIPE_BUSY = 231;
+const ERROR_FILE_NOT_FOUND = 2;
 
 /**
  * Opens message-mode named pipes as a client.
@@ -61,7 +68,7 @@ export class NamedPipeClient {
   static async open(
     name: string,
     messageMode: boolean,
-    options: Readonly<Partial<Pick<NamedPipeClientOptions, 'connectTimeout'>>> = {},
+    options: Readonly<Partial<Pick<NamedPipeClientOptions, 'connectTimeout' | 'waitForServer'>>> = {},
   ): Promise<Win32Handle> {
     const path = pipePath(name);
     const timeout = options.connectTimeout ?? 5000;
@@ -71,7 +78,10 @@ export class NamedPipeClient {
       try {
         return openNamedPipe(path, { messageMode, overlapped: true });
       } catch (err) {
-        if (!(err instanceof Win32Error) || err.errno !== ERROR_PIPE_BUSY) throw err;
+        const retry =
+          err instanceof Win32Error &&
+          (err.errno === ERROR_PIPE_BUSY || (err.errno === ERROR_FILE_NOT_FOUND && options.waitForServer === true));
+        if (!retry) throw err;
         if (Date.now() >= deadline) throw new ConnectTimeoutError(path, timeout, { cause: err });
         await new Promise((resolve) => setTimeout(resolve, pause));
         pause = Math.min(pause * 2, 50);

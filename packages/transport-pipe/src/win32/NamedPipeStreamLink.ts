@@ -33,9 +33,6 @@ const DEFAULTS: NamedPipeStreamLinkOptions = {
   stallTimeout: 5000,
 };
 
-/** A batch is written once it holds this many bytes, without waiting for the turn to end. */
-const COALESCE_LIMIT = 64 * 1024;
-
 const PEER_GONE = new Set([
   109 /* BROKEN_PIPE */, 232 /* NO_DATA */, 233 /* PIPE_NOT_CONNECTED */, 995 /* OPERATION_ABORTED */,
 ]);
@@ -45,8 +42,8 @@ const PEER_GONE = new Set([
  *
  * Why byte mode for the hub rather than one frame per message: a message-mode `ReadFile` returns
  * at most one message, so every frame costs a read and a completion; in byte mode one read takes
- * whatever is waiting, many frames at once, and frames sent in one turn of the event loop leave in
- * one `WriteFile`. Each call into the pipe file system is the expensive part (very much so under
+ * whatever is waiting, many frames at once, and frames sent while a write is in flight leave
+ * together in the next `WriteFile`. Each call into the pipe file system is the expensive part (very much so under
  * Wine, where it is a round trip to wineserver). Incoming bytes go through `FrameDecoder`, which
  * checks every length before allocating; garbage, an oversized length or a frame left
  * half-written for `stallTimeout` closes this link only.
@@ -66,7 +63,6 @@ export class NamedPipeStreamLink implements FrameLink {
   #sink: FrameLinkSink | undefined;
   #batch: Uint8Array[] = [];
   #batchBytes = 0;
-  #flushScheduled = false;
   #inFlight = 0;
   #closed = false;
   #closeReason: { error: Error | undefined } | undefined;
@@ -75,7 +71,7 @@ export class NamedPipeStreamLink implements FrameLink {
   readonly #deliver = (frame: Uint8Array): void => this.#sink?.onFrame(frame);
   readonly #onRead = (error: Error | undefined, result: OverlappedReadResult | undefined): void =>
     this.#read(error, result);
-  readonly #onWritten = (error: Error | undefined, written: number | undefined): void => this.#written(error, written);
+  readonly #onWritten = (error: Error | undefined): void => this.#written(error);
 
   constructor(
     handle: Win32Handle,
@@ -122,39 +118,29 @@ export class NamedPipeStreamLink implements FrameLink {
     new DataView(prefix.buffer).setUint32(0, frame.length);
     this.#batch.push(prefix, frame);
     this.#batchBytes += LENGTH_PREFIX_SIZE + frame.length;
-    // The first frame of an event-loop turn is written at once: a lone request or reply waits for
-    // nothing. Frames that follow in the same turn (a burst, or publishes separated only by
-    // awaits, which a microtask flush would still send one by one) are gathered and written
-    // together when the turn ends (setImmediate), or as soon as a batch reaches COALESCE_LIMIT.
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(this.#endTurn);
-      this.#flush();
-    } else if (this.#batchBytes >= COALESCE_LIMIT) {
-      this.#flush();
-    }
+    // One WriteFile in flight at a time: an idle link writes at once (a lone request waits for
+    // nothing), and whatever is sent while a write is in flight is gathered and leaves as one
+    // write when it completes (the coalescing libuv does for streams). One write at a time also
+    // keeps the byte stream in order by construction, rather than relying on how the pipe file
+    // system (or Wine's emulation of it) orders concurrent overlapped writes.
+    if (this.#inFlight === 0) this.#flush();
   }
 
-  /** Close; writes already issued may finish first (bounded by `stallTimeout`). Idempotent. */
+  /** Close; frames already accepted are written first (bounded by `stallTimeout`). Idempotent. */
   close(error?: Error): void {
     if (this.#closed) return;
-    if (error === undefined) this.#flush();
     this.#finish(error);
   }
 
-  readonly #endTurn = (): void => {
-    this.#flushScheduled = false;
-    this.#flush();
-  };
-
   #flush(): void {
-    if (this.#batch.length === 0 || this.#closed) return;
+    // Checks the handle, not #closed: an orderly close still writes what was accepted before it.
+    if (this.#batch.length === 0 || this.#inFlight > 0 || this.#handle.closed) return;
     const parts = this.#batch;
     const total = this.#batchBytes;
     this.#batch = [];
     this.#batchBytes = 0;
     const data = parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts, total);
-    this.#inFlight += total;
+    this.#inFlight = total;
     // One WriteFile for the whole batch; the port copies it into native memory.
     this.#port.startWrite(this.#handle, data, this.#onWritten);
   }
@@ -179,13 +165,15 @@ export class NamedPipeStreamLink implements FrameLink {
     this.#readNext();
   }
 
-  #written(error: Error | undefined, written: number | undefined): void {
-    this.#inFlight -= written ?? 0;
+  #written(error: Error | undefined): void {
+    this.#inFlight = 0;
     if (error !== undefined) {
-      this.#inFlight = 0;
+      this.#batch = [];
+      this.#batchBytes = 0;
       if (!this.#closed) this.#finish(error instanceof Win32Error && PEER_GONE.has(error.errno) ? undefined : error);
     }
-    if (this.#inFlight <= 0) this.#drained?.();
+    if (this.#batch.length > 0) this.#flush();
+    else this.#drained?.();
   }
 
   #armStallTimer(): void {
@@ -204,19 +192,22 @@ export class NamedPipeStreamLink implements FrameLink {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#stallTimer !== undefined) clearTimeout(this.#stallTimer);
-    this.#batch = [];
-    this.#batchBytes = 0;
     const closeHandle = (): void => {
       this.#drained = undefined;
       // Closing the handle cancels the pending read; its completion arrives later and is ignored.
       if (!this.#handle.closed) this.#handle.close();
     };
-    if (this.#inFlight > 0 && error === undefined) {
+    if (error !== undefined) {
+      this.#batch = [];
+      this.#batchBytes = 0;
+    }
+    if (this.#inFlight > 0 || this.#batch.length > 0) {
       const timer = setTimeout(closeHandle, this.#options.stallTimeout);
       this.#drained = () => {
         clearTimeout(timer);
         closeHandle();
       };
+      this.#flush();
     } else {
       closeHandle();
     }

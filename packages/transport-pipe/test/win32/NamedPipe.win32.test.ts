@@ -213,7 +213,9 @@ describe('NamedPipeServer / NamedPipeClient in message mode, against plain Win32
     );
     const first = await NamedPipeClient.connect(name);
     first.start({ onFrame: () => {}, onClose: () => {} });
-    const second = NamedPipeClient.connect(name, { connectTimeout: 5000 });
+    // waitForServer: once the only instance closes, the name is gone until the server creates the
+    // next one; the client keeps trying through that gap too.
+    const second = NamedPipeClient.connect(name, { connectTimeout: 5000, waitForServer: true });
     // The only instance is taken: the second client is retrying on ERROR_PIPE_BUSY meanwhile.
     await new Promise((r) => setTimeout(r, 300));
     first.close();
