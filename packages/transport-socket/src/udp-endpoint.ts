@@ -120,18 +120,17 @@ export class UdpEndpoint {
     if (family === 0) throw new ConfigurationError(`udp:// needs an IP group or broadcast address, got "${group}"`);
     const multicast = family === 4 ? isMulticast4(group) : group.toLowerCase().startsWith('ff');
     const iface = options.interface ?? (family === 4 ? '127.0.0.1' : '::1');
-    const socket = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6', reuseAddr: true });
+    // Binding the group (or broadcast) address receives only that traffic, nothing unicast to
+    // this port from elsewhere (Linux, and Wine, which has Linux's semantics). Windows refuses
+    // to bind a group address; there the interface is bound, still only where the user pointed.
+    let socket: dgram.Socket;
+    try {
+      socket = await bindDatagramSocket(family, port, group);
+    } catch (err) {
+      if (process.platform !== 'win32') throw err;
+      socket = await bindDatagramSocket(family, port, iface);
+    }
     const endpoint = new UdpEndpoint(socket, group, port, options);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      // On Linux, binding the group (or broadcast) address receives only that traffic: nothing
-      // unicast to this port from elsewhere. Windows cannot bind a group address; it binds the
-      // interface, which is still only where the user pointed it.
-      socket.bind({ port, address: process.platform === 'win32' ? iface : group, exclusive: false }, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
     try {
       if (multicast) {
         socket.addMembership(group, iface);
@@ -246,6 +245,20 @@ export class UdpEndpoint {
     this.#counters.received += 1;
     onDatagram(payload, rinfo);
   }
+}
+
+function bindDatagramSocket(family: number, port: number, address: string): Promise<dgram.Socket> {
+  const socket = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6', reuseAddr: true });
+  return new Promise((resolve, reject) => {
+    socket.once('error', (err) => {
+      socket.close();
+      reject(err);
+    });
+    socket.bind({ port, address, exclusive: false }, () => {
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+  });
 }
 
 function isMulticast4(address: string): boolean {
