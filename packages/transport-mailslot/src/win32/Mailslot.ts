@@ -5,7 +5,7 @@
  * @module
  */
 import { Subject, type Observable } from 'rxjs';
-import { createMailslot, type Win32Handle, Win32Error } from '@busway/win32';
+import { createMailslot, readDacl, type Win32Handle, Win32Error } from '@busway/win32';
 import type { CompletionPort } from '@busway/win32';
 import { pollMailslot } from './MailslotPoller.js';
 import { acquireCompletionPort, releaseCompletionPort } from './SharedCompletionPort.js';
@@ -100,6 +100,14 @@ export class Mailslot {
         pollIntervalMs,
       );
     }
+  }
+
+  /**
+   * The slot's DACL as SDDL, read back from the kernel: who may open it for writing. By default
+   * only the current user and SYSTEM (`@busway/win32`'s default SDDL).
+   */
+  dacl(): string {
+    return readDacl(this.#handle, 'kernel');
   }
 
   /** Stop reading (the pending read is cancelled), close the slot. Idempotent. */

@@ -3,7 +3,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openHandles, Win32Error } from '@busway/win32';
+import { currentUserSid, openHandles, Win32Error } from '@busway/win32';
 import { Mailslot, MailslotWriter } from '../../src/index.js';
 import { buildFixtures, run } from './buildFixtures.js';
 
@@ -94,6 +94,24 @@ describe('Mailslot and MailslotWriter (no busway framing)', () => {
     expect(messages.map((m) => m[0])).toEqual(UNDER_WINE ? [0, 1] : [1]);
     writer.close();
     await slot.close();
+  });
+
+  it('is private by default: the DACL read back grants only the user and SYSTEM; a custom SDDL is applied', async () => {
+    // Wine stores and returns a DACL faithfully but does not check every open against it, so what
+    // is asserted is the DACL read back, as in @busway/win32's own tests.
+    const slot = Mailslot.create(unique('dacl'));
+    const aces = slot.dacl().match(/\([^)]*\)/g) ?? [];
+    expect(slot.dacl()).toMatch(/^D:P/);
+    expect(aces).toHaveLength(2);
+    expect(aces.some((ace) => ace.endsWith(';;;SY)'))).toBe(true);
+    expect(aces.some((ace) => ace.endsWith(`;;;${currentUserSid()})`))).toBe(true);
+    expect(slot.dacl()).not.toMatch(/;;;(WD|AN|BU|AU)\)/);
+    await slot.close();
+    // A user-only DACL (a SYSTEM-only one is refused to its own creator under Wine:
+    // CreateMailslotW fails with ERROR_ACCESS_DENIED, observed here).
+    const userOnly = Mailslot.create(unique('dacl-user'), { sddl: `D:P(A;;GA;;;${currentUserSid()})` });
+    expect(userOnly.dacl()).toMatch(new RegExp(`^D:P\\(A;;[A-Z0-9x]+;;;${currentUserSid()}\\)$`));
+    await userOnly.close();
   });
 
   it('Mailslot ↔ MailslotWriter in one process, in order, without blocking the loop', async () => {
