@@ -57,6 +57,8 @@ const SEQUENCED = new Set<number>([
 ]);
 
 const EMPTY_HEADERS: Headers = Object.freeze({});
+/** Stands for "no peer identity" as a WeakMap key. */
+const NO_PEER: PeerIdentity = Object.freeze({});
 
 interface LocalSubscription {
   readonly pattern: string;
@@ -138,7 +140,7 @@ export class Bus {
   /** Handlers running for remote or local requesters, by `${origin}:${correlation}`. */
   readonly #active = new Map<string, ActiveHandling>();
 
-  readonly #senders = new Map<number, Sender>();
+  readonly #senders = new WeakMap<PeerIdentity, Map<number, Sender>>();
   #sequence = 0;
   #correlation = 0;
   #closing: Promise<void> | undefined;
@@ -461,8 +463,7 @@ export class Bus {
   }
 
   #message(envelope: Envelope, peer: PeerIdentity | undefined): Message {
-    const sender: Sender =
-      peer === undefined ? this.#senderOf(envelope.origin) : { ...peer, member: memberName(envelope.origin) };
+    const sender = this.#senderOf(envelope.origin, peer);
     return {
       topic: envelope.topic,
       data: codecFor(envelope.encoding).decode(envelope.payload),
@@ -471,13 +472,22 @@ export class Bus {
     };
   }
 
-  /** Sender objects are frozen and shared per member: building one per message showed in profiles. */
-  #senderOf(origin: number): Sender {
-    let sender = this.#senders.get(origin);
+  /**
+   * Sender objects are frozen and shared per member and per peer identity (transports hand out
+   * one identity object per connection): building one per message showed in profiles.
+   */
+  #senderOf(origin: number, peer: PeerIdentity | undefined): Sender {
+    const key = peer ?? NO_PEER;
+    let byOrigin = this.#senders.get(key);
+    if (byOrigin === undefined) {
+      byOrigin = new Map();
+      this.#senders.set(key, byOrigin);
+    }
+    let sender = byOrigin.get(origin);
     if (sender === undefined) {
-      sender = Object.freeze({ member: memberName(origin) });
-      if (this.#senders.size >= 4096) this.#senders.clear();
-      this.#senders.set(origin, sender);
+      sender = Object.freeze({ ...peer, member: memberName(origin) });
+      if (byOrigin.size >= 4096) byOrigin.clear();
+      byOrigin.set(origin, sender);
     }
     return sender;
   }
