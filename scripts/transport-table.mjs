@@ -57,7 +57,7 @@ const TRANSPORTS = [
     url: 'udp://239.1.2.3:7402',
     pkg: '@busway/transport-socket',
     mechanism: 'UDP multicast or broadcast datagrams, no hub',
-    reach: 'one LAN segment',
+    reach: 'loopback unless the `interface` option names a LAN interface; then one LAN segment',
     loss: 'datagrams may be lost, duplicated or reordered',
   },
   {
