@@ -51,5 +51,7 @@ await Promise.race([serviceReady, service.exited]);
 const client = start('client.mjs', (line) => console.log(line));
 const [clientCode, serviceCode] = await Promise.all([client.exited, service.exited]);
 clearTimeout(watchdog);
-console.log(`\ndemo ${clientCode === 0 && serviceCode === 0 ? 'finished' : 'FAILED'} (client exit ${clientCode}, service exit ${serviceCode})`);
+console.log(
+  `\ndemo ${clientCode === 0 && serviceCode === 0 ? 'finished' : 'FAILED'} (client exit ${clientCode}, service exit ${serviceCode})`,
+);
 process.exit(clientCode === 0 && serviceCode === 0 ? 0 : 1);

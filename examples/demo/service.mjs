@@ -4,7 +4,9 @@ import { interval, map, take } from 'rxjs';
 
 export async function startService(url, log) {
   const bus = await createBus(url);
-  bus.subscribe('orders.>').subscribe((m) => log(`received ${m.topic} ${JSON.stringify(m.data)} from member ${m.sender.member}`));
+  bus
+    .subscribe('orders.>')
+    .subscribe((m) => log(`received ${m.topic} ${JSON.stringify(m.data)} from member ${m.sender.member}`));
   bus.handle('price.quote', (req) => {
     log(`quote request for ${req.data.sku}: streaming 5 prices`);
     return interval(100).pipe(
