@@ -17,7 +17,7 @@ import type { TransportFactory } from '@busway/core';
 import { MmfTransport } from './mmf-transport.js';
 
 export { MmfTransport } from './mmf-transport.js';
-export type { MmfTransportOptions } from './mmf-options.js';
+export type { MmfTransportOptions, ResolvedMmfOptions } from './mmf-options.js';
 export { parseSize } from './mmf-options.js';
 export { SharedRing, maxPayloadFor } from './shared-ring.js';
 export type { RingClaim, RingFormatOptions } from './shared-ring.js';
