@@ -22,7 +22,7 @@ export type MailslotServerOptions = Readonly<
     sddl: string;
     /**
      * Where reads cannot be overlapped (see `MailslotPoller`: always under Wine), the longest
-     * interval between two polls of an idle slot, in ms. Default: 4.
+     * interval between two polls of an idle slot, in ms (the process-wide poller uses the smallest asked for). Default: 16.
      */
     pollIntervalMs: number;
   }>
@@ -56,7 +56,7 @@ export class Mailslot {
       readTimeout: 0,
       ...(options.sddl === undefined ? {} : { sddl: options.sddl }),
     });
-    return new Mailslot(handle, maxMessageSize, options.pollIntervalMs ?? 4);
+    return new Mailslot(handle, maxMessageSize, options.pollIntervalMs ?? 16);
   }
 
   /** Every message, in arrival order; each is a copy the subscriber owns. Completes on close. */

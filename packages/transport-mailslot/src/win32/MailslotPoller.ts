@@ -31,7 +31,7 @@ const HOT_MS = 2;
 let lastActivity = 0;
 let interval = 1;
 /** Longest idle interval between two polls, in ms. */
-let maxIntervalMs = 4;
+let maxIntervalMs = 16;
 
 /**
  * Start polling a slot.
@@ -42,7 +42,7 @@ let maxIntervalMs = 4;
  * stop();
  * ```
  */
-export function pollMailslot(slot: PolledSlot, idleIntervalMs = 4): () => void {
+export function pollMailslot(slot: PolledSlot, idleIntervalMs = 16): () => void {
   slots.add(slot);
   maxIntervalMs = Math.max(1, Math.min(maxIntervalMs, idleIntervalMs));
   interval = 1;
