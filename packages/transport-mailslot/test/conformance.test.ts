@@ -1,7 +1,8 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 import { registerTransport } from '@busway/core';
 import { describeConformance } from '@busway/core/testing';
 import { createTransport } from '../src/index.js';
@@ -15,6 +16,7 @@ process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import=${registe
 // A private base per run, so that runs never see each other's slots; the child gets it through
 // the transport options the suite passes on.
 const directory = mkdtempSync(join(tmpdir(), 'bw-ms-conf-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
 let n = 0;
 describeConformance({
   name: 'mailslot',
