@@ -8,4 +8,6 @@ export {
 } from './hub-transport.js';
 export { OutboundBuffer } from './outbound-buffer.js';
 export { ReconnectBackoff, type ReconnectBackoffOptions } from './reconnect-backoff.js';
+export { StalledFrameError } from './stalled-frame-error.js';
+export { StreamFrameLink, type StreamFrameLinkOptions } from './stream-frame-link.js';
 export { TakeoverReplay } from './takeover-replay.js';
