@@ -1,6 +1,7 @@
 /**
  * Failures specific to the pipe transport. Each extends `BuswayError` from `@busway/core` and has
- * a stable `code`; the generic ones (bad frames, oversized frames, bad URLs) reuse core's classes.
+ * a stable `code`; the generic ones (bad frames, oversized frames, stalled frames, bad URLs) reuse
+ * core's classes.
  *
  * @module
  */
@@ -32,29 +33,10 @@ export class InsecureSocketDirectoryError extends BuswayError {
 }
 
 /**
- * A peer sent a frame header and then stopped before the frame's end for longer than the
- * configured stall timeout; the link is dropped so a silent peer cannot hold a buffer forever.
- *
- * @example
- * ```ts
- * link.closed.then((reason) => {
- *   if (reason instanceof StalledFrameError) log.warn(`peer stalled after ${reason.received} bytes`);
- * });
- * ```
+ * A peer began a frame and did not finish it within the stall timeout. Core's class (every stream
+ * link reports it), re-exported here where this package's users and its Win32 links find it.
  */
-export class StalledFrameError extends BuswayError {
-  /** Bytes of the unfinished frame received before the stall. */
-  readonly received: number;
-  /** The stall timeout that elapsed, in milliseconds. */
-  readonly timeout: number;
-
-  constructor(received: number, timeout: number, options?: BuswayErrorOptions) {
-    super('STALLED_FRAME', `peer sent ${received} bytes of a frame and then nothing for ${timeout} ms`, options);
-    this.name = 'StalledFrameError';
-    this.received = received;
-    this.timeout = timeout;
-  }
-}
+export { StalledFrameError } from '@busway/core/internal';
 
 /**
  * A peer's identity, as the operating system reported it, is not acceptable: on POSIX a hub

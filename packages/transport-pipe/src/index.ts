@@ -20,7 +20,12 @@ export {
   StalledFrameError,
 } from './errors.js';
 export { UnixSocketEndpoint, type UnixSocketEndpointOptions } from './posix/UnixSocketEndpoint.js';
-export { SocketFrameLink, type SocketFrameLinkOptions } from './SocketFrameLink.js';
+/**
+ * The Unix-socket link: core's link over a stream socket. It replaces this package's
+ * `SocketFrameLink`; the options `stallTimeout` and `maxWriteBuffer` are `frameTimeout` and
+ * `writeBufferLimit` there, and the stall timeout is now a deadline for the whole frame.
+ */
+export { StreamFrameLink, type StreamFrameLinkOptions } from '@busway/core/internal';
 export {
   prepareSecureSocketDirectory,
   defaultSocketDirectory,

@@ -6,8 +6,8 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { ConfigurationError } from '@busway/core';
+import { StreamFrameLink } from '@busway/core/internal';
 import { DEFAULT_HOST, linkLimits, nodeTlsOptions, SOCKET_DEFAULTS } from './socket-defaults.js';
-import { SocketFrameLink } from './socket-frame-link.js';
 import { clientHandshake } from './socket-handshake.js';
 import type { FramedTcpClientOptions } from './socket-options.js';
 
@@ -32,7 +32,7 @@ export const FramedTcpClient = {
    * const link = await FramedTcpClient.connect({ port: 7400 });
    * ```
    */
-  async connect(options: FramedTcpClientOptions): Promise<SocketFrameLink> {
+  async connect(options: FramedTcpClientOptions): Promise<StreamFrameLink> {
     if (options.port === undefined) throw new ConfigurationError('FramedTcpClient.connect needs a port');
     const host = options.host ?? DEFAULT_HOST;
     const timeout = options.connectTimeout ?? SOCKET_DEFAULTS.connectTimeout;
@@ -73,7 +73,7 @@ export const FramedTcpClient = {
         secret: options.secret,
         timeout: Math.max(1, (options.handshakeTimeout ?? timeout) - (Date.now() - started)),
       });
-      return new SocketFrameLink(socket, rest, linkLimits(options));
+      return new StreamFrameLink(socket, { ...linkLimits(options), leftover: rest });
     } catch (err) {
       socket.destroy();
       throw err;

@@ -5,8 +5,8 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { StreamFrameLink } from '@busway/core/internal';
 import { linkLimits, nodeTlsOptions, DEFAULT_HOST, SOCKET_DEFAULTS } from './socket-defaults.js';
-import { SocketFrameLink } from './socket-frame-link.js';
 import { serverHandshake } from './socket-handshake.js';
 import type { FramedTcpServerOptions } from './socket-options.js';
 import { AuthenticationError } from './socket-errors.js';
@@ -26,11 +26,11 @@ export interface FramedTcpServerStats {
 }
 
 /**
- * A TCP (or TLS) server that hands out one {@link SocketFrameLink} per connection that completes
+ * A TCP (or TLS) server that hands out one {@link StreamFrameLink} per connection that completes
  * the busway handshake. Every limit applies per connection, so a bad client is closed without
  * affecting the others: more than `maxConnections` are refused at accept, a client that does not
  * finish the handshake within `handshakeTimeout` is dropped, and links enforce `maxFrameSize` and
- * `frameTimeout`.
+ * `frameTimeout` (closing with core's `StalledFrameError`).
  *
  * @example
  * ```ts
@@ -45,11 +45,11 @@ export class FramedTcpServer {
   readonly #server: net.Server;
   readonly #sockets = new Set<net.Socket>();
   readonly #handshaking = new Set<net.Socket>();
-  readonly #links = new Set<SocketFrameLink>();
+  readonly #links = new Set<StreamFrameLink>();
   #counters = { accepted: 0, rejectedAtCap: 0, handshakeFailures: 0, authFailures: 0 };
   #closing: Promise<void> | undefined;
 
-  private constructor(options: FramedTcpServerOptions, onLink: (link: SocketFrameLink) => void) {
+  private constructor(options: FramedTcpServerOptions, onLink: (link: StreamFrameLink) => void) {
     const handshakeTimeout = options.handshakeTimeout ?? SOCKET_DEFAULTS.handshakeTimeout;
     const limits = linkLimits(options);
     const server =
@@ -75,7 +75,7 @@ export class FramedTcpServer {
         (rest) => {
           this.#handshaking.delete(socket);
           if (socket.destroyed) return;
-          const link = new SocketFrameLink(socket, rest, limits);
+          const link = new StreamFrameLink(socket, { ...limits, leftover: rest });
           this.#links.add(link);
           socket.once('close', () => this.#links.delete(link));
           this.#counters.accepted += 1;
@@ -101,7 +101,7 @@ export class FramedTcpServer {
    * const server = await FramedTcpServer.listen({ host: '127.0.0.1', port: 0, secret: 'shh' }, onLink);
    * ```
    */
-  static listen(options: FramedTcpServerOptions, onLink: (link: SocketFrameLink) => void): Promise<FramedTcpServer> {
+  static listen(options: FramedTcpServerOptions, onLink: (link: StreamFrameLink) => void): Promise<FramedTcpServer> {
     const instance = new FramedTcpServer(options, onLink);
     const server = instance.#server;
     return new Promise((resolve, reject) => {

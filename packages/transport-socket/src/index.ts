@@ -12,7 +12,8 @@
 export { createTransport, type SocketTransportOptions } from './create-transport.js';
 export { FramedTcpServer, type FramedTcpServerStats } from './framed-tcp-server.js';
 export { FramedTcpClient } from './framed-tcp-client.js';
-export { SocketFrameLink, type SocketFrameLinkLimits } from './socket-frame-link.js';
+/** One framed connection: core's link over a stream socket (formerly this package's `SocketFrameLink`: see the README). */
+export { StreamFrameLink, StalledFrameError, type StreamFrameLinkOptions } from '@busway/core/internal';
 export {
   UdpEndpoint,
   UDP_TAG_SIZE,
@@ -23,7 +24,7 @@ export {
 export { UdpTransport } from './udp-transport.js';
 export { TcpHubEndpoint, type TcpHubEndpointOptions } from './tcp-hub-endpoint.js';
 export { parseSocketUrl, type SocketAddress } from './socket-url.js';
-export { AuthenticationError, FrameTimeoutError, HandshakeError } from './socket-errors.js';
+export { AuthenticationError, HandshakeError } from './socket-errors.js';
 export type {
   FramedSocketOptions,
   FramedTcpClientOptions,

@@ -1,6 +1,6 @@
 import { DEFAULT_MAX_FRAME_SIZE } from '@busway/core';
-import type { TlsSocketOptions } from './socket-options.js';
-import type { SocketFrameLinkLimits } from './socket-frame-link.js';
+import type { StreamFrameLinkOptions } from '@busway/core/internal';
+import type { FramedSocketOptions, TlsSocketOptions } from './socket-options.js';
 
 /** Loopback: a hub is reachable from other hosts only when a host is named. */
 export const DEFAULT_HOST = '127.0.0.1';
@@ -14,8 +14,10 @@ export const SOCKET_DEFAULTS = {
   connectTimeout: 5000,
 } as const;
 
-/** The per-link limits, defaults applied. */
-export function linkLimits(options: Partial<SocketFrameLinkLimits>): SocketFrameLinkLimits {
+/** The per-link limits of core's `StreamFrameLink` (same names as ours), this package's defaults applied. */
+export function linkLimits(
+  options: FramedSocketOptions,
+): Required<Pick<StreamFrameLinkOptions, 'maxFrameSize' | 'frameTimeout' | 'writeBufferLimit'>> {
   return {
     maxFrameSize: options.maxFrameSize ?? SOCKET_DEFAULTS.maxFrameSize,
     frameTimeout: options.frameTimeout ?? SOCKET_DEFAULTS.frameTimeout,

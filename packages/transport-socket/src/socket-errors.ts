@@ -36,23 +36,3 @@ export class AuthenticationError extends BuswayError {
     this.name = 'AuthenticationError';
   }
 }
-
-/**
- * A peer started a frame and did not finish it within the frame timeout: a slowloris, or a link
- * far too slow for the frame size. The connection is closed; the hub serves the others.
- *
- * @example
- * ```ts
- * if (err instanceof FrameTimeoutError) console.warn(`dropped slow peer after ${err.timeout} ms`);
- * ```
- */
-export class FrameTimeoutError extends BuswayError {
-  /** The timeout that elapsed, in milliseconds. */
-  readonly timeout: number;
-
-  constructor(timeout: number, options?: BuswayErrorOptions) {
-    super('FRAME_TIMEOUT', `a frame was not completed within ${timeout} ms`, options);
-    this.name = 'FrameTimeoutError';
-    this.timeout = timeout;
-  }
-}

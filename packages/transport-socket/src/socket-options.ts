@@ -37,7 +37,7 @@ export type FramedSocketOptions = Readonly<
     handshakeTimeout: number;
     /**
      * A frame, once its first byte arrived, must be complete within this many milliseconds, or the
-     * connection is closed (slowloris defence). Default: 30 000.
+     * connection is closed with `StalledFrameError` (slowloris defence). Default: 30 000.
      */
     frameTimeout: number;
     /**

@@ -5,9 +5,9 @@ import {
   AuthenticationError,
   FramedTcpClient,
   FramedTcpServer,
-  FrameTimeoutError,
   HandshakeError,
-  type SocketFrameLink,
+  StalledFrameError,
+  type StreamFrameLink,
 } from '../src/index.js';
 import { closedAfter, frameOf, prefix, rawHandshaken, until } from './helpers.js';
 
@@ -125,7 +125,7 @@ describe('FramedTcpServer and FramedTcpClient', () => {
       clearInterval(trickle);
     }
     await until(() => closes.length > 0);
-    expect(closes[0]).toBeInstanceOf(FrameTimeoutError);
+    expect(closes[0]).toBeInstanceOf(StalledFrameError);
     await stillServes(server.port);
   });
 
@@ -165,7 +165,7 @@ describe('FramedTcpServer and FramedTcpClient', () => {
   });
 
   it('refuses to queue more than the write bound for a peer that does not read', async () => {
-    let serverSide: SocketFrameLink | undefined;
+    let serverSide: StreamFrameLink | undefined;
     const server = await FramedTcpServer.listen({ port: 0, writeBufferLimit: 256 * 1024 }, (link) => {
       serverSide = link;
       link.start({ onFrame: () => undefined, onClose: () => undefined });

@@ -6,17 +6,35 @@
 import { chmod } from 'node:fs/promises';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { ConfigurationError, DEFAULT_MAX_FRAME_SIZE } from '@busway/core';
-import { AddressInUseError, type FrameLink, type HubEndpoint, type HubListener } from '@busway/core/internal';
+import { ConfigurationError, DEFAULT_MAX_FRAME_SIZE, type PeerIdentity } from '@busway/core';
+import {
+  AddressInUseError,
+  StreamFrameLink,
+  type FrameLink,
+  type HubEndpoint,
+  type HubListener,
+  type StreamFrameLinkOptions,
+} from '@busway/core/internal';
 import { ConnectTimeoutError, PeerRejectedError } from '../errors.js';
 import { checkPipeName } from '../PipeUrl.js';
-import { SocketFrameLink, type SocketFrameLinkOptions } from '../SocketFrameLink.js';
 import { readPeerCredentials } from './PeerCredentials.js';
 import { prepareSecureSocketDirectory } from './SecureSocketDirectory.js';
 import { probeSocket, replaceStaleSocket } from './StaleSocketReplacer.js';
 
 /** Options of a {@link UnixSocketEndpoint}. */
-export interface UnixSocketEndpointOptions extends SocketFrameLinkOptions {
+export interface UnixSocketEndpointOptions {
+  /** Largest frame accepted or sent, in bytes, prefix excluded. Default: 16 MiB (`DEFAULT_MAX_FRAME_SIZE`). */
+  readonly maxFrameSize: number;
+  /**
+   * A frame, once its first byte has arrived, must be complete within this many milliseconds or
+   * the link is dropped with `StalledFrameError` (core's `StreamFrameLink` `frameTimeout`). Default: 5000.
+   */
+  readonly stallTimeout: number;
+  /**
+   * Bytes that may wait for the kernel: once more than this is queued, `send` refuses with
+   * `BufferFullError` (a hub then drops that slow member). Default: 8 MiB.
+   */
+  readonly maxWriteBuffer: number;
   /**
    * Directory holding the socket; must be (or will be made) private to the user.
    * Default: `$XDG_RUNTIME_DIR/busway`, else `<tmpdir>/busway-<uid>` (see `prepareSecureSocketDirectory`).
@@ -106,7 +124,7 @@ export class UnixSocketEndpoint implements HubEndpoint {
     // Bounded: each round either binds, finds a live hub, or removes one stale file; losing a race
     // to a concurrent member three times in a row means someone else is now the hub.
     for (let attempt = 0; attempt < 3; attempt += 1) {
-      const accepted = new Set<SocketFrameLink>();
+      const accepted = new Set<StreamFrameLink>();
       // pauseOnConnect: a link reads nothing before its consumer calls start().
       const server = createServer({ pauseOnConnect: true }, (socket) => {
         const link = this.#accept(socket);
@@ -149,7 +167,7 @@ export class UnixSocketEndpoint implements HubEndpoint {
    * Join as a member: connect to the hub's socket. Rejects with the socket error (`ENOENT`,
    * `ECONNREFUSED`: no hub) or {@link PeerRejectedError} when the hub runs as another user.
    */
-  async connect(): Promise<SocketFrameLink> {
+  async connect(): Promise<StreamFrameLink> {
     const path = await this.resolvePath();
     const timeout = this.#options.connectTimeout ?? 5000;
     const socket = await new Promise<Socket>((resolve, reject) => {
@@ -174,16 +192,16 @@ export class UnixSocketEndpoint implements HubEndpoint {
       socket.destroy();
       throw rejected;
     }
-    return new SocketFrameLink(socket, this.#linkOptions(), peer);
+    return new StreamFrameLink(socket, this.#linkOptions(peer));
   }
 
-  #accept(socket: Socket): SocketFrameLink | undefined {
+  #accept(socket: Socket): StreamFrameLink | undefined {
     const peer = readPeerCredentials(socket);
     if (this.#checkPeer(peer?.uid) !== undefined) {
       socket.destroy();
       return undefined;
     }
-    return new SocketFrameLink(socket, this.#linkOptions(), peer);
+    return new StreamFrameLink(socket, this.#linkOptions(peer));
   }
 
   #checkPeer(uid: number | undefined): PeerRejectedError | undefined {
@@ -194,12 +212,13 @@ export class UnixSocketEndpoint implements HubEndpoint {
     );
   }
 
-  #linkOptions(): Readonly<Partial<SocketFrameLinkOptions>> {
-    const { maxFrameSize = DEFAULT_MAX_FRAME_SIZE, stallTimeout, maxWriteBuffer } = this.#options;
+  #linkOptions(peer: PeerIdentity | undefined): StreamFrameLinkOptions {
+    const { maxFrameSize = DEFAULT_MAX_FRAME_SIZE, stallTimeout = 5000, maxWriteBuffer } = this.#options;
     return {
       maxFrameSize,
-      ...(stallTimeout === undefined ? {} : { stallTimeout }),
-      ...(maxWriteBuffer === undefined ? {} : { maxWriteBuffer }),
+      frameTimeout: stallTimeout,
+      ...(maxWriteBuffer === undefined ? {} : { writeBufferLimit: maxWriteBuffer }),
+      ...(peer === undefined ? {} : { peer }),
     };
   }
 }

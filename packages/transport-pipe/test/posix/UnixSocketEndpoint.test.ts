@@ -200,17 +200,35 @@ describe.runIf(process.platform !== 'win32')('UnixSocketEndpoint', () => {
       await goodStillWorks(s);
     });
 
-    it('a frame sent slowly but steadily is not mistaken for a stall', async () => {
-      const s = await setup({ stallTimeout: 300 });
+    it('a frame sent in pieces within stallTimeout is delivered', async () => {
+      const s = await setup({ stallTimeout: 1000 });
       const whole = Buffer.concat([Buffer.alloc(4), frame('t', new Uint8Array(1000))]);
       whole.writeUInt32BE(whole.length - 4);
-      // Five pieces 100 ms apart: 500 ms in total, longer than the stall timeout, never silent for it.
+      // Five pieces 50 ms apart: 250 ms in total, well inside the timeout.
       for (let at = 0; at < whole.length; at += Math.ceil(whole.length / 5)) {
         s.bad.write(whole.subarray(at, at + Math.ceil(whole.length / 5)));
-        await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, 50));
       }
       await until(() => s.accepted[1]?.frames.length === 1);
       s.bad.destroy();
+    });
+
+    it('a frame trickled without pause but past stallTimeout is dropped (slowloris)', async () => {
+      const s = await setup({ stallTimeout: 300 });
+      const whole = Buffer.concat([Buffer.alloc(4), frame('t', new Uint8Array(1000))]);
+      whole.writeUInt32BE(whole.length - 4);
+      let at = 0;
+      // Never silent for more than 20 ms, but the frame would take about a second in all.
+      const trickle = setInterval(() => {
+        if (!s.bad.destroyed && at < whole.length) s.bad.write(whole.subarray(at, (at += 20)));
+      }, 20);
+      try {
+        expect(await s.accepted[1]?.closed).toBeInstanceOf(StalledFrameError);
+      } finally {
+        clearInterval(trickle);
+      }
+      await s.badClosed;
+      await goodStillWorks(s);
     });
   });
 });
