@@ -1,0 +1,321 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { encodeEnvelope, FrameKind } from '../../src/envelope.js';
+import { BufferFullError, ClosedError, FrameError, FrameTooLargeError } from '../../src/errors.js';
+import { StalledFrameError, StreamFrameLink, type StreamFrameLinkOptions } from '../../src/hub/index.js';
+
+const frameOf = (topic: string, payload = 0): Uint8Array =>
+  encodeEnvelope({ kind: FrameKind.Publish, origin: 7, sequence: 1, topic, payload: new Uint8Array(payload).fill(1) });
+
+const prefixed = (frame: Uint8Array): Buffer => {
+  const out = Buffer.alloc(4 + frame.length);
+  out.writeUInt32BE(frame.length, 0);
+  out.set(frame, 4);
+  return out;
+};
+
+async function until(check: () => boolean, timeout = 3000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+let directory: string;
+beforeAll(async () => {
+  directory = await mkdtemp(join(tmpdir(), 'bw-sfl-'));
+});
+afterAll(async () => {
+  await rm(directory, { recursive: true, force: true });
+});
+
+const open: net.Socket[] = [];
+const servers: net.Server[] = [];
+afterEach(async () => {
+  for (const s of open.splice(0)) s.destroy();
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+
+let pipes = 0;
+/** A connected pair: `near` (paused, for the link) and `far` (a raw socket the test drives). */
+async function pair(kind: 'tcp' | 'unix'): Promise<{ near: net.Socket; far: net.Socket }> {
+  const accepted = new Promise<net.Socket>((resolve) => {
+    const server = net.createServer({ pauseOnConnect: true }, resolve);
+    servers.push(server);
+    if (kind === 'tcp') server.listen(0, '127.0.0.1');
+    else server.listen(join(directory, `s${(pipes += 1)}.sock`));
+  });
+  const server = servers.at(-1) as net.Server;
+  await new Promise((r) => server.once('listening', r));
+  const address = server.address();
+  const far =
+    typeof address === 'string' ? net.connect(address) : net.connect((address as net.AddressInfo).port, '127.0.0.1');
+  far.on('error', () => undefined);
+  await new Promise((r) => far.once('connect', r));
+  const near = await accepted;
+  near.on('error', () => undefined);
+  open.push(near, far);
+  return { near, far };
+}
+
+interface Started {
+  link: StreamFrameLink;
+  frames: Uint8Array[];
+  closed: Promise<Error | undefined>;
+}
+
+function start(link: StreamFrameLink): Started {
+  const frames: Uint8Array[] = [];
+  const closed = new Promise<Error | undefined>((resolve) =>
+    link.start({ onFrame: (f) => frames.push(f.slice()), onClose: resolve }),
+  );
+  return { link, frames, closed };
+}
+
+/** Everything `far` receives, split back into frames by a second link. */
+function reader(far: net.Socket, options: StreamFrameLinkOptions = {}): Started {
+  return start(new StreamFrameLink(far, options));
+}
+
+// The TCP transport's and the pipe transport's option sets, in core's names.
+const TCP_OPTIONS = { maxFrameSize: 1 << 20, frameTimeout: 30_000, writeBufferLimit: 8 << 20 };
+const PIPE_OPTIONS = { maxFrameSize: 16 << 20, frameTimeout: 5000, writeBufferLimit: 8 << 20 };
+
+describe.each([
+  ['tcp', TCP_OPTIONS],
+  ['unix', PIPE_OPTIONS],
+] as const)('StreamFrameLink over %s', (kind, options) => {
+  it('carries frames both ways, in order', async () => {
+    const { near, far } = await pair(kind);
+    const a = start(new StreamFrameLink(near, options));
+    const b = reader(far, options);
+    for (let i = 0; i < 100; i += 1) a.link.send(frameOf(`a.${i}`, i));
+    b.link.send(frameOf('back'));
+    await until(() => b.frames.length === 100 && a.frames.length === 1);
+    expect(b.frames.map((f) => f.length)).toEqual(Array.from({ length: 100 }, (_, i) => frameOf(`a.${i}`, i).length));
+    expect(a.frames[0]).toEqual(frameOf('back'));
+  });
+
+  it('coalesces the frames of one turn, across microtasks, into one write at the end of the turn', async () => {
+    const { near, far } = await pair(kind);
+    const link = new StreamFrameLink(near, options);
+    const b = reader(far);
+    const write = vi.spyOn(near, 'write');
+    link.send(frameOf('one'));
+    await Promise.resolve(); // a bus reply's frames are sent across microtasks
+    link.send(frameOf('two'));
+    link.send(frameOf('three'));
+    expect(write).not.toHaveBeenCalled(); // not even the first: it waits for the end of the turn
+    expect(link.queuedBytes).toBe(3 * 4 + frameOf('one').length + frameOf('two').length + frameOf('three').length);
+    await turn();
+    expect(write).toHaveBeenCalledTimes(1);
+    await until(() => b.frames.length === 3);
+    link.send(frameOf('next turn'));
+    await turn();
+    expect(write).toHaveBeenCalledTimes(2);
+  });
+
+  it('writes a batch as soon as it reaches 64 KiB, without waiting for the end of the turn', async () => {
+    const { near, far } = await pair(kind);
+    const link = new StreamFrameLink(near, options);
+    const b = reader(far);
+    const write = vi.spyOn(near, 'write');
+    const small = frameOf('s', 1000); // ~1 KiB each
+    let sent = 0;
+    while (write.mock.calls.length === 0) {
+      link.send(small);
+      sent += 1;
+    }
+    expect(sent * (4 + small.length)).toBeGreaterThanOrEqual(64 * 1024);
+    expect(sent * (4 + small.length)).toBeLessThan(64 * 1024 + 4 + small.length);
+    await until(() => b.frames.length === sent);
+  });
+
+  it('writes a frame of 64 KiB or more as it is (uncopied), after what was queued before it', async () => {
+    const { near, far } = await pair(kind);
+    const link = new StreamFrameLink(near, options);
+    const b = reader(far);
+    const write = vi.spyOn(near, 'write');
+    const big = frameOf('big', 200_000);
+    link.send(frameOf('first'));
+    link.send(big);
+    // The queued small frame flushed first, then the prefix, then the caller's own bytes.
+    expect(write).toHaveBeenCalledTimes(3);
+    expect(write.mock.calls[2]?.[0]).toBe(big);
+    await until(() => b.frames.length === 2);
+    expect(b.frames[0]).toEqual(frameOf('first'));
+    expect(b.frames[1]?.length).toBe(big.length);
+  });
+
+  it('refuses with BufferFullError once over the write bound, and takes one frame past it when idle', async () => {
+    const { near } = await pair(kind); // the far end never reads
+    const limit = 256 * 1024;
+    const link = new StreamFrameLink(near, { ...options, writeBufferLimit: limit });
+    link.start({ onFrame: () => undefined, onClose: () => undefined });
+    link.send(frameOf('larger than the bound', limit * 2)); // an idle link takes it
+    const big = frameOf('fill', 64 * 1024);
+    let thrown: unknown;
+    for (let i = 0; i < 10_000 && thrown === undefined; i += 1) {
+      try {
+        link.send(big);
+      } catch (err) {
+        thrown = err;
+      }
+    }
+    expect(thrown).toBeInstanceOf(BufferFullError);
+    expect((thrown as BufferFullError).limit).toBe(limit);
+    expect(link.queuedBytes).toBeGreaterThan(limit);
+  });
+
+  it('refuses to send a frame above maxFrameSize', async () => {
+    const { near } = await pair(kind);
+    const link = new StreamFrameLink(near, { ...options, maxFrameSize: 1024 });
+    expect(() => link.send(frameOf('too big', 2000))).toThrow(FrameTooLargeError);
+  });
+
+  it('closes with StalledFrameError when half a frame is followed by silence', async () => {
+    const { near, far } = await pair(kind);
+    const a = start(new StreamFrameLink(near, { ...options, frameTimeout: 200 }));
+    const started = Date.now();
+    far.write(prefixed(frameOf('t', 1000)).subarray(0, 300));
+    const reason = await a.closed;
+    expect(reason).toBeInstanceOf(StalledFrameError);
+    expect((reason as StalledFrameError).code).toBe('STALLED_FRAME');
+    expect((reason as StalledFrameError).received).toBe(300);
+    expect((reason as StalledFrameError).timeout).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    expect(far.destroyed || (await new Promise((r) => far.once('close', r)))).toBeTruthy();
+  });
+
+  it('closes with StalledFrameError when a frame trickles in without pause but past the deadline', async () => {
+    const { near, far } = await pair(kind);
+    const a = start(new StreamFrameLink(near, { ...options, frameTimeout: 300 }));
+    const bytes = prefixed(frameOf('t', 1000));
+    let at = 0;
+    const started = Date.now();
+    const trickle = setInterval(() => {
+      if (!far.destroyed && at < bytes.length) far.write(bytes.subarray(at, (at += 10)));
+    }, 20);
+    try {
+      expect(await a.closed).toBeInstanceOf(StalledFrameError);
+    } finally {
+      clearInterval(trickle);
+    }
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(a.frames).toEqual([]);
+  });
+
+  it('gives each frame its own deadline: a steady stream of whole frames is never dropped', async () => {
+    const { near, far } = await pair(kind);
+    const a = start(new StreamFrameLink(near, { ...options, frameTimeout: 400 }));
+    const bytes = prefixed(frameOf('t', 100));
+    // Each frame split across two writes 150 ms apart, 8 frames: ~1.2 s in all, 3× the deadline.
+    for (let i = 0; i < 4; i += 1) {
+      far.write(bytes.subarray(0, 50));
+      await new Promise((r) => setTimeout(r, 150));
+      far.write(Buffer.concat([bytes.subarray(50), bytes.subarray(0, 10)]));
+      far.write(bytes.subarray(10, 50));
+      await new Promise((r) => setTimeout(r, 150));
+      far.write(bytes.subarray(50));
+    }
+    await until(() => a.frames.length === 8);
+    expect(a.link.closed).toBe(false);
+  });
+
+  it('closes with FrameError on garbage behind a plausible length', async () => {
+    const { near, far } = await pair(kind);
+    const a = start(new StreamFrameLink(near, options));
+    const junk = Buffer.alloc(4 + 60, 0xaa);
+    junk.writeUInt32BE(60);
+    far.write(junk);
+    expect(await a.closed).toBeInstanceOf(FrameError);
+    expect(() => a.link.send(frameOf('x'))).toThrow(ClosedError);
+  });
+
+  it('closes with FrameTooLargeError on an oversized length, before the body arrives', async () => {
+    const { near, far } = await pair(kind);
+    const a = start(new StreamFrameLink(near, { ...options, maxFrameSize: 1024 }));
+    const prefix = Buffer.alloc(4);
+    prefix.writeUInt32BE(0xfff0_0000);
+    far.write(prefix);
+    const reason = await a.closed;
+    expect(reason).toBeInstanceOf(FrameTooLargeError);
+    expect((reason as FrameTooLargeError).size).toBe(0xfff0_0000);
+  });
+
+  it('close(): queued frames still leave, the far end sees an orderly end, onClose gets no error', async () => {
+    const { near, far } = await pair(kind);
+    const a = start(new StreamFrameLink(near, options));
+    const b = reader(far, options);
+    a.link.send(frameOf('last words'));
+    a.link.close();
+    a.link.close(); // idempotent
+    expect(a.link.closed).toBe(true);
+    expect(() => a.link.send(frameOf('x'))).toThrow(ClosedError);
+    expect(await b.closed).toBeUndefined();
+    expect(b.frames).toEqual([frameOf('last words')]);
+    expect(await a.closed).toBeUndefined();
+  });
+
+  it('close(error): the error is the reason, and the far end is reset', async () => {
+    const { near, far } = await pair(kind);
+    const a = start(new StreamFrameLink(near, options));
+    const b = reader(far, options);
+    const why = new Error('shutting this one down');
+    a.link.close(why);
+    expect(await a.closed).toBe(why);
+    await b.closed; // reset or end, depending on the platform: gone either way
+    expect(b.link.closed).toBe(true);
+  });
+
+  it('reports a close that happened before start, at start, with its reason', async () => {
+    const { near } = await pair(kind);
+    const link = new StreamFrameLink(near, options);
+    const why = new Error('closed before anyone listened');
+    link.close(why);
+    await until(() => near.destroyed);
+    const a = start(link);
+    expect(await a.closed).toBe(why);
+  });
+
+  it('reads nothing before start, then delivers what waited', async () => {
+    const { near, far } = await pair(kind);
+    const link = new StreamFrameLink(near, options);
+    far.write(prefixed(frameOf('early')));
+    await new Promise((r) => setTimeout(r, 50));
+    const a = start(link);
+    await until(() => a.frames.length === 1);
+    expect(a.frames[0]).toEqual(frameOf('early'));
+    expect(() => link.start({ onFrame: () => undefined, onClose: () => undefined })).toThrow(/twice/);
+  });
+
+  it('decodes leftover bytes (read past a handshake) before the socket’s own', async () => {
+    const { near, far } = await pair(kind);
+    const whole = Buffer.concat([prefixed(frameOf('one')), prefixed(frameOf('two'))]);
+    // The handshake read one frame and a half; the rest is still in the socket.
+    const split = whole.length - 10;
+    const a = start(new StreamFrameLink(near, { ...options, leftover: whole.subarray(0, split) }));
+    expect(a.frames).toEqual([frameOf('one')]);
+    far.write(whole.subarray(split));
+    far.write(prefixed(frameOf('three')));
+    await until(() => a.frames.length === 3);
+    expect(a.frames).toEqual([frameOf('one'), frameOf('two'), frameOf('three')]);
+  });
+});
+
+describe('StreamFrameLink peer identity', () => {
+  it('is host:port on TCP, undefined on a Unix socket, and the given one when passed', async () => {
+    const tcp = await pair('tcp');
+    expect(new StreamFrameLink(tcp.near).peer).toEqual({ address: `127.0.0.1:${tcp.far.localPort}` });
+    const unix = await pair('unix');
+    expect(new StreamFrameLink(unix.near).peer).toBeUndefined();
+    expect(new StreamFrameLink(unix.far, { peer: { pid: 1, uid: 2 } }).peer).toEqual({ pid: 1, uid: 2 });
+  });
+});
