@@ -57,6 +57,8 @@ const SEQUENCED = new Set<number>([
 ]);
 
 const EMPTY_HEADERS: Headers = Object.freeze({});
+/** What `publish` returns when the transport accepted the frame synchronously (most do). */
+const RESOLVED: Promise<void> = Promise.resolve();
 /** Stands for "no peer identity" as a WeakMap key. */
 const NO_PEER: PeerIdentity = Object.freeze({});
 
@@ -224,7 +226,7 @@ export class Bus {
         headers: options?.headers,
         payload,
       });
-      return sent ?? Promise.resolve();
+      return sent ?? RESOLVED;
     } catch (err) {
       return Promise.reject(err);
     }
@@ -782,10 +784,13 @@ export class Bus {
     const local = this.#wantsLocally(kind, init.topic);
     const remote = this.#wantsRemote(kind, init.topic);
     if (!local && !remote) return undefined;
-    const frames =
-      (full.payload?.length ?? 0) + 2048 < this.#frameLimit
-        ? [encodeEnvelope(full)]
-        : fragmentEnvelope(full, this.#frameLimit, () => this.#nextSequence());
+    if ((full.payload?.length ?? 0) + 2048 < this.#frameLimit) {
+      // The common case, one frame: no array, no fragmenter.
+      const frame = encodeEnvelope(full);
+      if (local) this.#dispatch(decodeEnvelope(frame, Number.MAX_SAFE_INTEGER), undefined);
+      return remote ? this.#transport.send(frame) : undefined;
+    }
+    const frames = fragmentEnvelope(full, this.#frameLimit, () => this.#nextSequence());
     if (local) {
       const whole = frames.length === 1 ? (frames[0] as Uint8Array) : encodeEnvelope(full);
       this.#dispatch(decodeEnvelope(whole, Number.MAX_SAFE_INTEGER), undefined);

@@ -24,7 +24,9 @@ export type MemoryTransportOptions = Readonly<
 class MemoryDomain {
   readonly router = new InterestRouter<MemberLink>();
   readonly members = new Set<MemberLink>();
-  private queue: Array<{ frame: Uint8Array; from: MemberLink }> = [];
+  // Two parallel arrays rather than one of {frame, from} objects: one less allocation per frame.
+  private frames: Uint8Array[] = [];
+  private senders: MemberLink[] = [];
   queuedBytes = 0;
   badFrames = 0;
   private scheduled = false;
@@ -36,7 +38,8 @@ class MemoryDomain {
   /** Frames are routed in a microtask batch: asynchronous like real transports, without timers. */
   enqueue(frame: Uint8Array, from: MemberLink): void {
     if (this.queuedBytes + frame.length > this.maxQueuedBytes) throw new BufferFullError(this.maxQueuedBytes);
-    this.queue.push({ frame, from });
+    this.frames.push(frame);
+    this.senders.push(from);
     this.queuedBytes += frame.length;
     if (!this.scheduled) {
       this.scheduled = true;
@@ -49,9 +52,13 @@ class MemoryDomain {
   /** Route everything queued; called from the microtask, and on close so accepted frames are not lost. */
   drain(): void {
     this.scheduled = false;
-    const batch = this.queue;
-    this.queue = [];
-    for (const { frame, from } of batch) {
+    const frames = this.frames;
+    const senders = this.senders;
+    this.frames = [];
+    this.senders = [];
+    for (let i = 0; i < frames.length; i += 1) {
+      const frame = frames[i] as Uint8Array;
+      const from = senders[i] as MemberLink;
       this.queuedBytes -= frame.length;
       if (!this.members.has(from)) continue;
       try {
