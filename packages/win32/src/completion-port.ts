@@ -152,6 +152,11 @@ export class CompletionPort {
   /** OVERLAPPED + data blocks, reused: allocating and viewing native memory costs microseconds. */
   readonly #pool = new MemoryPool(OVERLAPPED_SIZE);
   #waiting = false;
+  /**
+   * True while a batch is being settled. The batch is read from `#entries`, which the next wait
+   * writes into: no wait may be issued until every entry has been read (see {@link #pump}).
+   */
+  #dispatching = false;
   #closed = false;
   #drained: (() => void) | undefined;
   #stats = { waits: 0, completions: 0, largestBatch: 0, maxWaitsInFlight: 0, dispatchNs: 0 };
@@ -320,11 +325,13 @@ export class CompletionPort {
     if (this.#closed) return;
     this.#closed = true;
     for (const operation of this.#pending.values()) this.#cancelOperation(operation);
-    if (this.#pending.size > 0 || this.#waiting) {
+    // Closed from a completion callback, the batch is still being read from #entries: let it
+    // finish (#afterBatch resolves #drained) before freeing them.
+    if (this.#pending.size > 0 || this.#waiting || this.#dispatching) {
       await new Promise<void>((resolve) => {
         this.#drained = resolve;
         // A wait may be in flight with nothing left to deliver: wake it.
-        if (this.#pending.size === 0)
+        if (this.#pending.size === 0 && this.#waiting)
           checkBool(
             this.#k32.PostQueuedCompletionStatus(this.#port.value, 0, WAKE_KEY, 0),
             'PostQueuedCompletionStatus',
@@ -414,9 +421,23 @@ export class CompletionPort {
     this.#k32.CancelIoEx(operation.handleValue, operation.memory.address);
   }
 
-  /** Issue the wait if operations are pending and none is in flight. */
+  /**
+   * Issue the wait if operations are pending, none is in flight and no batch is being settled.
+   *
+   * Why not while settling: completion callbacks start operations (a link reads again, or writes
+   * what was queued meanwhile), and each start pumps. A wait issued then runs on a worker thread
+   * and writes its packets into the same `#entries` the main thread is still reading the batch
+   * from: an entry not read yet is overwritten, so its operation never settles, and the
+   * overwriting packet is settled here and again by its own batch (BUSWAY_STRAY_COMPLETION).
+   * Seen under Wine as a pipe link whose write never completed, so it stopped flushing: an
+   * operation that succeeds at once still queues its packet (we do not set
+   * FILE_SKIP_COMPLETION_PORT_ON_SUCCESS), and the wait issued by starting it returned with it
+   * (and another) within 0.4 ms, while the batch it was started from was still being settled. The
+   * race does not depend on Wine: Windows queues that packet too. {@link #afterBatch} issues the
+   * next wait once the batch is settled.
+   */
   #pump(): void {
-    if (this.#waiting || this.#pending.size === 0) return;
+    if (this.#waiting || this.#dispatching || this.#pending.size === 0) return;
     this.#waiting = true;
     this.#stats.waits += 1;
     this.#stats.maxWaitsInFlight = Math.max(this.#stats.maxWaitsInFlight, 1);
@@ -450,9 +471,18 @@ export class CompletionPort {
           }
         }
         const started = process.hrtime.bigint();
-        this.#dispatch(this.#entryView.getUint32(removed - entries, true));
+        this.#dispatching = true;
+        let failure: { error: unknown } | undefined;
+        try {
+          failure = this.#dispatch(this.#entryView.getUint32(removed - entries, true));
+        } finally {
+          this.#dispatching = false;
+        }
         this.#stats.dispatchNs += Number(process.hrtime.bigint() - started);
         this.#afterBatch();
+        // A callback threw: the rest of the batch was settled and the pump goes on; the error
+        // surfaces as it would have from the callback (an uncaught exception).
+        if (failure !== undefined) throw failure.error;
       },
     );
   }
@@ -467,7 +497,9 @@ export class CompletionPort {
     this.#pump();
   }
 
-  #dispatch(count: number): void {
+  /** Settle the batch's `count` operations; returns the first error a callback threw, if any. */
+  #dispatch(count: number): { error: unknown } | undefined {
+    let failure: { error: unknown } | undefined;
     this.#stats.largestBatch = Math.max(this.#stats.largestBatch, count);
     const view = this.#entryView;
     for (let i = 0; i < count; i += 1) {
@@ -488,30 +520,41 @@ export class CompletionPort {
       this.#pending.delete(overlapped);
       operation.detach?.();
       this.#stats.completions += 1;
-      // The NTSTATUS of the request, from the OVERLAPPED's documented Internal member (the entry's
-      // Internal field carries it too, but is documented as reserved).
-      const bytes = operation.memory.bytes;
-      const status =
-        ((bytes[0] as number) |
-          ((bytes[1] as number) << 8) |
-          ((bytes[2] as number) << 16) |
-          ((bytes[3] as number) << 24)) >>>
-        0;
-      if (status === 0) {
-        operation.finish(undefined, transferred, false);
-        continue;
+      try {
+        this.#settle(operation, overlapped, transferred);
+      } catch (error) {
+        // Settle the rest of the batch first: its entries are not read again.
+        failure ??= { error };
       }
-      // A non-zero NTSTATUS: let GetOverlappedResult translate it to a Win32 error code (it reads
-      // the OVERLAPPED only, as the operation is complete), rather than keeping our own table.
-      const got: [number] = [0];
-      if (this.#k32.GetOverlappedResult(operation.handleValue, overlapped, got, 0) !== 0) {
-        operation.finish(undefined, got[0], false);
-        continue;
-      }
-      const errno = this.#k32.GetLastError();
-      if (errno === ERROR_MORE_DATA) operation.finish(undefined, got[0], true);
-      else operation.finish(new Win32Error(operation.syscall, errno, operation.handle.name), 0, false);
     }
+    return failure;
+  }
+
+  /** Settle one completed operation from its OVERLAPPED's status. */
+  #settle(operation: Operation, overlapped: number, transferred: number): void {
+    // The NTSTATUS of the request, from the OVERLAPPED's documented Internal member (the entry's
+    // Internal field carries it too, but is documented as reserved).
+    const bytes = operation.memory.bytes;
+    const status =
+      ((bytes[0] as number) |
+        ((bytes[1] as number) << 8) |
+        ((bytes[2] as number) << 16) |
+        ((bytes[3] as number) << 24)) >>>
+      0;
+    if (status === 0) {
+      operation.finish(undefined, transferred, false);
+      return;
+    }
+    // A non-zero NTSTATUS: let GetOverlappedResult translate it to a Win32 error code (it reads
+    // the OVERLAPPED only, as the operation is complete), rather than keeping our own table.
+    const got: [number] = [0];
+    if (this.#k32.GetOverlappedResult(operation.handleValue, overlapped, got, 0) !== 0) {
+      operation.finish(undefined, got[0], false);
+      return;
+    }
+    const errno = this.#k32.GetLastError();
+    if (errno === ERROR_MORE_DATA) operation.finish(undefined, got[0], true);
+    else operation.finish(new Win32Error(operation.syscall, errno, operation.handle.name), 0, false);
   }
 
   #failAll(error: Error): void {

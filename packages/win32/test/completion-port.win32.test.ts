@@ -137,6 +137,83 @@ describe('CompletionPort: overlapped I/O through the pump', () => {
     client.close();
     server.close();
   });
+
+  it('settles every operation of a batch once when its callbacks start operations that complete meanwhile', async () => {
+    // Regression: a callback that started an operation used to issue the next wait while the
+    // batch was still being settled; that wait wrote its packets over the entries not read yet,
+    // so one completion was lost (under Wine, a pipe link's write: it never flushed again) and
+    // another was settled twice (the second time reported as BUSWAY_STRAY_COMPLETION).
+    const port = new CompletionPort();
+    const a = await connectedPair(port);
+    const b = await connectedPair(port);
+    const strays: string[] = [];
+    const onWarning = (warning: Error & { code?: string }): void => {
+      if (warning.code === 'BUSWAY_STRAY_COMPLETION') strays.push(warning.message);
+    };
+    process.on('warning', onWarning);
+    // A batch of two, for certain: the 4 libuv worker threads are kept busy, so the pump's wait
+    // only runs once both cancellations are queued.
+    expect(process.env.UV_THREADPOOL_SIZE ?? '4').toBe('4');
+    const go = createEvent({ manualReset: true });
+    const k32 = kernel32();
+    const busy = [0, 1, 2, 3].map(
+      () =>
+        new Promise<number>((resolve, reject) =>
+          k32.WaitForSingleObject.async(go.value, 10_000, (err: unknown, result: number) =>
+            err ? reject(err) : resolve(result),
+          ),
+        ),
+    );
+    try {
+      const settled: string[] = [];
+      let firstBatch = 0;
+      const all = new Promise<void>((resolve) => {
+        const settle = (name: string, error: Error | undefined): void => {
+          settled.push(`${name}:${error instanceof Win32Error ? error.symbol : String(error)}`);
+          if (settled.length === 1) {
+            firstBatch = port.stats.largestBatch;
+            // Start two reads and cancel them: their packets are queued at once. Then hold the
+            // main thread, as a slow callback would, long enough for a wait issued meanwhile to
+            // return them.
+            port.startRead(b.server, 64, (e) => settle('b1', e));
+            port.startRead(b.server, 64, (e) => settle('b2', e));
+            port.cancel(b.server);
+            const until = performance.now() + 100;
+            while (performance.now() < until);
+          }
+          if (settled.length === 4) resolve();
+        };
+        port.startRead(a.server, 64, (e) => settle('a1', e));
+        port.startRead(a.server, 64, (e) => settle('a2', e));
+        port.cancel(a.server);
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      setEvent(go);
+      await Promise.all(busy);
+      await Promise.race([all, new Promise((r) => setTimeout(r, 5_000))]);
+      // Give a packet delivered twice the time to arrive and be reported.
+      await port.read(b.client, 64, { signal: AbortSignal.timeout(200) }).catch(() => undefined);
+      expect(firstBatch).toBe(2);
+      expect(settled.sort()).toEqual([
+        'a1:ERROR_OPERATION_ABORTED',
+        'a2:ERROR_OPERATION_ABORTED',
+        'b1:ERROR_OPERATION_ABORTED',
+        'b2:ERROR_OPERATION_ABORTED',
+      ]);
+      expect(strays).toEqual([]);
+      expect(port.stats.pending).toBe(0);
+    } finally {
+      process.off('warning', onWarning);
+      setEvent(go);
+      go.close();
+      a.client.close();
+      a.server.close();
+      b.client.close();
+      b.server.close();
+      // Bounded: with a completion lost, close() would wait for it forever; fail on the asserts.
+      await Promise.race([port.close(), new Promise((r) => setTimeout(r, 2_000))]);
+    }
+  });
 });
 
 describe('CompletionPort at scale', () => {
