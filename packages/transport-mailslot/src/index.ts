@@ -20,3 +20,4 @@ export { InsecureSlotDirectoryError, DatagramSocketError, BusFullError } from '.
 export { Mailslot } from './win32/Mailslot.js';
 export type { MailslotServerOptions } from './win32/Mailslot.js';
 export { MailslotWriter } from './win32/MailslotWriter.js';
+export type { MailslotWriterOptions } from './win32/MailslotWriter.js';
