@@ -78,7 +78,7 @@ export interface HubListener {
 export interface HubEndpoint {
   /**
    * Become the hub: start accepting links and hand each to `onLink`. Rejects with
-   * {@link AddressInUseError} when another member is the hub (or the address cannot be served
+   * `AddressInUseError` when another member is the hub (or the address cannot be served
    * from this host, so this member can only connect); any other rejection is a real failure.
    */
   listen(onLink: (link: FrameLink) => void): Promise<HubListener>;

@@ -53,7 +53,7 @@ const MAX_SOCKET_PATH = process.platform === 'linux' ? 107 : 103;
  * Binds or connects to the Unix socket `<directory>/<name>.sock` of one bus.
  *
  * `listen` becomes the hub: it binds the socket, replacing a stale file left by a dead hub (see
- * `replaceStaleSocket`), and fails with {@link AddressInUseError} when a live hub answers.
+ * `replaceStaleSocket`), and fails with `AddressInUseError` (from `@busway/core/internal`) when a live hub answers.
  * `connect` joins as a member. Both sides learn the other's pid and uid through `SO_PEERCRED`
  * and drop a peer running as another user (the directory already keeps them out; this is the
  * second line of defence).
