@@ -10,21 +10,25 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lastValueFrom } from 'rxjs';
-import { createBus, registerTransport } from '@busway/core';
-import { createTransport } from '../../packages/transport-mailslot/dist/index.js';
-import { startChild } from '../lib/child.mjs';
+import {
+  busOneWay,
+  busRoundTrip,
+  busTransport,
+  LOCAL_ONE_WAY as ONE_WAY,
+  LOCAL_ROUND_TRIP as ROUND_TRIP,
+} from '../lib/bus-scenarios.mjs';
 import { GROUPS } from '../lib/groups.mjs';
-import { throughput, timeRoundTrips } from '../lib/measure.mjs';
 
-const CHILD = new URL('./mailslot-child.mjs', import.meta.url);
-registerTransport('mailslot', createTransport);
-const directory = mkdtempSync(join(tmpdir(), 'bw-bench-mailslot-'));
 let n = 0;
 const busUrl = (domain) => `mailslot://${domain ? '*/' : ''}bench-${process.pid}-${++n}`;
+const mailslot = await busTransport({
+  scheme: 'mailslot',
+  module: new URL('../../packages/transport-mailslot/dist/index.js', import.meta.url),
+  url: () => busUrl(false),
+  options: { directory: mkdtempSync(join(tmpdir(), 'bw-bench-mailslot-')) },
+});
 /** Wine maps drive Z: to the Linux root. */
 const isWine = () => existsSync('Z:\\usr\\bin');
-const yieldTurn = () => new Promise((r) => setImmediate(r));
 
 GROUPS['local-one-way-4k'] ??= {
   title: 'Local one-way, 4 KiB messages, receiver in a child process',
@@ -33,69 +37,23 @@ GROUPS['local-one-way-4k'] ??= {
 };
 
 /** Publish for `durationMs` (awaiting each publish: the transport applies backpressure), then count at the sink. */
-async function oneWay({ durationMs, size, domain = false }) {
-  const url = busUrl(domain);
-  const peer = await startChild(CHILD, ['sink', url, directory]);
-  const bus = await createBus({ url, transportOptions: { directory } });
-  try {
-    await new Promise((r) => setTimeout(r, 200)); // the sink's Hello and Subscribe reach us
-    const payload = new Uint8Array(size).fill(0x61);
-    let sent = 0;
-    const t0 = performance.now();
-    const deadline = t0 + durationMs;
-    while (performance.now() < deadline) {
-      for (let i = 0; i < 64; i += 1) {
-        await bus.publish('bench.m', payload);
-        sent += 1;
-      }
-      await yieldTurn();
-    }
-    await bus.publish('bench.done', null);
-    const { count, stats } = await peer.next('done');
-    const elapsed = performance.now() - t0;
-    const lost = sent - count;
-    return {
-      ...throughput(count, size, elapsed),
-      note: lost > 0 ? `${lost} of ${sent} lost (gaps ${stats.gaps})` : undefined,
-    };
-  } finally {
-    await bus.close();
-    await peer.stop();
-  }
-}
+const oneWay = ({ durationMs, size, domain = false }) =>
+  busOneWay(mailslot, {
+    durationMs,
+    size,
+    url: busUrl(domain),
+    batch: 64,
+    settleMs: 200, // the sink's Hello and Subscribe reach us
+    lossNote: (sent, count, { stats }) =>
+      sent > count ? `${sent - count} of ${sent} lost (gaps ${stats.gaps})` : undefined,
+  });
 
-async function roundTrip({ durationMs, size = 64 }) {
-  const url = busUrl(false);
-  const peer = await startChild(CHILD, ['echo', url, directory]);
-  const bus = await createBus({ url, transportOptions: { directory } });
-  try {
-    const payload = new Uint8Array(size).fill(0x61);
-    const ask = () => lastValueFrom(bus.request('bench.rr', payload, { timeout: 5000 }));
-    for (let i = 0; ; i += 1) {
-      try {
-        await ask();
-        break;
-      } catch (err) {
-        if (i > 50) throw err;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-    return await timeRoundTrips(ask, { durationMs });
-  } finally {
-    await bus.close();
-    await peer.stop();
-  }
-}
-
-// On Windows (and under Wine) the Unix-socket baselines do not exist: sit beside the named-pipe
-// groups that pipe.mjs defines (net \\.\pipe\ baseline, busway pipe://), same run.
-const onWindows = process.platform === 'win32';
-const ONE_WAY = onWindows ? 'pipe-win32-one-way' : 'local-one-way';
-const ROUND_TRIP = onWindows ? 'pipe-win32-round-trip' : 'local-round-trip';
+// ONE_WAY / ROUND_TRIP: on Windows (and under Wine) the Unix-socket baselines do not exist: sit
+// beside the named-pipe groups that pipe.mjs defines (net \\.\pipe\ baseline, busway pipe://), same run.
 
 export const scenarios = [
   { name: 'busway mailslot://', group: ONE_WAY, run: ({ durationMs }) => oneWay({ durationMs, size: 64 }) },
-  { name: 'busway mailslot://', group: ROUND_TRIP, run: roundTrip },
+  { name: 'busway mailslot://', group: ROUND_TRIP, run: (ctx) => busRoundTrip(mailslot, ctx) },
   {
     name: 'busway mailslot:// 4 KiB',
     group: 'local-one-way-4k',
