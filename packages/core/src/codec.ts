@@ -20,7 +20,9 @@ export interface PayloadCodec {
 
 // Records off: a record structure shared across messages would make each payload depend on what
 // the receiver saw before, which a lossy transport cannot promise.
-const packr = new Packr({ useRecords: false, moreTypes: false });
+// copyBuffers: binary values must not be views into the frame, which may be a transport's reused
+// buffer or shared memory that is overwritten once the callback returns.
+const packr = new Packr({ useRecords: false, moreTypes: false, copyBuffers: true });
 
 /**
  * msgpack through msgpackr: compact, fast, carries `Uint8Array`, `Date`, `Map` and `bigint`.

@@ -38,3 +38,26 @@ describe('payload codecs', () => {
     expect(codecFor(PayloadEncoding.Raw)).toBe(rawCodec);
   });
 });
+
+describe('msgpack decoding from shared buffers', () => {
+  it('copies binary values out of the frame, which a transport may reuse', () => {
+    const frame = new Uint8Array(64);
+    const encoded = msgpackCodec.encode({ blob: new Uint8Array([1, 2, 3]) });
+    frame.set(encoded, 10);
+    const decoded = msgpackCodec.decode(frame.subarray(10, 10 + encoded.length)) as { blob: Uint8Array };
+    frame.fill(0xee);
+    expect([...decoded.blob]).toEqual([1, 2, 3]);
+  });
+
+  it('decodes views at any offset of the same buffer, one after another', () => {
+    const buffer = new Uint8Array(256);
+    const a = msgpackCodec.encode({ n: 1 });
+    const b = msgpackCodec.encode(['two', 2]);
+    buffer.set(a, 0);
+    buffer.set(b, 100);
+    expect(msgpackCodec.decode(buffer.subarray(100, 100 + b.length))).toEqual(['two', 2]);
+    expect(msgpackCodec.decode(buffer.subarray(0, a.length))).toEqual({ n: 1 });
+    // A truncated view must fail even though the buffer goes on past its end.
+    expect(() => msgpackCodec.decode(buffer.subarray(100, 100 + b.length - 1))).toThrow();
+  });
+});
