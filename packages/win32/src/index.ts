@@ -75,6 +75,7 @@ export {
   Synchronization,
 } from './constants.js';
 export { CompletionPort } from './completion-port.js';
+export { acquireCompletionPort, releaseCompletionPort } from './shared-completion-port.js';
 export type {
   Completion,
   CompletionPortOptions,

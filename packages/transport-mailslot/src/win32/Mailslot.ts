@@ -5,10 +5,16 @@
  * @module
  */
 import { Subject, type Observable } from 'rxjs';
-import { createMailslot, readDacl, type Win32Handle, Win32Error } from '@busway/win32';
+import {
+  acquireCompletionPort,
+  createMailslot,
+  readDacl,
+  releaseCompletionPort,
+  type Win32Handle,
+  Win32Error,
+} from '@busway/win32';
 import type { CompletionPort } from '@busway/win32';
 import { pollMailslot } from './MailslotPoller.js';
-import { acquireCompletionPort, releaseCompletionPort } from './SharedCompletionPort.js';
 
 /** Options of {@link Mailslot.create}. */
 export type MailslotServerOptions = Readonly<

@@ -4,9 +4,17 @@
  *
  * @module
  */
-import { FileAccess, INVALID_HANDLE_VALUE, mailslotPath, openMailslot, Win32Handle, writeFile } from '@busway/win32';
+import {
+  acquireCompletionPort,
+  FileAccess,
+  INVALID_HANDLE_VALUE,
+  mailslotPath,
+  openMailslot,
+  releaseCompletionPort,
+  Win32Handle,
+  writeFile,
+} from '@busway/win32';
 import { checkHandle, kernel32 } from '@busway/win32/internal';
-import { acquireCompletionPort, releaseCompletionPort } from './SharedCompletionPort.js';
 import type { CompletionPort } from '@busway/win32';
 
 /** Options of {@link MailslotWriter.open}. */

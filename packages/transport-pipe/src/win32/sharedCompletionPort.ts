@@ -1,17 +1,18 @@
 /**
- * The one I/O completion port this package's pipes share.
+ * The completion port this package's pipes use: the process-wide one from `@busway/win32`, which
+ * mailslots share too, so all overlapped I/O of a process costs one waiting worker thread.
  *
  * @module
  */
-import { CompletionPort } from '@busway/win32';
+import { acquireCompletionPort, type CompletionPort } from '@busway/win32';
 
 let port: CompletionPort | undefined;
 
 /**
- * The process-wide completion port for pipe I/O, created on first use. One port (and so at most
- * one blocked worker thread) serves every pipe of every bus in the process, however many clients
- * a hub has. It is never closed: its pump only waits while operations are pending, so an idle
- * port holds no thread and does not keep the process alive.
+ * The shared completion port, taken on first use and held for the process's lifetime: pipe
+ * connections come and go with a hub's members, and releasing it with the last one would only
+ * make the next connection create a new port. An idle port has no wait in flight, so it holds no
+ * thread and does not keep the process alive.
  *
  * @example
  * ```ts
@@ -19,6 +20,6 @@ let port: CompletionPort | undefined;
  * ```
  */
 export function sharedCompletionPort(): CompletionPort {
-  port ??= new CompletionPort();
+  port ??= acquireCompletionPort();
   return port;
 }

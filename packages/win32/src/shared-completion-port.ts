@@ -1,11 +1,11 @@
 /**
- * One `CompletionPort` (from `@busway/win32`) for every mailslot of the process, created by the
- * first slot and closed with the last, so that idle processes can exit and all reads of the
- * process cost one waiting worker thread in total.
+ * One `CompletionPort` for every pipe, mailslot and other overlapped handle of the process, so
+ * that all of the process's overlapped I/O costs one waiting worker thread in total. Created by
+ * the first user and closed with the last, so a process that is done with it holds no handle.
  *
  * @module
  */
-import { CompletionPort } from '@busway/win32';
+import { CompletionPort } from './completion-port.js';
 
 let port: CompletionPort | undefined;
 let users = 0;
