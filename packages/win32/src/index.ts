@@ -52,7 +52,7 @@ export {
 } from './named-pipe.js';
 export type { NamedPipeOptions, OpenNamedPipeOptions, PipePeek } from './named-pipe.js';
 export { createMailslot, getMailslotInfo, openMailslot, setMailslotReadTimeout } from './mailslot.js';
-export type { MailslotInfo, MailslotOptions } from './mailslot.js';
+export type { MailslotInfo, MailslotOptions, OpenMailslotOptions } from './mailslot.js';
 export { readFile, writeFile } from './file-io.js';
 export type { ReadResult } from './file-io.js';
 export { MappedView, createFileMapping, mapView, openFileMapping } from './file-mapping.js';

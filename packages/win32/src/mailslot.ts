@@ -47,6 +47,17 @@ export function createMailslot(name: string, options: MailslotOptions = {}): Win
   return new Win32Handle(checkHandle(raw, INVALID_HANDLE_VALUE, 'CreateMailslotW', path), 'mailslot', path);
 }
 
+/** Options of {@link openMailslot}. */
+export type OpenMailslotOptions = Readonly<
+  Partial<{
+    /**
+     * Open for overlapped writes (`FILE_FLAG_OVERLAPPED`), to be driven through a `CompletionPort`.
+     * Needed where a synchronous write to a full slot could block the thread. Default: false.
+     */
+    overlapped: boolean;
+  }>
+>;
+
 /**
  * Open a mailslot for writing. Throws `Win32Error` (`ERROR_FILE_NOT_FOUND`) when no reader has
  * created it.
@@ -55,9 +66,10 @@ export function createMailslot(name: string, options: MailslotOptions = {}): Win
  * ```ts
  * const writer = openMailslot('orders');
  * writeFile(writer, new TextEncoder().encode('hello'));
+ * const overlapped = openMailslot('orders', { overlapped: true });
  * ```
  */
-export function openMailslot(name: string): Win32Handle {
+export function openMailslot(name: string, options: OpenMailslotOptions = {}): Win32Handle {
   assertWindows('openMailslot');
   const path = mailslotPath(name);
   const raw = kernel32().CreateFileW(
@@ -66,7 +78,7 @@ export function openMailslot(name: string): Win32Handle {
     FileAccess.FILE_SHARE_READ | FileAccess.FILE_SHARE_WRITE,
     null,
     FileAccess.OPEN_EXISTING,
-    FileAccess.FILE_ATTRIBUTE_NORMAL,
+    FileAccess.FILE_ATTRIBUTE_NORMAL | (options.overlapped === true ? FileAccess.FILE_FLAG_OVERLAPPED : 0),
     0,
   );
   return new Win32Handle(checkHandle(raw, INVALID_HANDLE_VALUE, 'CreateFileW', path), 'mailslot-writer', path);

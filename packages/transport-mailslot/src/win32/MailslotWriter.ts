@@ -4,18 +4,8 @@
  *
  * @module
  */
-import {
-  acquireCompletionPort,
-  FileAccess,
-  INVALID_HANDLE_VALUE,
-  mailslotPath,
-  openMailslot,
-  releaseCompletionPort,
-  Win32Handle,
-  writeFile,
-} from '@busway/win32';
-import { checkHandle, kernel32 } from '@busway/win32/internal';
-import type { CompletionPort } from '@busway/win32';
+import { acquireCompletionPort, openMailslot, releaseCompletionPort, writeFile } from '@busway/win32';
+import type { CompletionPort, Win32Handle } from '@busway/win32';
 
 /** Options of {@link MailslotWriter.open}. */
 export type MailslotWriterOptions = Readonly<
@@ -46,23 +36,9 @@ export type MailslotWriterOptions = Readonly<
 export class MailslotWriter {
   /** Throws `Win32Error` (`ERROR_FILE_NOT_FOUND`) when no process has created the slot. */
   static open(name: string, options: MailslotWriterOptions = {}): MailslotWriter {
-    if (options.overlapped !== true) return new MailslotWriter(openMailslot(name), undefined);
-    const path = mailslotPath(name);
-    const raw = kernel32().CreateFileW(
-      path,
-      FileAccess.GENERIC_WRITE,
-      FileAccess.FILE_SHARE_READ | FileAccess.FILE_SHARE_WRITE,
-      null,
-      FileAccess.OPEN_EXISTING,
-      FileAccess.FILE_ATTRIBUTE_NORMAL | FileAccess.FILE_FLAG_OVERLAPPED,
-      0,
-    );
-    const handle = new Win32Handle(
-      checkHandle(raw, INVALID_HANDLE_VALUE, 'CreateFileW', path),
-      'mailslot-writer',
-      path,
-    );
-    return new MailslotWriter(handle, acquireCompletionPort());
+    const overlapped = options.overlapped === true;
+    const handle = openMailslot(name, { overlapped });
+    return new MailslotWriter(handle, overlapped ? acquireCompletionPort() : undefined);
   }
 
   readonly #handle: Win32Handle;
