@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { lstat, mkdtemp, rm } from 'node:fs/promises';
+import { link, lstat, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -109,13 +109,23 @@ describe.runIf(process.platform !== 'win32')('createTransport over Unix sockets'
     });
     const a = await member('killed', 11);
     const b = await member('killed', 12);
+    const socketPath = join(run, 'killed.sock');
+    // A hard link keeps the dead hub's inode allocated, so the new hub's socket cannot reuse its number.
+    await link(socketPath, join(run, 'dead-hub.sock'));
+    const deadHubSocket = await lstat(socketPath);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
-    expect((await lstat(join(run, 'killed.sock'))).isSocket()).toBe(true);
+    // SIGKILL runs no cleanup, so the dead hub's socket file stays behind. We do not lstat it here:
+    // the survivors notice the hang-up at once and may already be between unlinking it and binding
+    // their own (an earlier version of this test failed on exactly that ENOENT).
     // One of the two becomes the hub (replacing the stale file), the other reconnects to it.
     b.t.send(subscribe(12, 'after'));
     await new Promise((r) => setTimeout(r, 600));
     a.t.send(publish(11, 1, 'after'));
     await until(() => b.got.some((f) => peekRoute(f.bytes).topic === 'after'));
+    // The file now in place is the new hub's socket, not the dead one's.
+    const newHubSocket = await lstat(socketPath);
+    expect(newHubSocket.isSocket()).toBe(true);
+    expect(newHubSocket.ino).not.toBe(deadHubSocket.ino);
   }, 90_000); // a second Node process compiling TypeScript on a shared two-core machine
 });
