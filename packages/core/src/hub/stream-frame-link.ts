@@ -66,13 +66,14 @@ const CLOSE_GRACE_MS = 2000;
 /**
  * Length-prefixed frames over a connected `net.Socket` or `tls.TLSSocket` (past any handshake).
  *
- * Writing: frames sent in one turn of the event loop are copied, each behind its prefix, into one
- * buffer and written with a single `write` in `setImmediate`, so a burst of small messages costs
- * one syscall instead of one per message. `setImmediate` rather than a microtask so that a
- * publisher looping on `await publish()` still coalesces, and so that the frames of one bus reply
- * (sent across microtasks) share a write; it runs right after the I/O phase, so a reply sent from
- * a data callback leaves in the same loop iteration. A batch that reaches 64 KiB is written at
- * once, and a frame of 64 KiB or more is written without being copied.
+ * Writing: the first frame of a turn of the event loop, when the socket has nothing queued, is
+ * written at once: a lone request or reply should not wait for the end of the turn (that wait
+ * cost a third of a loopback round trip). Frames sent after it in the same turn are copied, each
+ * behind its prefix, into one buffer and written with a single `write` in `setImmediate`, so a
+ * burst of small messages costs two syscalls instead of one per message. `setImmediate` rather
+ * than a microtask so that a publisher looping on `await publish()` still coalesces. A batch that
+ * reaches 64 KiB is written at once, and a frame of 64 KiB or more is written without being
+ * copied.
  *
  * Reading: nothing is read before `start` (the socket is paused), so no frame is lost between
  * hand-out and start. Incoming bytes go through core's `FrameDecoder`, which checks every
@@ -203,14 +204,19 @@ export class StreamFrameLink implements FrameLink {
     }
     this.#pending.push(frame);
     this.#pendingBytes += LENGTH_PREFIX_SIZE + frame.length;
-    if (this.#pendingBytes >= COALESCE_BYTES) {
+    if (!this.#flushScheduled && this.#socket.writableLength === 0) {
+      // First frame of the turn on an idle socket: out now. The scheduled task still marks the
+      // end of the turn, so the frames that follow in this turn are batched, not written one by one.
+      this.#flushScheduled = true;
+      setImmediate(this.#flushTask);
+      this.#flush();
+    } else if (this.#pendingBytes >= COALESCE_BYTES) {
       // A full batch gains nothing by waiting: let the kernel start on it.
       this.#flush();
     } else if (!this.#flushScheduled) {
+      // The socket is still busy with earlier bytes: writing now would only queue in Node's
+      // stream, so wait for the end of the turn and write everything of this turn together.
       this.#flushScheduled = true;
-      // Not written at once even when alone: a bus reply is often several frames (reply, end)
-      // sent across microtasks, and splitting them into two writes measured 3× slower round
-      // trips over TCP (commit 3243e4c) than letting them share the one write at the end of the turn.
       setImmediate(this.#flushTask);
     }
   }
