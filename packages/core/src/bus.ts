@@ -41,6 +41,7 @@ import { inboxTopic, memberName } from './inbox.js';
 import type { BusStats, Message, PublishOptions, RequestHandler, RequestOptions, Sender } from './message.js';
 import { msgpackCodec } from './codec.js';
 import { Reassembler } from './reassembler.js';
+import { RequestDeadlines } from './request-deadlines.js';
 import { decodeRemoteError, encodeRemoteError } from './remote-error.js';
 import { TopicTrie, validatePattern, validateTopic } from './topic.js';
 import type { ConnectionState, InboundFrame, PeerIdentity, Transport, TransportCapabilities } from './transport.js';
@@ -82,7 +83,6 @@ interface PendingRequest {
   };
   /** The member answering, once its first reply or ack arrived. */
   responder: number | undefined;
-  timer: ReturnType<typeof setTimeout> | undefined;
   /** A local handler serves it; `NoResponders` from a router does not apply. */
   servedLocally: boolean;
 }
@@ -139,6 +139,7 @@ export class Bus {
   readonly #handlers = new TopicTrie<LocalHandler>();
   readonly #handlerCounts = new Map<string, number>();
   readonly #pending = new Map<number, PendingRequest>();
+  readonly #deadlines = new RequestDeadlines<number>((correlation) => this.#timedOut(correlation));
   /** Handlers running for remote or local requesters, by `${origin}:${correlation}`. */
   readonly #active = new Map<string, ActiveHandling>();
 
@@ -320,7 +321,6 @@ export class Bus {
         timeout,
         observer: observer as PendingRequest['observer'],
         responder: undefined,
-        timer: undefined,
         servedLocally: this.#handlers.match(topic).size > 0,
       };
       this.#pending.set(correlation, pending);
@@ -399,6 +399,7 @@ export class Bus {
   async #shutdown(): Promise<void> {
     if (this.#state.value === 'open') this.#sendQuietly({ kind: FrameKind.Leave, topic: '_LEAVE' });
     this.#failPending(() => new ClosedError());
+    this.#deadlines.clear();
     for (const active of this.#active.values()) active.subscription?.unsubscribe();
     this.#active.clear();
     for (const s of [...this.#allSubscriptions]) s.observer.complete();
@@ -680,22 +681,22 @@ export class Bus {
     const pending = this.#pending.get(correlation);
     if (pending === undefined) return undefined;
     this.#pending.delete(correlation);
-    if (pending.timer !== undefined) clearTimeout(pending.timer);
+    this.#deadlines.disarm(correlation, pending.timeout);
     return pending;
   }
 
+  /** (Re)start the request's clock: on sending, and on each sign of life from its handler. */
   #armTimer(correlation: number, pending: PendingRequest): void {
-    if (pending.timer !== undefined) clearTimeout(pending.timer);
-    if (!Number.isFinite(pending.timeout)) return;
-    pending.timer = setTimeout(() => {
-      if (this.#settle(correlation) === undefined) return;
-      if (pending.responder !== undefined) {
-        this.#sendQuietly({ kind: FrameKind.Cancel, topic: inboxTopic(pending.responder), correlation });
-      } else {
-        this.#sendQuietly({ kind: FrameKind.Cancel, topic: pending.topic, correlation });
-      }
-      pending.observer.error(new TimeoutError(pending.topic, pending.timeout));
-    }, pending.timeout);
+    this.#deadlines.arm(correlation, pending.timeout);
+  }
+
+  #timedOut(correlation: number): void {
+    const pending = this.#settle(correlation);
+    if (pending === undefined) return;
+    // Stop the handler: the one that answered, or every handler of the topic if none did yet.
+    const target = pending.responder === undefined ? pending.topic : inboxTopic(pending.responder);
+    this.#sendQuietly({ kind: FrameKind.Cancel, topic: target, correlation });
+    pending.observer.error(new TimeoutError(pending.topic, pending.timeout));
   }
 
   #failPending(makeError: () => BuswayError): void {

@@ -228,7 +228,8 @@ describe('request / reply', () => {
     const client = await join(u);
     server.handle('silent', () => new Observable(() => undefined));
     await settle();
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    // performance too: request deadlines are kept in performance.now() time (RequestDeadlines).
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     const result = firstValueFrom(client.request('silent', 1, { timeout: 2000 })).catch((e: unknown) => e);
     await settle(); // the handler's ack re-arms the timer: the timeout counts from the last sign of life
     await settle();
