@@ -88,6 +88,11 @@ interface PendingRequest {
 }
 
 interface ActiveHandling {
+  /** Its key in `#active`: `${requester}:${correlation}`. */
+  readonly key: string;
+  /** The requester's inbox. */
+  readonly replyTo: string;
+  readonly correlation: number;
   subscription: Subscription | undefined;
   /** Set once a reply frame went out, so the deferred ack is skipped. */
   answered: boolean;
@@ -516,85 +521,96 @@ export class Bus {
     const correlation = envelope.correlation;
     const key = `${requester}:${correlation}`;
     if (this.#active.has(key)) return;
-    const replyTo = inboxTopic(requester);
-    const active: ActiveHandling = { subscription: undefined, answered: false, topic: envelope.topic };
+    const active: ActiveHandling = {
+      key,
+      replyTo: inboxTopic(requester),
+      correlation,
+      subscription: undefined,
+      answered: false,
+      topic: envelope.topic,
+    };
     this.#active.set(key, active);
-    const reply = (init: Omit<EnvelopeInit, 'origin' | 'sequence'>): void => {
-      active.answered = true;
-      this.#sendQuietly(init);
-    };
-    const finish = (init: Omit<EnvelopeInit, 'origin' | 'sequence'>): void => {
-      this.#active.delete(key);
-      reply(init);
-    };
-    /** One reply that also ends the stream: a single frame for value and promise handlers. */
-    const answerOnce = (value: unknown): void => {
-      if (this.#active.get(key) !== active) return; // cancelled meanwhile
-      let payload: Uint8Array;
-      try {
-        payload = this.#options.codec.encode(value);
-      } catch (err) {
-        finish({ kind: FrameKind.ReplyError, topic: replyTo, correlation, payload: encodeRemoteError(err) });
-        return;
-      }
-      finish({
-        kind: FrameKind.Reply,
-        topic: replyTo,
-        correlation,
-        encoding: this.#options.codec.encoding,
-        payload,
-        last: true,
-      });
-    };
-    const fail = (err: unknown): void => {
-      if (this.#active.get(key) !== active) return;
-      finish({ kind: FrameKind.ReplyError, topic: replyTo, correlation, payload: encodeRemoteError(err) });
-    };
     let result: unknown;
     try {
       result = entry.handler(this.#message(envelope, peer));
     } catch (err) {
-      fail(err);
+      this.#replyError(active, err);
       return;
     }
     if (isObservable(result)) {
-      active.subscription = result.subscribe({
-        next: (value) => {
-          let payload: Uint8Array;
-          try {
-            payload = this.#options.codec.encode(value);
-          } catch (err) {
-            this.#active.get(key)?.subscription?.unsubscribe();
-            fail(err);
-            return;
-          }
-          reply({
-            kind: FrameKind.Reply,
-            topic: replyTo,
-            correlation,
-            encoding: this.#options.codec.encoding,
-            payload,
-          });
-        },
-        error: fail,
-        complete: () => {
-          if (this.#active.get(key) === active) finish({ kind: FrameKind.ReplyEnd, topic: replyTo, correlation });
-        },
-      });
+      this.#replyStream(active, result);
     } else if (isPromiseLike(result)) {
-      result.then(answerOnce, fail);
+      result.then(
+        (value) => this.#replyOnce(active, value),
+        (err: unknown) => this.#replyError(active, err),
+      );
     } else {
-      answerOnce(result);
+      this.#replyOnce(active, result);
     }
     // Tell the requester who is working on it, unless a reply already did: that is what lets it
     // fail at once with PeerLostError if this member dies, and pick one of several handlers.
-    if (!active.answered) {
-      setImmediate(() => {
-        if (!active.answered && this.#active.get(key) === active) {
-          this.#sendQuietly({ kind: FrameKind.Ack, topic: replyTo, correlation });
-        }
-      });
+    if (!active.answered) setImmediate(() => this.#ackUnanswered(active));
+  }
+
+  /** Still handling `active`: it has not been cancelled or finished meanwhile. */
+  #isActive(active: ActiveHandling): boolean {
+    return this.#active.get(active.key) === active;
+  }
+
+  /** Send one frame of the reply to `active`'s requester; `last` also ends the handling. */
+  #reply(active: ActiveHandling, init: Omit<EnvelopeInit, 'origin' | 'sequence'>, last: boolean): void {
+    if (last) this.#active.delete(active.key);
+    active.answered = true;
+    this.#sendQuietly(init);
+  }
+
+  /** One reply that also ends the stream: a single frame for value and promise handlers. */
+  #replyOnce(active: ActiveHandling, value: unknown): void {
+    if (!this.#isActive(active)) return; // cancelled meanwhile
+    let payload: Uint8Array;
+    try {
+      payload = this.#options.codec.encode(value);
+    } catch (err) {
+      this.#replyError(active, err);
+      return;
     }
+    const { replyTo: topic, correlation } = active;
+    const encoding = this.#options.codec.encoding;
+    this.#reply(active, { kind: FrameKind.Reply, topic, correlation, encoding, payload, last: true }, true);
+  }
+
+  #replyError(active: ActiveHandling, err: unknown): void {
+    if (!this.#isActive(active)) return;
+    const { replyTo: topic, correlation } = active;
+    this.#reply(active, { kind: FrameKind.ReplyError, topic, correlation, payload: encodeRemoteError(err) }, true);
+  }
+
+  /** A streaming handler: one Reply frame per value, then ReplyEnd (or ReplyError). */
+  #replyStream(active: ActiveHandling, values: Observable<unknown>): void {
+    const { replyTo: topic, correlation } = active;
+    active.subscription = values.subscribe({
+      next: (value) => {
+        let payload: Uint8Array;
+        try {
+          payload = this.#options.codec.encode(value);
+        } catch (err) {
+          active.subscription?.unsubscribe();
+          this.#replyError(active, err);
+          return;
+        }
+        const encoding = this.#options.codec.encoding;
+        this.#reply(active, { kind: FrameKind.Reply, topic, correlation, encoding, payload }, false);
+      },
+      error: (err: unknown) => this.#replyError(active, err),
+      complete: () => {
+        if (this.#isActive(active)) this.#reply(active, { kind: FrameKind.ReplyEnd, topic, correlation }, true);
+      },
+    });
+  }
+
+  #ackUnanswered(active: ActiveHandling): void {
+    if (active.answered || !this.#isActive(active)) return;
+    this.#sendQuietly({ kind: FrameKind.Ack, topic: active.replyTo, correlation: active.correlation });
   }
 
   #answer(envelope: Envelope): void {
