@@ -45,6 +45,8 @@ export {
   createNamedPipe,
   disconnectNamedPipe,
   getNamedPipeClientProcessId,
+  getNamedPipeServerProcessId,
+  namedPipeModes,
   openNamedPipe,
   peekNamedPipe,
   setPipeReadMode,

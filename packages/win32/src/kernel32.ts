@@ -126,6 +126,7 @@ export interface Kernel32 {
   ): Bool;
   WaitNamedPipeW(name: string, timeout: number): Bool;
   GetNamedPipeClientProcessId(handle: HandleValue, pid: Out<number>): Bool;
+  GetNamedPipeServerProcessId(handle: HandleValue, pid: Out<number>): Bool;
   PeekNamedPipe(
     handle: HandleValue,
     buffer: Uint8Array | null,
@@ -300,6 +301,7 @@ function bind(): Kernel32Bindings {
     f('SetNamedPipeHandleState', BOOL, [HANDLE, koffi.pointer(DWORD), koffi.pointer(DWORD), koffi.pointer(DWORD)]),
     f('WaitNamedPipeW', BOOL, [LPCWSTR, DWORD]),
     f('GetNamedPipeClientProcessId', BOOL, [HANDLE, OUT_DWORD]),
+    f('GetNamedPipeServerProcessId', BOOL, [HANDLE, OUT_DWORD]),
     f('PeekNamedPipe', BOOL, [HANDLE, PTR, DWORD, OUT_DWORD, OUT_DWORD, OUT_DWORD]),
 
     f('CreateMailslotW', HANDLE, [LPCWSTR, DWORD, DWORD, LPSA]),

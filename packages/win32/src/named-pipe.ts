@@ -40,11 +40,48 @@ export interface NamedPipeOptions {
   readonly defaultTimeout?: number;
   /** SDDL of the pipe's security descriptor. Default: current user and SYSTEM only. */
   readonly sddl?: string;
+  /**
+   * Add `PIPE_REJECT_REMOTE_CLIENTS`: a client on another machine (`\\server\pipe\name`, over
+   * SMB) is refused. Default true; set false only to serve remote clients on purpose, and widen
+   * `sddl` for them if they log on as another account.
+   */
+  readonly rejectRemoteClients?: boolean;
 }
 
 /**
- * Create one instance of a named pipe, duplex, rejecting remote clients. The name may be short
- * (`orders`) or a full `\\.\pipe\orders`.
+ * The `dwOpenMode` and `dwPipeMode` arguments {@link createNamedPipe} passes to
+ * `CreateNamedPipeW` for `options`.
+ *
+ * @example
+ * ```ts
+ * const { pipeMode } = namedPipeModes({ rejectRemoteClients: false });
+ * (pipeMode & PipeMode.PIPE_REJECT_REMOTE_CLIENTS) === 0; // true: remote clients accepted
+ * ```
+ */
+export function namedPipeModes(options: NamedPipeOptions = {}): { openMode: number; pipeMode: number } {
+  // Computed apart from the call because neither Windows nor Wine reports the remote-client flag
+  // of a live pipe (GetNamedPipeInfo gives only the end and the type): this is where it can be
+  // checked. Wine 8 drops both flags in kernelbase's CreateNamedPipeW: it always creates with
+  // FILE_OPEN_IF (Windows uses FILE_CREATE for FILE_FLAG_FIRST_PIPE_INSTANCE), and passes
+  // NtCreateNamedPipeFile the pipe type only as message-or-byte, losing the remote-client bit;
+  // Wine has no remote (SMB) named pipes anyway.
+  const openMode =
+    PipeMode.PIPE_ACCESS_DUPLEX |
+    ((options.overlapped ?? true) ? PipeMode.FILE_FLAG_OVERLAPPED : 0) |
+    ((options.firstInstance ?? true) ? PipeMode.FILE_FLAG_FIRST_PIPE_INSTANCE : 0);
+  const pipeMode =
+    ((options.messageMode ?? true)
+      ? PipeMode.PIPE_TYPE_MESSAGE | PipeMode.PIPE_READMODE_MESSAGE
+      : PipeMode.PIPE_TYPE_BYTE | PipeMode.PIPE_READMODE_BYTE) |
+    PipeMode.PIPE_WAIT |
+    // Without the flag: PIPE_ACCEPT_REMOTE_CLIENTS, which is 0.
+    ((options.rejectRemoteClients ?? true) ? PipeMode.PIPE_REJECT_REMOTE_CLIENTS : 0);
+  return { openMode, pipeMode };
+}
+
+/**
+ * Create one instance of a named pipe, duplex, rejecting remote clients unless
+ * `rejectRemoteClients: false`. The name may be short (`orders`) or a full `\\.\pipe\orders`.
  *
  * @example
  * ```ts
@@ -55,17 +92,7 @@ export interface NamedPipeOptions {
 export function createNamedPipe(name: string, options: NamedPipeOptions = {}): Win32Handle {
   assertWindows('createNamedPipe');
   const path = pipePath(name);
-  const message = options.messageMode ?? true;
-  const openMode =
-    PipeMode.PIPE_ACCESS_DUPLEX |
-    ((options.overlapped ?? true) ? PipeMode.FILE_FLAG_OVERLAPPED : 0) |
-    ((options.firstInstance ?? true) ? PipeMode.FILE_FLAG_FIRST_PIPE_INSTANCE : 0);
-  const pipeMode =
-    (message
-      ? PipeMode.PIPE_TYPE_MESSAGE | PipeMode.PIPE_READMODE_MESSAGE
-      : PipeMode.PIPE_TYPE_BYTE | PipeMode.PIPE_READMODE_BYTE) |
-    PipeMode.PIPE_WAIT |
-    PipeMode.PIPE_REJECT_REMOTE_CLIENTS;
+  const { openMode, pipeMode } = namedPipeModes(options);
   const bufferSize = options.bufferSize ?? 65_536;
   const raw = withSecurityAttributes(options.sddl, (sa) =>
     kernel32().CreateNamedPipeW(
@@ -189,6 +216,26 @@ export function waitNamedPipe(name: string, timeoutMs: number): boolean {
 export function getNamedPipeClientProcessId(handle: Win32Handle): number {
   const pid: [number] = [0];
   checkBool(kernel32().GetNamedPipeClientProcessId(handle.value, pid), 'GetNamedPipeClientProcessId', handle.name);
+  return pid[0];
+}
+
+/**
+ * The process id of the server that created the pipe instance `handle` is connected to: on a
+ * client handle, who is at the other end (on a server handle, this process). For a pipe on
+ * another machine it is a process id there. Throws `Win32Error` when the system cannot say; ask
+ * right after connecting. Wine 8 implements it: wineserver answers from the pids it stores in
+ * each pipe end (`pipe_end_get_connection_attribute`), without checking that the pipe is still
+ * connected, so there it keeps answering even after the server has disconnected.
+ *
+ * @example
+ * ```ts
+ * const client = openNamedPipe('orders');
+ * console.log(`orders is served by process ${getNamedPipeServerProcessId(client)}`);
+ * ```
+ */
+export function getNamedPipeServerProcessId(handle: Win32Handle): number {
+  const pid: [number] = [0];
+  checkBool(kernel32().GetNamedPipeServerProcessId(handle.value, pid), 'GetNamedPipeServerProcessId', handle.name);
   return pid[0];
 }
 
