@@ -11,7 +11,22 @@ import { NamedPipeEndpoint, type NamedPipeEndpointOptions } from './win32/NamedP
 
 /**
  * Options of the pipe transport, passed as `createBus(url, { transportOptions })`. Every field is
- * optional; the defaults are those of the pieces it configures.
+ * optional; the defaults are those of the pieces it configures. The same options mean the same on
+ * Windows and POSIX: `stallTimeout` is a deadline for a whole frame from its first byte on both,
+ * `maxWriteBuffer` the bound on bytes waiting to be written. An option of one platform is
+ * ignored on the other, where nothing it governs exists: `sddl`, `maxInstances` and
+ * `acceptRemoteClients` on POSIX (a Unix socket is never reachable from another machine),
+ * `directory` on Windows.
+ *
+ * Remote access on Windows takes two explicit choices, one per direction: `acceptRemoteClients:
+ * true` on the members of the machine that hosts the bus (any of them may become the hub, so all
+ * of them), and `allowRemote: true` with `pipe://thathost/name` on the members elsewhere.
+ *
+ * @example
+ * ```ts
+ * const options = { stallTimeout: 2000, acceptRemoteClients: true } satisfies PipeTransportOptions;
+ * const bus = await createBus('pipe://orders', { transportOptions: options });
+ * ```
  */
 export type PipeTransportOptions = Readonly<
   Partial<
@@ -20,8 +35,9 @@ export type PipeTransportOptions = Readonly<
       Omit<NamedPipeEndpointOptions, 'server'> & {
         /**
          * Allow `pipe://server/name`: join a hub on another Windows machine (as a client only).
-         * A hub created here always rejects remote clients (`PIPE_REJECT_REMOTE_CLIENTS`; the
-         * `@busway/win32` pipe factory has no switch to lift it). Default: false.
+         * The outgoing half of remote access; the incoming half, letting members on other
+         * machines join a hub created here, is `acceptRemoteClients`. Each is its own explicit
+         * choice: joining a remote bus need not expose this machine's. Default: false.
          */
         allowRemote: boolean;
       }

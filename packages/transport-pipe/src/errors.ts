@@ -86,20 +86,33 @@ export class ConnectTimeoutError extends BuswayError {
 
 /**
  * The pipe name of the bus is held by a process that is not a busway hub: it did not complete
- * busway's handshake. A member never joins such a pipe, nor hands it frames.
+ * busway's handshake. A member never joins such a pipe, nor hands it frames. The holder's process
+ * id, as `GetNamedPipeServerProcessId` reported it on the member's end of the pipe, is in
+ * `serverPid` and in the message, so that the squatter can be found.
  *
  * @example
  * ```ts
- * bus.state$.subscribe({ error: (err) => { if (err instanceof PipeSquattedError) alert(err.message); } });
+ * try {
+ *   await endpoint.connect();
+ * } catch (err) {
+ *   if (err instanceof PipeSquattedError) console.error(`${err.address} is held by process ${err.serverPid ?? '?'}`);
+ * }
  * ```
  */
 export class PipeSquattedError extends BuswayError {
   /** The pipe path. */
   readonly address: string;
+  /**
+   * The process id of the server holding the pipe (for a pipe on another machine, a process id
+   * there); undefined when Windows would not say (the holder had already disconnected us).
+   */
+  readonly serverPid: number | undefined;
 
-  constructor(address: string, reason: string, options?: BuswayErrorOptions) {
-    super('PIPE_SQUATTED', `${address} is held by a process that is not a busway hub (${reason})`, options);
+  constructor(address: string, reason: string, serverPid: number | undefined, options?: BuswayErrorOptions) {
+    const holder = serverPid === undefined ? 'a process' : `process ${serverPid}`;
+    super('PIPE_SQUATTED', `${address} is held by ${holder}, which is not a busway hub (${reason})`, options);
     this.name = 'PipeSquattedError';
     this.address = address;
+    this.serverPid = serverPid;
   }
 }

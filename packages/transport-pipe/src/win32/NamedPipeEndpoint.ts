@@ -5,7 +5,7 @@
  */
 import { FrameError } from '@busway/core';
 import { AddressInUseError, type FrameLink, type HubEndpoint, type HubListener } from '@busway/core/internal';
-import { Win32Error } from '@busway/win32';
+import { getNamedPipeServerProcessId, Win32Error, type Win32Handle } from '@busway/win32';
 import { PipeSquattedError } from '../errors.js';
 import { NamedPipeClient } from './NamedPipeClient.js';
 import { HandshakeLink, PIPE_HELLO, PIPE_WELCOME, sameBytes } from './HandshakeLink.js';
@@ -24,6 +24,13 @@ export interface NamedPipeEndpointOptions extends NamedPipeStreamLinkOptions {
   /** How long `connect()` retries while every instance is busy, in milliseconds. Default: 5000. */
   readonly connectTimeout: number;
   /**
+   * Serve members on other machines while this member is the hub: create every pipe instance
+   * without `PIPE_REJECT_REMOTE_CLIENTS`. Only `true` lifts the flag. Remote members log on over
+   * SMB, so the default DACL (this user and SYSTEM) admits them only as this same (domain)
+   * account; widen `sddl` for others. Default: false (remote clients are refused).
+   */
+  readonly acceptRemoteClients: boolean;
+  /**
    * The Windows machine whose pipe to join (`pipe://server/name`); this member then only
    * connects, never becomes the hub. Default: undefined (the local machine).
    */
@@ -41,9 +48,11 @@ const ERROR_PIPE_BUSY = 231;
  * member is hub, or a stranger squats it), it fails with `AddressInUseError` and the member
  * connects instead, but only joins a hub that completes busway's handshake (hello / welcome
  * within `handshakeTimeout`); anything else fails with {@link PipeSquattedError}. The hub drops a
- * client whose first message is not the hello. Every instance rejects remote clients and grants
- * the current user and SYSTEM only, unless `sddl` says otherwise. Members see the client's process
- * id (`GetNamedPipeClientProcessId`) on frames that came in through the hub.
+ * client whose first message is not the hello. Every instance rejects remote clients unless
+ * `acceptRemoteClients` is true, and grants the current user and SYSTEM only unless `sddl` says
+ * otherwise. The hub sees each client's process id (`GetNamedPipeClientProcessId`) on frames that
+ * came in through it; a member's link to the hub carries the hub's (`GetNamedPipeServerProcessId`),
+ * which also names the holder of a squatted pipe in {@link PipeSquattedError}.
  *
  * @example
  * ```ts
@@ -108,13 +117,30 @@ export class NamedPipeEndpoint implements HubEndpoint {
     };
   }
 
-  /** Join the hub: open the pipe and complete the handshake. */
+  /**
+   * Join the hub: open the pipe and complete the handshake. Rejects with
+   * {@link PipeSquattedError}, naming the holder's process id, when whoever holds the pipe does
+   * not answer the hello with busway's welcome within `handshakeTimeout`.
+   */
   async connect(): Promise<FrameLink> {
+    const handle = await NamedPipeClient.open(this.path, false, this.#options);
+    // Asked before the handshake: a squatter that hangs up on our hello can no longer be asked.
+    const holder = serverProcessId(handle);
     const connection = new NamedPipeStreamLink(
-      await NamedPipeClient.open(this.path, false, this.#options),
+      handle,
       sharedCompletionPort(),
       this.#options,
+      holder.pid === undefined ? undefined : { pid: holder.pid },
     );
+    const squatted = (reason: string, cause?: unknown): PipeSquattedError =>
+      new PipeSquattedError(
+        this.path,
+        holder.unknown === undefined ? reason : `${reason}; ${holder.unknown}`,
+        holder.pid,
+        {
+          cause,
+        },
+      );
     const link = new HandshakeLink(connection);
     const timeout = this.#options.handshakeTimeout ?? 2000;
     await new Promise<void>((resolve, reject) => {
@@ -129,19 +155,16 @@ export class NamedPipeEndpoint implements HubEndpoint {
           reject(error);
         }
       };
-      const timer = setTimeout(
-        () => settle(new PipeSquattedError(this.path, `no busway welcome within ${timeout} ms`)),
-        timeout,
-      );
+      const timer = setTimeout(() => settle(squatted(`no busway welcome within ${timeout} ms`)), timeout);
       connection.start({
         onFrame: (message) => {
           if (done) return link.sink.onFrame(message);
           if (sameBytes(message, PIPE_WELCOME)) settle();
-          else settle(new PipeSquattedError(this.path, 'it answered the hello with something else'));
+          else settle(squatted('it answered the hello with something else'));
         },
         onClose: (error) => {
           if (done) return link.sink.onClose(error);
-          settle(new PipeSquattedError(this.path, 'it closed the pipe during the handshake', { cause: error }));
+          settle(squatted('it closed the pipe during the handshake', error));
         },
       });
       connection.send(PIPE_HELLO);
@@ -173,5 +196,23 @@ export class NamedPipeEndpoint implements HubEndpoint {
         if (greeted) link.sink.onClose(error);
       },
     });
+  }
+}
+
+/**
+ * Who serves the pipe `handle` is connected to, or why that is unknown. Windows and Wine 8 both
+ * answer `GetNamedPipeServerProcessId` on a freshly connected client handle (wineserver keeps
+ * the server's pid in the client's end of the pipe). Asked at once, before the
+ * server has had a chance to disconnect us; if it fails anyway, the error says so.
+ */
+function serverProcessId(handle: Win32Handle): { pid: number | undefined; unknown: string | undefined } {
+  try {
+    return { pid: getNamedPipeServerProcessId(handle), unknown: undefined };
+  } catch (err) {
+    if (!(err instanceof Win32Error)) {
+      handle.close();
+      throw err;
+    }
+    return { pid: undefined, unknown: `its process id is unknown: ${err.message}` };
   }
 }

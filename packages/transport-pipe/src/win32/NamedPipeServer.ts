@@ -33,6 +33,13 @@ export interface NamedPipeServerOptions extends NamedPipeConnectionOptions {
    * Default: 255.
    */
   readonly maxInstances: number;
+  /**
+   * Accept clients on other machines (`\\thishost\pipe\name`): create every instance without
+   * `PIPE_REJECT_REMOTE_CLIENTS`. Only `true` lifts the flag: serving the network is always an
+   * explicit choice. Remote clients still pass the DACL (by default this user and SYSTEM only).
+   * Default: false.
+   */
+  readonly acceptRemoteClients: boolean;
 }
 
 /**
@@ -42,7 +49,8 @@ export interface NamedPipeServerOptions extends NamedPipeConnectionOptions {
  * Safe by default: the first instance is created with `FILE_FLAG_FIRST_PIPE_INSTANCE`, so if any
  * other process already owns the name (pipe squatting) `listen` fails with `Win32Error`
  * `ERROR_ACCESS_DENIED` instead of quietly sharing it; every instance rejects remote clients
- * (`PIPE_REJECT_REMOTE_CLIENTS`) and carries a DACL granting the current user and SYSTEM only.
+ * (`PIPE_REJECT_REMOTE_CLIENTS`, unless `acceptRemoteClients: true`) and carries a DACL granting
+ * the current user and SYSTEM only.
  * One instance always waits in an overlapped `ConnectNamedPipe`; when a client takes it, the next
  * is created, so clients rarely see `ERROR_PIPE_BUSY` (and {@link NamedPipeClient} retries then).
  *
@@ -215,8 +223,12 @@ function instanceOptions(options: Readonly<Partial<NamedPipeServerOptions>>): {
   sddl?: string;
   maxInstances?: number;
   bufferSize?: number;
+  rejectRemoteClients: boolean;
 } {
   return {
+    // Passed on every instance, first and later ones alike: a pipe whose later instances differed
+    // would let remote clients in depending on which instance happened to be waiting.
+    rejectRemoteClients: options.acceptRemoteClients !== true,
     ...(options.sddl === undefined ? {} : { sddl: options.sddl }),
     ...(options.maxInstances === undefined ? {} : { maxInstances: options.maxInstances }),
   };

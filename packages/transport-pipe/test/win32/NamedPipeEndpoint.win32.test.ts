@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { FrameError, FrameKind } from '@busway/core';
+import { ConnectionLostError, FrameError, FrameKind } from '@busway/core';
 import { AddressInUseError, encodeEnvelope, type FrameLink, type HubListener } from '@busway/core/internal';
-import { currentUserSid } from '@busway/win32';
+import { currentUserSid, waitNamedPipe } from '@busway/win32';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createTransport } from '../../src/createTransport.js';
 import { PipeSquattedError, StalledFrameError } from '../../src/errors.js';
 import { PIPE_HELLO } from '../../src/win32/HandshakeLink.js';
 import { sharedCompletionPort } from '../../src/win32/sharedCompletionPort.js';
@@ -14,6 +15,13 @@ import { buildFixtures } from './buildFixtures.js';
 
 const uniqueName = (): string => `ep-${process.pid}-${randomBytes(4).toString('hex')}`;
 const frame = (topic: string): Uint8Array => encodeEnvelope({ kind: FrameKind.Publish, origin: 5, sequence: 1, topic });
+/** A frame behind core's 4-byte big-endian length prefix, as a member writes it into the pipe. */
+const prefixed = (f: Uint8Array): Buffer => {
+  const out = Buffer.alloc(4 + f.length);
+  out.writeUInt32BE(f.length);
+  out.set(f, 4);
+  return out;
+};
 
 async function until(check: () => boolean, timeout = 5000): Promise<void> {
   const deadline = Date.now() + timeout;
@@ -56,6 +64,8 @@ describe('NamedPipeEndpoint', () => {
     member.send(frame('up'));
     await until(() => h.links[0]?.frames.length === 1);
     expect(h.links[0]?.link.peer?.pid).toBe(process.pid);
+    // The member's link names the hub (GetNamedPipeServerProcessId); here the hub is this process.
+    expect(member.peer?.pid).toBe(process.pid);
     h.links[0]?.link.send(frame('down'));
     await until(() => back.length === 1);
     expect(back[0]).toEqual(frame('down'));
@@ -76,7 +86,7 @@ describe('NamedPipeEndpoint', () => {
     expect(trustees).toEqual([currentUserSid(), 'SY'].sort());
   });
 
-  it('a squatter that does not speak busway is reported, not joined (PipeSquattedError)', async () => {
+  it('a squatter that does not speak busway is reported with its pid, not joined (PipeSquattedError)', async () => {
     const name = uniqueName();
     // A plain C server takes the busway pipe name first: it echoes whatever it is sent.
     const squatter = spawn(exe['pipe-server'] as string, [`\\\\.\\pipe\\busway\\${name}`, '1'], { stdio: 'ignore' });
@@ -94,7 +104,41 @@ describe('NamedPipeEndpoint', () => {
     await expect(endpoint.listen(() => {})).rejects.toBeInstanceOf(AddressInUseError);
     const error = await endpoint.connect().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PipeSquattedError);
-    expect((error as PipeSquattedError).code).toBe('PIPE_SQUATTED');
+    const squatted = error as PipeSquattedError;
+    expect(squatted.code).toBe('PIPE_SQUATTED');
+    // The holder, as GetNamedPipeServerProcessId saw it, is the C program's process: the pid
+    // CreateProcessW gave node for the child, not this process.
+    expect(squatter.pid).toBeDefined();
+    expect(squatter.pid).not.toBe(process.pid);
+    expect(squatted.serverPid).toBe(squatter.pid);
+    expect(squatted.message).toContain(`held by process ${squatter.pid},`);
+  });
+
+  it('a bus member facing a squatter fails to open, the cause naming the squatter and its pid', async () => {
+    const name = uniqueName();
+    const squatter = spawn(exe['pipe-server'] as string, [`\\\\.\\pipe\\busway\\${name}`, '1'], { stdio: 'ignore' });
+    cleanup.push(() => squatter.kill());
+    await until(() => {
+      try {
+        waitNamedPipe(`\\\\.\\pipe\\busway\\${name}`, 1);
+        return true;
+      } catch {
+        return false; // not created yet: ERROR_FILE_NOT_FOUND
+      }
+    }, 20_000);
+    // One election round (openTimeout 1 ms): the squatter accepts a single client, then exits and
+    // frees the name, after which a second round would simply make this member the hub.
+    const transport = await createTransport(new URL(`pipe://${name}`), {
+      memberId: 7,
+      maxFrameSize: 1 << 20,
+      options: { openTimeout: 1, handshakeTimeout: 1000 },
+    });
+    cleanup.push(() => transport.close());
+    const error = await transport.open().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectionLostError);
+    const cause = (error as ConnectionLostError).cause;
+    expect(cause).toBeInstanceOf(PipeSquattedError);
+    expect((cause as PipeSquattedError).serverPid).toBe(squatter.pid);
   });
 
   it('a plain message-mode C client cannot join the hub pipe; the hub carries on', async () => {
@@ -146,12 +190,6 @@ describe('NamedPipeEndpoint', () => {
     const port = sharedCompletionPort();
     const raw = await NamedPipeClient.open(h.endpoint.path, false);
     cleanup.push(() => raw.closed || raw.close());
-    const prefixed = (f: Uint8Array): Buffer => {
-      const out = Buffer.alloc(4 + f.length);
-      out.writeUInt32BE(f.length);
-      out.set(f, 4);
-      return out;
-    };
     await port.write(raw, prefixed(PIPE_HELLO));
     const whole = prefixed(
       encodeEnvelope({ kind: FrameKind.Publish, origin: 9, sequence: 1, topic: 't', payload: new Uint8Array(500) }),
