@@ -24,8 +24,9 @@ export interface NamedPipeConnectionOptions {
   /** Bytes of writes in flight past which `send` throws `BufferFullError`. Default: 8 MiB. */
   readonly maxWriteBuffer: number;
   /**
-   * How long the rest of a message may take once its first part arrived, in milliseconds.
-   * Default: 5000.
+   * How long the rest of a message may take once its first part arrived, in milliseconds: a
+   * deadline for the whole message (later parts do not extend it), as `stallTimeout` is for a
+   * frame on the hub's links. Default: 5000.
    */
   readonly stallTimeout: number;
 }

@@ -22,7 +22,13 @@ export interface NamedPipeStreamLinkOptions {
   readonly readBufferSize: number;
   /** Bytes being written past which `send` throws `BufferFullError`. Default: 8 MiB. */
   readonly maxWriteBuffer: number;
-  /** How long a peer may stay silent in the middle of a frame, in milliseconds. Default: 5000. */
+  /**
+   * A frame, once its first byte has arrived, must be complete within this many milliseconds or
+   * the link is closed with `StalledFrameError`. A deadline for the whole frame, not a bound on
+   * silence: bytes trickling in do not restart it (a new frame does). The same option, with the
+   * same meaning and default, as the POSIX link's (core's `StreamFrameLink` `frameTimeout`).
+   * Also bounds how long `close()` waits for accepted frames to be written. Default: 5000.
+   */
   readonly stallTimeout: number;
 }
 
@@ -45,8 +51,8 @@ const PEER_GONE = new Set([
  * whatever is waiting, many frames at once, and frames sent while a write is in flight leave
  * together in the next `WriteFile`. Each call into the pipe file system is the expensive part (very much so under
  * Wine, where it is a round trip to wineserver). Incoming bytes go through `FrameDecoder`, which
- * checks every length before allocating; garbage, an oversized length or a frame left
- * half-written for `stallTimeout` closes this link only.
+ * checks every length before allocating; garbage, an oversized length or a frame not complete
+ * within `stallTimeout` of its first byte closes this link only.
  *
  * @example
  * ```ts
@@ -68,7 +74,12 @@ export class NamedPipeStreamLink implements FrameLink {
   #closeReason: { error: Error | undefined } | undefined;
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
   #drained: (() => void) | undefined;
-  readonly #deliver = (frame: Uint8Array): void => this.#sink?.onFrame(frame);
+  /** Frames decoded so far: tells whether the partial frame left after a read is a new one. */
+  #completed = 0;
+  readonly #deliver = (frame: Uint8Array): void => {
+    this.#completed += 1;
+    this.#sink?.onFrame(frame);
+  };
   readonly #onRead = (error: Error | undefined, result: OverlappedReadResult | undefined): void =>
     this.#read(error, result);
   readonly #onWritten = (error: Error | undefined): void => this.#written(error);
@@ -155,13 +166,15 @@ export class NamedPipeStreamLink implements FrameLink {
       this.#finish(error instanceof Win32Error && PEER_GONE.has(error.errno) ? undefined : error);
       return;
     }
+    const completedBefore = this.#completed;
     try {
       this.#decoder.push(result.bytes, this.#deliver);
     } catch (err) {
       this.#finish(err as Error);
       return;
     }
-    this.#armStallTimer();
+    if (this.#closed) return; // the sink closed the link from onFrame
+    this.#updateStallTimer(this.#completed !== completedBefore);
     this.#readNext();
   }
 
@@ -176,17 +189,27 @@ export class NamedPipeStreamLink implements FrameLink {
     else this.#drained?.();
   }
 
-  #armStallTimer(): void {
-    if (this.#stallTimer !== undefined) clearTimeout(this.#stallTimer);
-    this.#stallTimer = undefined;
-    if (this.#decoder.buffered === 0 || this.#closed) return;
-    // Restarted on every read: the bound is on silence mid-frame, not on a large frame's total time.
-    const received = this.#decoder.buffered;
-    this.#stallTimer = setTimeout(
-      () => this.#finish(new StalledFrameError(received, this.#options.stallTimeout)),
-      this.#options.stallTimeout,
-    );
+  /**
+   * The whole-frame deadline, as core's `StreamFrameLink` keeps it on POSIX: started by a frame's
+   * first byte, stopped when no partial frame is left, and restarted only when the partial frame
+   * is a new one (a read completed the previous frame). Not restarted by every read: a peer
+   * sending one byte just before each timeout would otherwise hold a frame buffer forever.
+   */
+  #updateStallTimer(completedAFrame: boolean): void {
+    if (this.#decoder.buffered === 0) {
+      if (this.#stallTimer !== undefined) clearTimeout(this.#stallTimer);
+      this.#stallTimer = undefined;
+    } else if (this.#stallTimer === undefined) {
+      this.#stallTimer = setTimeout(this.#onStalled, this.#options.stallTimeout);
+    } else if (completedAFrame) {
+      this.#stallTimer.refresh();
+    }
   }
+
+  readonly #onStalled = (): void => {
+    this.#stallTimer = undefined;
+    this.#finish(new StalledFrameError(this.#decoder.buffered, this.#options.stallTimeout));
+  };
 
   #finish(error: Error | undefined): void {
     if (this.#closed) return;

@@ -202,6 +202,83 @@ describe('NamedPipeEndpoint', () => {
     expect(Date.now() - started).toBeLessThan(1500);
   });
 
+  it('drops a member trickling a frame one byte every 50 ms once stallTimeout has passed since its first byte; others carry on', async () => {
+    const name = uniqueName();
+    const stallTimeout = 600;
+    const h = await hub(name, { stallTimeout });
+    const good = await new NamedPipeEndpoint(name).connect();
+    cleanup.push(() => good.close());
+    const back: Uint8Array[] = [];
+    good.start({ onFrame: (f) => back.push(f.slice()), onClose: () => {} });
+    await until(() => h.links.length === 1);
+    const port = sharedCompletionPort();
+    const raw = await NamedPipeClient.open(h.endpoint.path, false);
+    cleanup.push(() => raw.closed || raw.close());
+    await port.write(raw, prefixed(PIPE_HELLO));
+    await until(() => h.links.length === 2);
+    const trickler = h.links[1];
+    // 2 KB at one byte per 50 ms would take 100 s: only a deadline on the whole frame ends it.
+    const slow = prefixed(
+      encodeEnvelope({ kind: FrameKind.Publish, origin: 9, sequence: 1, topic: 't', payload: new Uint8Array(2000) }),
+    );
+    const written: number[] = [];
+    for (const byte of slow) {
+      // Bounded, so that a link that is never dropped fails the assertions below, not the timeout.
+      if (trickler?.closed.length !== 0 || Date.now() - (written[0] ?? Date.now()) > stallTimeout * 4) break;
+      try {
+        await port.write(raw, Uint8Array.of(byte));
+      } catch {
+        break; // the hub closed its end between our check and this write
+      }
+      written.push(Date.now());
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const closedAt = Date.now();
+    expect(trickler?.closed[0]).toBeInstanceOf(StalledFrameError);
+    const elapsed = closedAt - (written[0] ?? closedAt);
+    // Not before the deadline, and not long after it (timer and Wine scheduling slack).
+    expect(elapsed).toBeGreaterThanOrEqual(stallTimeout - 50);
+    expect(elapsed).toBeLessThan(stallTimeout + 700);
+    // Bytes kept arriving right up to the drop: it was not silence that ended the link.
+    expect(written.length).toBeGreaterThanOrEqual(8);
+    expect(closedAt - (written.at(-1) ?? 0)).toBeLessThan(400);
+    // The hub still serves the other member, both ways.
+    good.send(frame('still here'));
+    await until(() => h.links[0]?.frames.length === 1);
+    h.links[0]?.link.send(frame('so is the hub'));
+    await until(() => back.length === 1);
+    expect(h.links[0]?.closed).toHaveLength(0);
+  });
+
+  it('the deadline is per frame: frames that each complete in time pass, though a partial frame is always pending', async () => {
+    const name = uniqueName();
+    const stallTimeout = 600;
+    const h = await hub(name, { stallTimeout });
+    const port = sharedCompletionPort();
+    const raw = await NamedPipeClient.open(h.endpoint.path, false);
+    cleanup.push(() => raw.closed || raw.close());
+    await port.write(raw, prefixed(PIPE_HELLO));
+    await until(() => h.links.length === 1);
+    const frames = [1, 2, 3, 4, 5].map((n) => frame(`frame-${n}`));
+    const stream = Buffer.concat(frames.map(prefixed));
+    // Cut in the middle of each frame: every write completes one frame and starts the next, so
+    // some frame is unfinished for the whole 1.5 s, four times longer than one frame takes.
+    const cuts = [0];
+    let at = 0;
+    for (const f of frames) {
+      cuts.push(at + Math.floor((4 + f.length) / 2));
+      at += 4 + f.length;
+    }
+    cuts.push(stream.length);
+    for (let i = 1; i < cuts.length; i += 1) {
+      await port.write(raw, stream.subarray(cuts[i - 1], cuts[i]));
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await until(() => h.links[0]?.frames.length === 5);
+    expect(h.links[0]?.frames).toEqual(frames);
+    expect(h.links[0]?.closed).toHaveLength(0);
+  });
+
   it('closes a member that announces a frame over the limit; others carry on', async () => {
     const name = uniqueName();
     const h = await hub(name, { maxFrameSize: 4096, readBufferSize: 1024 });
