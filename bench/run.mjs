@@ -144,15 +144,32 @@ const fmt = (n, digits = 0) =>
         : n.toFixed(digits);
 const GOAL_LABEL = { msgsPerSec: 'msgs/s', mbPerSec: 'MB/s', p50Us: 'p50 µs', p99Us: 'p99 µs' };
 
-/** "met"/"MISSED" against a goal like { metric: 'mbPerSec', atLeast: 1000 } or { metric: 'p50Us', below: 5 }. */
-function goalText(r) {
-  const g = r.goal;
-  if (g === undefined) return '';
-  const v = r[g.metric];
-  const want = g.atLeast !== undefined ? `≥ ${fmt(g.atLeast)}` : `< ${g.below}`;
-  if (v === undefined) return `${want} ${GOAL_LABEL[g.metric]}: n/a`;
-  const met = g.atLeast !== undefined ? v >= g.atLeast : v < g.below;
-  return `${want} ${GOAL_LABEL[g.metric]}: ${met ? 'met' : 'MISSED'}`;
+/**
+ * "met"/"MISSED" for a scenario's goal, or each of its goals (an array). A goal is absolute,
+ * `{ metric: 'mbPerSec', atLeast: 1000 }` or `{ metric: 'p50Us', below: 5 }`, or relative to
+ * another scenario of the same group in the same run, `{ vs: 'net tcp', metric: 'msgsPerSec',
+ * atLeast: 1.5 }` or `{ vs: 'net tcp', metric: 'p50Us', atMost: 1.2 }`, with an optional short
+ * `label` for that scenario.
+ */
+function goalText(r, rows) {
+  if (r.goal === undefined) return '';
+  return [r.goal]
+    .flat()
+    .map((g) => {
+      const v = r[g.metric];
+      if (g.vs !== undefined) {
+        const other = rows.find((o) => o.name === g.vs)?.[g.metric];
+        const want = `${g.atLeast !== undefined ? `≥ ${g.atLeast}` : `≤ ${g.atMost}`}× ${g.label ?? g.vs}`;
+        if (v === undefined || !other) return `${want}: n/a`;
+        const ratio = v / other;
+        return `${want}: ${(g.atLeast !== undefined ? ratio >= g.atLeast : ratio <= g.atMost) ? 'met' : 'MISSED'}`;
+      }
+      const want = g.atLeast !== undefined ? `≥ ${fmt(g.atLeast)}` : `< ${g.below}`;
+      if (v === undefined) return `${want} ${GOAL_LABEL[g.metric]}: n/a`;
+      const met = g.atLeast !== undefined ? v >= g.atLeast : v < g.below;
+      return `${want} ${GOAL_LABEL[g.metric]}: ${met ? 'met' : 'MISSED'}`;
+    })
+    .join('; ');
 }
 
 /** Ratio against the baseline: throughput × for throughput groups, p50 × for latency groups (lower is better). */
@@ -181,7 +198,7 @@ for (const group of Object.keys(GROUPS).filter((g) => groupsRun.has(g))) {
     ['scenario', 'msgs/s', 'MB/s', 'p50 µs', 'p99 µs', 'vs baseline', 'goal'],
     ...rows.map((r) =>
       r.error || r.skipped
-        ? [r.name, r.error ? `failed: ${r.error}` : `skipped: ${r.skipped}`, '', '', '', '', goalText(r)]
+        ? [r.name, r.error ? `failed: ${r.error}` : `skipped: ${r.skipped}`, '', '', '', '', goalText(r, rows)]
         : [
             r.name,
             fmt(r.msgsPerSec),
@@ -189,7 +206,7 @@ for (const group of Object.keys(GROUPS).filter((g) => groupsRun.has(g))) {
             fmt(r.p50Us, 1),
             fmt(r.p99Us, 1),
             ratioText(r, base, better),
-            goalText(r),
+            goalText(r, rows),
           ],
     ),
   ]);

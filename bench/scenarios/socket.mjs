@@ -28,9 +28,16 @@ const tcp = await busTransport({
   drainBelow: 256 * 1024,
 });
 
+// Issue 4's goals, checked in the table against the peers of the same run.
+const ONE_WAY_GOALS = [
+  { vs: 'net tcp', metric: 'msgsPerSec', atLeast: 1 },
+  { vs: 'zeromq tcp:// push/pull', label: 'zeromq', metric: 'msgsPerSec', atLeast: 1.5 },
+];
+const ROUND_TRIP_GOAL = { vs: 'net tcp', metric: 'p50Us', atMost: 1.2 };
+
 export const scenarios = [
-  { name: 'busway tcp://', group: 'tcp-one-way', run: (ctx) => busOneWay(tcp, ctx) },
-  { name: 'busway tcp://', group: 'tcp-round-trip', run: (ctx) => busRoundTrip(tcp, ctx) },
+  { name: 'busway tcp://', group: 'tcp-one-way', goal: ONE_WAY_GOALS, run: (ctx) => busOneWay(tcp, ctx) },
+  { name: 'busway tcp://', group: 'tcp-round-trip', goal: ROUND_TRIP_GOAL, run: (ctx) => busRoundTrip(tcp, ctx) },
   { name: 'busway tcp:// transport only', group: 'tcp-one-way', run: (ctx) => transportOneWay(tcp, ctx) },
   { name: 'busway tcp:// transport only', group: 'tcp-round-trip', run: (ctx) => transportRoundTrip(tcp, ctx) },
 ];
