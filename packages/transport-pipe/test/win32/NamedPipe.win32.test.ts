@@ -1,16 +1,14 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { FrameTooLargeError } from '@busway/core';
 import { currentUserSid, Win32Error } from '@busway/win32';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConnectTimeoutError } from '../../src/errors.js';
 import { NamedPipeClient } from '../../src/win32/NamedPipeClient.js';
 import type { NamedPipeConnection } from '../../src/win32/NamedPipeConnection.js';
 import { NamedPipeServer } from '../../src/win32/NamedPipeServer.js';
-import { buildFixtures } from './buildFixtures.js';
+import { cleanupAfterEach, fixturesBeforeAll, uniqueName } from './pipeTestHarness.js';
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8');
-const uniqueName = (): string => `busway-test-${process.pid}-${randomBytes(4).toString('hex')}`;
 
 interface Run {
   lines: string[];
@@ -53,17 +51,11 @@ function run(exe: string, args: string[]): Run {
 }
 
 describe('NamedPipeServer / NamedPipeClient in message mode, against plain Win32 programs in C', () => {
-  let exe: Record<string, string>;
-  const cleanup: Array<() => unknown> = [];
-  beforeAll(async () => {
-    exe = await buildFixtures(['pipe-client', 'pipe-server']);
-  }, 120_000);
-  afterEach(async () => {
-    for (const c of cleanup.splice(0)) await c();
-  });
+  const exe = fixturesBeforeAll(['pipe-client', 'pipe-server']);
+  const cleanup = cleanupAfterEach();
 
   it('a C client exchanges messages with NamedPipeServer, long ones in parts both ways', async () => {
-    const name = uniqueName();
+    const name = uniqueName('busway-test');
     const received: string[] = [];
     let client: NamedPipeConnection | undefined;
     // A 16-byte read buffer on our side too: the client's long message reaches us through ERROR_MORE_DATA.
@@ -103,7 +95,7 @@ describe('NamedPipeServer / NamedPipeClient in message mode, against plain Win32
   });
 
   it('NamedPipeClient exchanges messages with a C server, long ones in parts both ways', async () => {
-    const name = uniqueName();
+    const name = uniqueName('busway-test');
     const s = run(exe['pipe-server'] as string, [`\\\\.\\pipe\\${name}`, '2']);
     await s.waitFor('ready');
     const connection = await NamedPipeClient.connect(name, { readBufferSize: 16 });
@@ -121,7 +113,7 @@ describe('NamedPipeServer / NamedPipeClient in message mode, against plain Win32
   });
 
   it('refuses to share a name another server already owns (FILE_FLAG_FIRST_PIPE_INSTANCE)', async () => {
-    const name = uniqueName();
+    const name = uniqueName('busway-test');
     const owner = NamedPipeServer.listen(name, () => {});
     cleanup.push(() => owner.close());
     let error: unknown;
@@ -135,7 +127,7 @@ describe('NamedPipeServer / NamedPipeClient in message mode, against plain Win32
   });
 
   it('grants the current user and SYSTEM only: the DACL read back from the live pipe', async () => {
-    const server = NamedPipeServer.listen(uniqueName(), () => {});
+    const server = NamedPipeServer.listen(uniqueName('busway-test'), () => {});
     cleanup.push(() => server.close());
     const dacl = server.readDacl();
     // Wine stores and returns the DACL faithfully but does not enforce every access check, so
@@ -149,7 +141,7 @@ describe('NamedPipeServer / NamedPipeClient in message mode, against plain Win32
   });
 
   it('closes only the connection that sends an oversized message', async () => {
-    const name = uniqueName();
+    const name = uniqueName('busway-test');
     const closes: Array<Error | undefined> = [];
     const got: string[] = [];
     const accepted: NamedPipeConnection[] = [];
@@ -182,7 +174,7 @@ describe('NamedPipeServer / NamedPipeClient in message mode, against plain Win32
   });
 
   it('a client finding every instance busy retries, then fails with ConnectTimeoutError', async () => {
-    const name = uniqueName();
+    const name = uniqueName('busway-test');
     const accepted: NamedPipeConnection[] = [];
     const server = NamedPipeServer.listen(name, (c) => accepted.push(c), { maxInstances: 1 });
     cleanup.push(
@@ -197,7 +189,7 @@ describe('NamedPipeServer / NamedPipeClient in message mode, against plain Win32
   });
 
   it('a client finding every instance busy gets in once one is freed, within its timeout', async () => {
-    const name = uniqueName();
+    const name = uniqueName('busway-test');
     const accepted: NamedPipeConnection[] = [];
     const server = NamedPipeServer.listen(
       name,

@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { ConnectionLostError, FrameError, FrameKind } from '@busway/core';
 import { AddressInUseError, encodeEnvelope, type FrameLink, type HubListener } from '@busway/core/internal';
 import { currentUserSid, waitNamedPipe } from '@busway/win32';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createTransport } from '../../src/createTransport.js';
 import { PipeSquattedError, StalledFrameError } from '../../src/errors.js';
 import { PIPE_HELLO } from '../../src/win32/HandshakeLink.js';
@@ -11,9 +10,8 @@ import { sharedCompletionPort } from '../../src/win32/sharedCompletionPort.js';
 import { NamedPipeClient } from '../../src/win32/NamedPipeClient.js';
 import { NamedPipeEndpoint } from '../../src/win32/NamedPipeEndpoint.js';
 import { NamedPipeServer } from '../../src/win32/NamedPipeServer.js';
-import { buildFixtures } from './buildFixtures.js';
+import { cleanupAfterEach, fixturesBeforeAll, uniqueName, until } from './pipeTestHarness.js';
 
-const uniqueName = (): string => `ep-${process.pid}-${randomBytes(4).toString('hex')}`;
 const frame = (topic: string): Uint8Array => encodeEnvelope({ kind: FrameKind.Publish, origin: 5, sequence: 1, topic });
 /** A frame behind core's 4-byte big-endian length prefix, as a member writes it into the pipe. */
 const prefixed = (f: Uint8Array): Buffer => {
@@ -23,23 +21,9 @@ const prefixed = (f: Uint8Array): Buffer => {
   return out;
 };
 
-async function until(check: () => boolean, timeout = 5000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 describe('NamedPipeEndpoint', () => {
-  let exe: Record<string, string>;
-  const cleanup: Array<() => unknown> = [];
-  beforeAll(async () => {
-    exe = await buildFixtures(['pipe-client', 'pipe-server']);
-  }, 120_000);
-  afterEach(async () => {
-    for (const c of cleanup.splice(0)) await c();
-  });
+  const exe = fixturesBeforeAll(['pipe-client', 'pipe-server']);
+  const cleanup = cleanupAfterEach();
 
   async function hub(name: string, options = {}) {
     const endpoint = new NamedPipeEndpoint(name, options);
@@ -54,7 +38,7 @@ describe('NamedPipeEndpoint', () => {
   }
 
   it('carries frames both ways after the handshake and reports the client pid', async () => {
-    const name = uniqueName();
+    const name = uniqueName('ep');
     const h = await hub(name);
     expect(h.endpoint.path).toBe(`\\\\.\\pipe\\busway\\${name}`);
     const member = await new NamedPipeEndpoint(name).connect();
@@ -72,13 +56,13 @@ describe('NamedPipeEndpoint', () => {
   });
 
   it('a second member cannot also become hub: AddressInUseError', async () => {
-    const name = uniqueName();
+    const name = uniqueName('ep');
     await hub(name);
     await expect(new NamedPipeEndpoint(name).listen(() => {})).rejects.toBeInstanceOf(AddressInUseError);
   });
 
   it('the hub pipe grants the current user and SYSTEM only (DACL read back from the live pipe)', async () => {
-    const h = await hub(uniqueName());
+    const h = await hub(uniqueName('ep'));
     const dacl = h.endpoint.readDacl() ?? '';
     // Read back, not enforced: Wine keeps the DACL but does not run every access check.
     const trustees = (dacl.match(/\([^)]*\)/g) ?? []).map((ace) => ace.slice(ace.lastIndexOf(';') + 1, -1)).sort();
@@ -87,7 +71,7 @@ describe('NamedPipeEndpoint', () => {
   });
 
   it('a squatter that does not speak busway is reported with its pid, not joined (PipeSquattedError)', async () => {
-    const name = uniqueName();
+    const name = uniqueName('ep');
     // A plain C server takes the busway pipe name first: it echoes whatever it is sent.
     const squatter = spawn(exe['pipe-server'] as string, [`\\\\.\\pipe\\busway\\${name}`, '1'], { stdio: 'ignore' });
     cleanup.push(() => squatter.kill());
@@ -115,7 +99,7 @@ describe('NamedPipeEndpoint', () => {
   });
 
   it('a bus member facing a squatter fails to open, the cause naming the squatter and its pid', async () => {
-    const name = uniqueName();
+    const name = uniqueName('ep');
     const squatter = spawn(exe['pipe-server'] as string, [`\\\\.\\pipe\\busway\\${name}`, '1'], { stdio: 'ignore' });
     cleanup.push(() => squatter.kill());
     await until(() => {
@@ -142,7 +126,7 @@ describe('NamedPipeEndpoint', () => {
   });
 
   it('a plain message-mode C client cannot join the hub pipe; the hub carries on', async () => {
-    const name = uniqueName();
+    const name = uniqueName('ep');
     const h = await hub(name);
     const client = spawn(exe['pipe-client'] as string, [h.endpoint.path, 'hello from C'], {
       stdio: ['ignore', 'pipe', 'ignore'],
@@ -164,7 +148,7 @@ describe('NamedPipeEndpoint', () => {
   });
 
   it('drops a client whose first bytes are not the hello, and one that stays silent', async () => {
-    const name = uniqueName();
+    const name = uniqueName('ep');
     const h = await hub(name, { handshakeTimeout: 300 });
     const port = sharedCompletionPort();
     const rude = await NamedPipeClient.open(h.endpoint.path, false);
@@ -185,7 +169,7 @@ describe('NamedPipeEndpoint', () => {
   });
 
   it('drops a member that sends half a frame and then nothing, within stallTimeout', async () => {
-    const name = uniqueName();
+    const name = uniqueName('ep');
     const h = await hub(name, { stallTimeout: 300 });
     const port = sharedCompletionPort();
     const raw = await NamedPipeClient.open(h.endpoint.path, false);
@@ -203,7 +187,7 @@ describe('NamedPipeEndpoint', () => {
   });
 
   it('drops a member trickling a frame one byte every 50 ms once stallTimeout has passed since its first byte; others carry on', async () => {
-    const name = uniqueName();
+    const name = uniqueName('ep');
     const stallTimeout = 600;
     const h = await hub(name, { stallTimeout });
     const good = await new NamedPipeEndpoint(name).connect();
@@ -251,7 +235,7 @@ describe('NamedPipeEndpoint', () => {
   });
 
   it('the deadline is per frame: frames that each complete in time pass, though a partial frame is always pending', async () => {
-    const name = uniqueName();
+    const name = uniqueName('ep');
     const stallTimeout = 600;
     const h = await hub(name, { stallTimeout });
     const port = sharedCompletionPort();
@@ -280,7 +264,7 @@ describe('NamedPipeEndpoint', () => {
   });
 
   it('closes a member that announces a frame over the limit; others carry on', async () => {
-    const name = uniqueName();
+    const name = uniqueName('ep');
     const h = await hub(name, { maxFrameSize: 4096, readBufferSize: 1024 });
     const bad = await new NamedPipeEndpoint(name).connect();
     const good = await new NamedPipeEndpoint(name).connect();
@@ -303,7 +287,7 @@ describe('NamedPipeEndpoint', () => {
 
 describe('NamedPipeEndpoint at scale', () => {
   it('a hub with 100 members keeps one read pending per member on one completion-port thread', async () => {
-    const name = uniqueName();
+    const name = uniqueName('ep');
     const endpoint = new NamedPipeEndpoint(name);
     const received = new Set<FrameLink>();
     const listener = await endpoint.listen((link) =>

@@ -9,7 +9,6 @@
  * enforce the flag (its CreateNamedPipeW drops PIPE_REJECT_REMOTE_CLIENTS), and neither Windows
  * nor Wine reports it back from a live pipe (GetNamedPipeInfo gives only the end and the type).
  */
-import { randomBytes } from 'node:crypto';
 import type { Transport } from '@busway/core';
 import { namedPipeModes, PipeMode, type NamedPipeOptions } from '@busway/win32';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -17,6 +16,7 @@ import type * as Win32 from '@busway/win32';
 import { createTransport } from '../../src/createTransport.js';
 import { NamedPipeClient } from '../../src/win32/NamedPipeClient.js';
 import { NamedPipeServer } from '../../src/win32/NamedPipeServer.js';
+import { uniqueName, until } from './pipeTestHarness.js';
 
 const created = vi.hoisted(() => [] as Array<{ path: string; options: NamedPipeOptions }>);
 
@@ -30,16 +30,6 @@ vi.mock('@busway/win32', async (importOriginal) => {
     },
   };
 });
-
-const uniqueName = (): string => `remote-${process.pid}-${randomBytes(4).toString('hex')}`;
-
-async function until(check: () => boolean, timeout = 5000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Whether each instance created for `path` so far rejects remote clients, in creation order. */
 function rejectsRemote(path: string): boolean[] {
@@ -67,14 +57,14 @@ describe('remote clients of a pipe:// hub', () => {
   }
 
   it('by default every instance is created with PIPE_REJECT_REMOTE_CLIENTS', async () => {
-    const path = await hubAndMember(uniqueName(), {});
+    const path = await hubAndMember(uniqueName('remote'), {});
     expect(rejectsRemote(path).every(Boolean)).toBe(true);
     // The first instance still claims the name for itself.
     expect(created.find((c) => c.path === path)?.options.firstInstance).toBe(true);
   });
 
   it('acceptRemoteClients: true creates every instance without it', async () => {
-    const path = await hubAndMember(uniqueName(), { acceptRemoteClients: true });
+    const path = await hubAndMember(uniqueName('remote'), { acceptRemoteClients: true });
     const flags = rejectsRemote(path);
     expect(flags.length).toBeGreaterThanOrEqual(2);
     expect(flags.some(Boolean)).toBe(false);
@@ -82,12 +72,12 @@ describe('remote clients of a pipe:// hub', () => {
   });
 
   it('only true opens it: a truthy non-boolean (say, from an environment string) still rejects', async () => {
-    const path = await hubAndMember(uniqueName(), { acceptRemoteClients: 'false' });
+    const path = await hubAndMember(uniqueName('remote'), { acceptRemoteClients: 'false' });
     expect(rejectsRemote(path).every(Boolean)).toBe(true);
   });
 
   it('allowRemote (joining remote hubs) does not open the local hub to remote clients', async () => {
-    const path = await hubAndMember(uniqueName(), { allowRemote: true });
+    const path = await hubAndMember(uniqueName('remote'), { allowRemote: true });
     expect(rejectsRemote(path).every(Boolean)).toBe(true);
   });
 });
@@ -98,7 +88,7 @@ describe('remote clients of a standalone NamedPipeServer', () => {
     [{ acceptRemoteClients: false }, true],
     [{ acceptRemoteClients: true }, false],
   ])('options %j: instances reject remote clients = %s', async (options, rejected) => {
-    const name = `\\\\.\\pipe\\${uniqueName()}`;
+    const name = `\\\\.\\pipe\\${uniqueName('remote')}`;
     const server = NamedPipeServer.listen(name, (c) => c.start({ onFrame: () => {}, onClose: () => {} }), options);
     try {
       const client = await NamedPipeClient.connect(name);
