@@ -15,6 +15,31 @@ describe('payload codecs', () => {
     expect(rawCodec.decode(rawCodec.encode(new Uint8Array([9, 8])))).toEqual(new Uint8Array([9, 8]));
   });
 
+  it('msgpack decodes exactly the bytes of a payload in a shared buffer, whichever buffers alternate', () => {
+    // Payloads are views into a socket read or a reader's run, with other frames around them.
+    const a = msgpackCodec.encode({ n: 1 });
+    const b = msgpackCodec.encode('second');
+    const shared = new Uint8Array(64).fill(0xc1); // 0xc1: a byte msgpack never uses
+    shared.set(a, 3);
+    shared.set(b, 20);
+    const other = new Uint8Array(32).fill(0xc1);
+    other.set(b, 7);
+    expect(msgpackCodec.decode(shared.subarray(3, 3 + a.length))).toEqual({ n: 1 });
+    expect(msgpackCodec.decode(other.subarray(7, 7 + b.length))).toBe('second');
+    expect(msgpackCodec.decode(shared.subarray(20, 20 + b.length))).toBe('second');
+    // The buffer is read as it is now, not as it was when first decoded from.
+    shared.set(msgpackCodec.encode(42), 3);
+    expect(msgpackCodec.decode(shared.subarray(3, 4))).toBe(42);
+    // Bytes of the buffer past the payload's end are not the payload's.
+    expect(() => msgpackCodec.decode(shared.subarray(3, 3 + a.length - 1))).toThrow(CodecError);
+    expect(() => msgpackCodec.decode(shared.subarray(20, 20 + b.length + 1))).toThrow(CodecError);
+    expect(() => msgpackCodec.decode(shared.subarray(5, 5))).toThrow(CodecError);
+    // A large buffer (a reassembled message) decodes too.
+    const big = new Uint8Array(5 * 1024 * 1024 + 16);
+    big.set(a, big.length - a.length);
+    expect(msgpackCodec.decode(big.subarray(big.length - a.length))).toEqual({ n: 1 });
+  });
+
   it('raw decode copies, even from a Node Buffer view', () => {
     const backing = Buffer.from([1, 2, 3, 4]);
     const view = backing.subarray(1, 3);
