@@ -137,7 +137,11 @@ export class NamedPipeStreamLink implements FrameLink {
     if (this.#inFlight === 0) this.#flush();
   }
 
-  /** Close; frames already accepted are written first (bounded by `stallTimeout`). Idempotent. */
+  /**
+   * Close; frames already accepted are written first (bounded by `stallTimeout`). With an error,
+   * nothing more is written: unsent frames are dropped and the write in flight is cancelled.
+   * Idempotent.
+   */
   close(error?: Error): void {
     if (this.#closed) return;
     this.#finish(error);
@@ -224,7 +228,10 @@ export class NamedPipeStreamLink implements FrameLink {
       this.#batch = [];
       this.#batchBytes = 0;
     }
-    if (this.#inFlight > 0 || this.#batch.length > 0) {
+    // Only an orderly close waits for the write in flight. A close with an error drops the link
+    // (a peer that stalled, sent garbage or stopped reading): waiting would keep its pipe
+    // instance up to stallTimeout for bytes it will not use; closing the handle cancels the write.
+    if (error === undefined && (this.#inFlight > 0 || this.#batch.length > 0)) {
       const timer = setTimeout(closeHandle, this.#options.stallTimeout);
       this.#drained = () => {
         clearTimeout(timer);
