@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { allocateBytes } from './byte-slab.js';
 import { FrameError, FrameTooLargeError } from './errors.js';
 
 /** First two bytes of every envelope: ASCII "BW". */
@@ -195,7 +196,7 @@ export function encodeEnvelope(init: EnvelopeInit): Uint8Array {
     init.headers !== undefined && Object.keys(init.headers).length > 0 ? encodeHeaders(init.headers) : EMPTY;
   const payload = init.payload ?? EMPTY;
   const fragmentCount = init.fragmentCount ?? 1;
-  const frame = allocateFrame(ENVELOPE_HEADER_SIZE + topic.length + headers.length + payload.length);
+  const frame = allocateBytes(ENVELOPE_HEADER_SIZE + topic.length + headers.length + payload.length);
   frame[0] = ENVELOPE_MAGIC >>> 8;
   frame[1] = ENVELOPE_MAGIC & 0xff;
   frame[2] = ENVELOPE_VERSION;
@@ -342,28 +343,6 @@ function writeU32(b: Uint8Array, at: number, value: number): void {
   b[at + 1] = (value >>> 16) & 0xff;
   b[at + 2] = (value >>> 8) & 0xff;
   b[at + 3] = value & 0xff;
-}
-
-const SLAB_SIZE = 256 * 1024;
-const SLAB_MAX_FRAME = 16 * 1024;
-let slab = new Uint8Array(SLAB_SIZE);
-let slabUsed = 0;
-
-/**
- * Room for one small frame, carved from a shared slab: a fresh ArrayBuffer per frame costs more
- * than the rest of the encoding. Frames are views (`byteOffset` is not 0): code that hands a frame
- * to the OS must use the view, never `frame.buffer` whole.
- */
-function allocateFrame(size: number): Uint8Array {
-  if (size > SLAB_MAX_FRAME) return new Uint8Array(size);
-  if (slabUsed + size > SLAB_SIZE) {
-    slab = new Uint8Array(SLAB_SIZE);
-    slabUsed = 0;
-  }
-  const frame = new Uint8Array(slab.buffer, slabUsed, size);
-  // Keep the next frame 8-byte aligned, which typed-array views over a copy may want.
-  slabUsed = (slabUsed + size + 7) & ~7;
-  return frame;
 }
 
 const topicCache = new Map<string, Uint8Array>();

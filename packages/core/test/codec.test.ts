@@ -1,3 +1,4 @@
+import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { codecFor, jsonCodec, msgpackCodec, rawCodec } from '../src/codec.js';
 import { PayloadEncoding } from '../src/envelope.js';
@@ -38,6 +39,22 @@ describe('payload codecs', () => {
     const big = new Uint8Array(5 * 1024 * 1024 + 16);
     big.set(a, big.length - a.length);
     expect(msgpackCodec.decode(big.subarray(big.length - a.length))).toEqual({ n: 1 });
+  });
+
+  it('msgpack writes binary values as the same bin 8/16/32 bytes msgpackr writes', () => {
+    const reference = new Packr({ useRecords: false, moreTypes: false });
+    for (const size of [0, 1, 255, 256, 65_535, 65_536, 70_000]) {
+      const value = Uint8Array.from({ length: size }, (_, i) => (i * 7) & 0xff);
+      const encoded = msgpackCodec.encode(value);
+      expect(Buffer.from(encoded).equals(Buffer.from(reference.pack(value))), `${size} bytes`).toBe(true);
+      expect([...(msgpackCodec.decode(encoded) as Uint8Array)]).toEqual([...value]);
+    }
+    // A Buffer, and a view that does not start its buffer, encode their own bytes only.
+    const backing = Buffer.from([9, 1, 2, 3, 9]);
+    expect([...msgpackCodec.encode(backing.subarray(1, 4))]).toEqual([0xc4, 3, 1, 2, 3]);
+    expect([...msgpackCodec.encode(new Uint8Array(backing.buffer, backing.byteOffset + 1, 2))]).toEqual([
+      0xc4, 2, 1, 2,
+    ]);
   });
 
   it('raw decode copies, even from a Node Buffer view', () => {
