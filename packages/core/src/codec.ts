@@ -36,6 +36,8 @@ let wholeView: Uint8Array | undefined;
 const WHOLE_VIEW_MAX_BYTES = 4 * 1024 * 1024;
 
 function unpackPayload(bytes: Uint8Array): unknown {
+  const binary = unpackBinary(bytes);
+  if (binary !== undefined) return binary;
   const buffer = bytes.buffer;
   // Empty: msgpackr reads `end: 0` as "to the end", so leave it to the plain path, which rejects it.
   if (bytes.length === 0 || buffer.byteLength > WHOLE_VIEW_MAX_BYTES) return packr.unpack(bytes);
@@ -73,6 +75,38 @@ function packBinary(value: Uint8Array): Uint8Array {
   }
   out.set(value, header);
   return out;
+}
+
+/**
+ * A payload that is one msgpack bin value and nothing else, as a copy; `undefined` for anything
+ * else (msgpackr decodes it, and rejects what is malformed). The counterpart of `packBinary`.
+ */
+function unpackBinary(bytes: Uint8Array): Uint8Array | undefined {
+  const n = bytes.length;
+  if (n < 2) return undefined;
+  let header: number;
+  let length: number;
+  switch (bytes[0]) {
+    case 0xc4:
+      header = 2;
+      length = bytes[1] as number;
+      break;
+    case 0xc5:
+      header = 3;
+      length = ((bytes[1] as number) << 8) | (bytes[2] as number);
+      break;
+    case 0xc6:
+      header = 5;
+      length =
+        (bytes[1] as number) * 0x1000000 +
+        (((bytes[2] as number) << 16) | ((bytes[3] as number) << 8) | (bytes[4] as number));
+      break;
+    default:
+      return undefined;
+  }
+  if (header + length !== n) return undefined;
+  // The typed-array slice, which copies, whatever `bytes` is (a Buffer's own slice is a view).
+  return Uint8Array.prototype.slice.call(bytes, header);
 }
 
 /**

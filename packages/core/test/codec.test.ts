@@ -57,6 +57,19 @@ describe('payload codecs', () => {
     ]);
   });
 
+  it('msgpack decodes a binary payload as a copy, and rejects one that is cut short or followed by more', () => {
+    const encoded = msgpackCodec.encode(new Uint8Array([5, 6, 7]));
+    const frame = new Uint8Array([0xee, ...encoded, 0xee]);
+    const payload = frame.subarray(1, 1 + encoded.length);
+    const decoded = msgpackCodec.decode(payload) as Uint8Array;
+    frame[3] = 99; // the transport reuses its buffer after delivery
+    expect([...decoded]).toEqual([5, 6, 7]);
+    expect(() => msgpackCodec.decode(encoded.subarray(0, encoded.length - 1))).toThrow(CodecError);
+    expect(() => msgpackCodec.decode(frame.subarray(1, 2 + encoded.length))).toThrow(CodecError);
+    expect(() => msgpackCodec.decode(new Uint8Array([0xc5, 0x00]))).toThrow(CodecError);
+    expect(() => msgpackCodec.decode(new Uint8Array([0xc6, 0, 0, 1]))).toThrow(CodecError);
+  });
+
   it('raw decode copies, even from a Node Buffer view', () => {
     const backing = Buffer.from([1, 2, 3, 4]);
     const view = backing.subarray(1, 3);
