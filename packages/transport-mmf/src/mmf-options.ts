@@ -28,10 +28,12 @@ export type MmfTransportOptions = Readonly<
     /** Milliseconds a sleeping reader waits before re-checking on its own. Default: 1000. */
     idleCheckMs: number;
     /**
-     * Milliseconds a reader keeps polling (without system calls) after the last record before it
-     * sleeps in the kernel; trades CPU after traffic for latency. Measured on a loaded 2-core box,
-     * spinning made round trips slower (both ends compete for the cores), hence off by default.
-     * Default: 0 (sleep at once).
+     * Milliseconds a reader keeps polling (without system calls, yielding the CPU between polls)
+     * after the last record it read or the last frame this member sent, before it sleeps in the
+     * kernel. Waking a sleeping reader costs a system call and a worker-thread hop (tens of µs);
+     * a stream or a request/reply exchange that keeps within this window never sleeps. Costs up to
+     * this much CPU after each burst of traffic; an idle member costs nothing. `0`: sleep at once.
+     * Default: 0.1.
      */
     spinMs: number;
     /** Milliseconds to wait for a concurrent creator to initialise the ring. Default: 2000. */
@@ -60,6 +62,12 @@ export interface ResolvedMmfOptions {
   readonly overflow: 'lose' | 'wait';
   readonly waitTimeoutMs: number;
 }
+
+/**
+ * Default `spinMs`: long enough to span a bus round trip's turnaround and the gap between a
+ * publisher's bursts, short enough that a member costs at most 0.1 ms of CPU per burst.
+ */
+const DEFAULT_SPIN_MS = 0.1;
 
 const UNITS: Record<string, number> = {
   '': 1,
@@ -126,7 +134,12 @@ export function resolveMmfOptions(url: URL, options: Readonly<Record<string, unk
     abandonAfterMs: positive(merged.abandonAfterMs, 'abandonAfterMs') ?? 500,
     idleCheckMs: positive(merged.idleCheckMs, 'idleCheckMs') ?? 1000,
     initTimeoutMs: positive(merged.initTimeoutMs, 'initTimeoutMs') ?? 2000,
-    spinMs: merged.spinMs === undefined || Number(merged.spinMs) === 0 ? 0 : (positive(merged.spinMs, 'spinMs') ?? 0),
+    spinMs:
+      merged.spinMs === undefined
+        ? DEFAULT_SPIN_MS
+        : Number(merged.spinMs) === 0
+          ? 0
+          : (positive(merged.spinMs, 'spinMs') ?? 0),
   };
 }
 

@@ -66,10 +66,24 @@ export class MmfTransport implements Transport {
   #pendingSince = -1;
   /** With overflow=wait: the last send still waiting for room, so later ones queue behind it. */
   #waiting: Promise<void> | undefined;
-  /** When the reader last found nothing to read, or -1 while records flow. */
-  #idleSince = -1;
+  /**
+   * Until when (performance.now() ms) the reader keeps polling instead of sleeping: `spinMs` past
+   * the last record it read or the last frame this member sent (a reply usually follows a send).
+   */
+  #activeUntil = 0;
+  /** A frame was sent since the reader last polled: extend the spin window. */
+  #sent = false;
+  /** The reader waits on the doorbell (a wait is in flight); a send may take it over by polling. */
+  #sleeping = false;
+  /** A poll is scheduled (setImmediate or timer): at most one chain of polls runs. */
+  #scheduled = false;
   readonly #deliver = (bytes: Uint8Array): void => this.frames$.next({ bytes });
-  readonly #pump = (): void => this.#poll();
+  readonly #pump = (): void => {
+    this.#scheduled = false;
+    this.#poll();
+  };
+  /** Counts sleeps, so that a wait that returns after a send took the reader out of it is ignored. */
+  #sleeps = 0;
 
   constructor(url: URL, context: TransportContext) {
     this.#options = resolveMmfOptions(url, context.options);
@@ -117,7 +131,7 @@ export class MmfTransport implements Transport {
       register: true,
     });
     this.#state.next('open');
-    setImmediate(this.#pump);
+    this.#schedule();
   }
 
   send(frame: Uint8Array): void | Promise<void> {
@@ -125,6 +139,7 @@ export class MmfTransport implements Transport {
     if (ring === undefined || this.#closed) throw new ClosedError('the mmf transport is not open');
     if (frame.length > this.capabilities.maxFrameSize)
       throw new FrameTooLargeError(frame.length, this.capabilities.maxFrameSize);
+    if (this.#options.spinMs > 0) this.#awaitReply();
     if (this.#options.overflow === 'lose') {
       ring.publish(frame);
       return;
@@ -189,44 +204,80 @@ export class MmfTransport implements Transport {
   }
 
   /**
+   * A send usually draws a reply: keep the reader polling for `spinMs`. A reader asleep on the
+   * doorbell starts polling now rather than after its wait returns (a thread hop); the wait still
+   * in flight is ignored when it returns.
+   */
+  #awaitReply(): void {
+    this.#sent = true;
+    if (!this.#sleeping) return;
+    this.#sleeping = false;
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(this.#pump);
+  }
+
+  /**
    * Read what is there; then either go on (budget spent), re-poll shortly (a writer is mid-write),
-   * or sleep on the doorbell until a writer rings. Only the sleep involves the kernel.
+   * keep polling (records or a send within the last `spinMs`), or sleep on the doorbell until a
+   * writer rings. Only the sleep involves the kernel.
    */
   #poll(): void {
     const reader = this.#reader;
     const ring = this.#ring;
     const mapping = this.#mapping;
     if (this.#closed || reader === undefined || ring === undefined || mapping === undefined) return;
+    const before = reader.sequence;
     const result = reader.poll(this.#deliver, POLL_BUDGET);
-    if (result !== 'idle') this.#idleSince = -1;
     if (result === 'more') {
-      setImmediate(this.#pump);
+      this.#schedule();
       return;
     }
     if (result === 'pending') {
       const now = performance.now();
       if (this.#pendingSince < 0) this.#pendingSince = now;
-      if (now - this.#pendingSince < SPIN_MS) setImmediate(this.#pump);
-      else setTimeout(this.#pump, 1);
+      if (now - this.#pendingSince < SPIN_MS) this.#schedule();
+      else if (!this.#scheduled) {
+        this.#scheduled = true;
+        setTimeout(this.#pump, 1);
+      }
       return;
     }
     this.#pendingSince = -1;
-    // Stay awake a little after the last record: a reply or the next burst usually comes within
-    // microseconds, and catching it by polling saves a futex round trip each way. An idle member
-    // spins only for this window after traffic stops, then sleeps in the kernel.
-    const now = performance.now();
-    if (this.#idleSince < 0) this.#idleSince = now;
-    if (now - this.#idleSince < this.#options.spinMs) {
-      setImmediate(this.#pump);
-      return;
+    const spinMs = this.#options.spinMs;
+    if (spinMs > 0) {
+      // Stay awake a little after the last record or send: a reply or the next burst usually
+      // comes within microseconds, and catching it by polling saves a futex round trip (a
+      // worker-thread hop each way). The window restarts with every record read (own ones too:
+      // they mean this member is busy) and every send, so a flowing stream never sleeps; an idle
+      // member spins at most spinMs after the last traffic, then sleeps in the kernel.
+      const now = performance.now();
+      if (this.#sent || reader.sequence !== before) {
+        this.#sent = false;
+        this.#activeUntil = now + spinMs;
+      }
+      if (now < this.#activeUntil) {
+        mapping.yieldCpu?.();
+        this.#schedule();
+        return;
+      }
     }
-    this.#idleSince = -1;
     const bell = ring.prepareToSleep();
     // A writer that committed before our announcement did not ring: look once more.
     if (reader.hasWork()) {
-      setImmediate(this.#pump);
+      this.#schedule();
       return;
     }
-    void mapping.sleep(bell, this.#options.idleCheckMs).then(this.#pump);
+    this.#sleeping = true;
+    const sleep = ++this.#sleeps;
+    void mapping.sleep(bell, this.#options.idleCheckMs).then(() => {
+      if (!this.#sleeping || this.#sleeps !== sleep) return;
+      this.#sleeping = false;
+      this.#poll();
+    });
   }
 }

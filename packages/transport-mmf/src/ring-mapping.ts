@@ -29,6 +29,13 @@ export interface RingMapping {
   sleep(value: number, timeoutMs: number): Promise<void>;
   /** Wake the readers of this ring that announced sleep (`sleepers` announcements), in every process. */
   wake(sleepers: number): void;
+  /**
+   * Give the CPU to another runnable thread, if any (`sched_yield`), between polls of a spinning
+   * reader: on a machine with fewer free cores than spinning members, the member that must answer
+   * otherwise waits for the spinner's time slice to end. Optional: without it the reader spins
+   * without yielding.
+   */
+  yieldCpu?(): void;
   /** Drop this user's reference; the last one unmaps (and, when nobody maps it any more, removes the name). */
   release(): Promise<void>;
 }

@@ -149,6 +149,14 @@ export class RingReader {
     // All slots taken: this reader is not protected by waiting writers; it still counts losses.
   }
 
+  /**
+   * Sequence number of the next record this reader expects: it changes whenever the reader moves
+   * (records read, own ones included, skipped or lost), without allocating like {@link cursor}.
+   */
+  get sequence(): number {
+    return this.#sequence;
+  }
+
   /** Position and sequence of the next record this reader expects. */
   get cursor(): { readonly position: number; readonly sequence: number } {
     return { position: this.#position, sequence: this.#sequence };
@@ -298,11 +306,15 @@ export class RingReader {
     let seq = sequence;
     let w = word;
     let state = lengthState;
+    const skipTag = this.#skipTag;
+    let foreign = false;
     for (;;) {
       const length = state & LENGTH_MASK;
+      const tag = i32[w + (RecordOffset.writerTag >> 2)] ?? 0;
       meta[count * 3] = (at - position) >>> 0;
       meta[count * 3 + 1] = length;
-      meta[count * 3 + 2] = i32[w + (RecordOffset.writerTag >> 2)] ?? 0;
+      meta[count * 3 + 2] = tag;
+      if (tag !== skipTag) foreign = true;
       count++;
       at = (at + recordSize(length)) >>> 0;
       seq = (seq + 1) >>> 0;
@@ -315,6 +327,14 @@ export class RingReader {
       const next = state & LENGTH_MASK;
       if (state >>> 30 !== RecordState.Committed || next > BATCH_RECORD_MAX) break;
       if (((at - position) >>> 0) + recordSize(next) > RUN_BYTES) break;
+    }
+    if (!foreign) {
+      // Only this member's own records (a publisher reading past what it wrote): nothing to
+      // deliver, so nothing to copy; the headers read above were checked like any others.
+      if (this.#lapped(position, sequence)) return count;
+      this.#position = at;
+      this.#sequence = seq;
+      return count;
     }
     const span = (at - position) >>> 0;
     const run = this.#run;

@@ -104,6 +104,14 @@ export class SharedRing {
   #slowest = -1;
   /** `size + 2^32` as a BigInt per record size seen: BigInt allocation dominated small publishes. */
   readonly #increments = new Map<number, bigint>();
+  /**
+   * The cursor as this writer last saw it (it moves it itself when alone): the next claim tries
+   * its compare-and-swap against this value without loading and converting the cursor first, and
+   * falls back to the value the failed swap returns. Saves most BigInt work per publish.
+   */
+  #expected = 0n;
+  #expectedPosition = 0;
+  #expectedSequence = 0;
 
   private constructor(readonly buffer: ArrayBuffer) {
     this.i32 = new Int32Array(buffer);
@@ -374,23 +382,40 @@ export class SharedRing {
   #claimSpace(size: number, bounded: boolean): boolean {
     const claim64 = this.#claim64;
     const at = RingOffset.claim >> 3;
+    // Adding `size + 2^32` adds the size to the position and 1 to the sequence; when the position
+    // wraps past 2^32 its carry already is the sequence increment, so 2^32 less is added.
+    let increment = this.#increments.get(size);
+    if (increment === undefined) {
+      increment = BigInt(size) + BIG_TWO_32;
+      if (this.#increments.size < 1024) this.#increments.set(size, increment);
+    }
+    let old = this.#expected;
+    let position = this.#expectedPosition;
+    let sequence = this.#expectedSequence;
     for (;;) {
-      const old = Atomics.load(claim64, at);
-      const position = Number(BigInt.asUintN(32, old));
-      if (bounded && !this.#roomInFrontOfReaders(position, size)) return false;
-      // Adding `size` carries into the sequence exactly when the position wraps past 2^32; the
-      // carry is then the sequence increment, otherwise it is added explicitly.
-      let increment = this.#increments.get(size);
-      if (increment === undefined) {
-        increment = BigInt(size) + BIG_TWO_32;
-        if (this.#increments.size < 1024) this.#increments.set(size, increment);
+      if (bounded && !this.#roomInFrontOfReaders(position, size)) {
+        // Our guess may be stale: decide on the real cursor before giving up.
+        const current = Atomics.load(claim64, at);
+        if (current === old) return false;
+        old = current;
+        position = Number(BigInt.asUintN(32, old));
+        sequence = Number(BigInt.asUintN(32, old >> 32n));
+        continue;
       }
-      const next = position + size >= TWO_32 ? old + increment - BIG_TWO_32 : old + increment;
-      if (Atomics.compareExchange(claim64, at, old, BigInt.asIntN(64, next)) === old) {
+      const next = BigInt.asIntN(64, position + size >= TWO_32 ? old + increment - BIG_TWO_32 : old + increment);
+      const seen = Atomics.compareExchange(claim64, at, old, next);
+      if (seen === old) {
         this.#claimedPosition = position;
-        this.#claimedSequence = Number(BigInt.asUintN(32, old >> 32n));
+        this.#claimedSequence = sequence;
+        this.#expected = next;
+        this.#expectedPosition = (position + size) >>> 0;
+        this.#expectedSequence = (sequence + 1) >>> 0;
         return true;
       }
+      // Another writer moved the cursor (or our guess was never right): retry from what it holds.
+      old = seen;
+      position = Number(BigInt.asUintN(32, old));
+      sequence = Number(BigInt.asUintN(32, old >> 32n));
     }
   }
 

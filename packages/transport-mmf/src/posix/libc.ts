@@ -56,6 +56,7 @@ export interface LibcFunctions {
   readonly close: KoffiFunction;
   readonly getuid: KoffiFunction;
   readonly strerror: KoffiFunction;
+  readonly sched_yield: KoffiFunction;
   /** `syscall(SYS_futex, addr, op, val, timeout, NULL, 0)`. */
   readonly futex: KoffiFunction;
   readonly errno: () => number;
@@ -97,6 +98,7 @@ export function libc(): LibcFunctions {
     close: lib.func('int close(int fd)'),
     getuid: lib.func('uint32_t getuid()'),
     strerror: lib.func('const char *strerror(int errnum)'),
+    sched_yield: lib.func('int sched_yield()'),
     futex: lib.func('long syscall(long nr, void *addr, int op, int val, void *timeout, void *addr2, int val3)'),
     errno: () => koffi.errno(),
     view: (pointer, length) => koffi.view(pointer, length),

@@ -58,6 +58,7 @@ export async function openPosixRing(request: RingMappingRequest): Promise<RingMa
     buffer: shared.shm.buffer,
     sleep: (value, timeoutMs) => shared.bell.sleep(value, timeoutMs),
     wake: () => shared.bell.wake(), // a futex wake reaches every sleeper whatever the count
+    yieldCpu: () => void libc().sched_yield(),
     release: async () => {
       if (released) return;
       released = true;

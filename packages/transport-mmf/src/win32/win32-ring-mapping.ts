@@ -21,6 +21,7 @@ import {
   waitForSingleObjectAsync,
   type Win32Handle,
 } from '@busway/win32';
+import { loadKoffi } from '@busway/win32/internal';
 import { RingMismatchError, SharedMemoryError } from '../errors.js';
 import type { RingMapping, RingMappingRequest } from '../ring-mapping.js';
 import { mappingSize, RingOffset } from '../ring-layout.js';
@@ -47,6 +48,14 @@ const open = new Map<string, Promise<Shared>>();
  */
 export function win32RingName(name: string, scope: 'local' | 'global'): string {
   return `${scope === 'global' ? 'Global' : 'Local'}\\busway-mmf-${name}`;
+}
+
+let switchToThreadFn: (() => unknown) | undefined;
+
+/** `SwitchToThread`, bound on first use: what a spinning reader yields with (`sched_yield` on Linux). */
+function switchToThread(): () => unknown {
+  switchToThreadFn ??= loadKoffi().load('kernel32.dll').func('int __stdcall SwitchToThread()') as () => unknown;
+  return switchToThreadFn;
 }
 
 /**
@@ -80,6 +89,7 @@ export async function openWin32Ring(request: RingMappingRequest): Promise<RingMa
       return shared.inFlight;
     },
     wake: (sleepers) => void releaseSemaphore(shared.bell, Math.max(1, sleepers)),
+    yieldCpu: () => void switchToThread()(),
     release: async () => {
       if (released) return;
       released = true;
