@@ -1,0 +1,280 @@
+/**
+ * OverlappedPipeIo, and NamedPipeConnection's message reassembly on it, over a fake completion
+ * port: runs on every platform (not a `.win32.test.ts`), with fake timers for the deadlines. It
+ * reaches what a live pipe does not let a test provoke: a message whose later parts never come
+ * (a real writer issues a whole message in one WriteFile), a write that fails, and exact timing.
+ */
+import { FrameTooLargeError } from '@busway/core';
+import type { FrameLinkSink } from '@busway/core/internal';
+import { type CompletionPort, type OverlappedReadResult, Win32Error, type Win32Handle } from '@busway/win32';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { StalledFrameError } from '../../src/errors.js';
+import { NamedPipeConnection } from '../../src/win32/NamedPipeConnection.js';
+import { OverlappedPipeIo, type PipeFraming } from '../../src/win32/OverlappedPipeIo.js';
+
+type Done<T> = (error: Error | undefined, value: T | undefined) => void;
+
+/** A completion port that records operations; the test settles them. */
+function fakePort() {
+  const reads: Array<Done<OverlappedReadResult>> = [];
+  const writes: Array<{ data: Uint8Array; done: Done<number> }> = [];
+  const port = {
+    startRead: (_handle: Win32Handle, _size: number, done: Done<OverlappedReadResult>) => reads.push(done),
+    startWrite: (_handle: Win32Handle, data: Uint8Array, done: Done<number>) => writes.push({ data, done }),
+  } as unknown as CompletionPort;
+  const handle = {
+    name: '\\\\.\\pipe\\fake',
+    closed: false,
+    close() {
+      this.closed = true;
+    },
+  } as unknown as Win32Handle;
+  /** Settle the oldest pending read with `bytes`. */
+  const read = (bytes: number[] | Uint8Array, moreData = false): void =>
+    reads.shift()?.(undefined, { bytes: Uint8Array.from(bytes), moreData });
+  const fail = (errno: number): void => reads.shift()?.(new Win32Error('ReadFile', errno), undefined);
+  return { port, handle, reads, writes, read, fail };
+}
+
+function recorder(): FrameLinkSink & { frames: Uint8Array[]; closes: Array<Error | undefined> } {
+  const frames: Uint8Array[] = [];
+  const closes: Array<Error | undefined> = [];
+  return { frames, closes, onFrame: (f) => frames.push(f), onClose: (e) => closes.push(e) };
+}
+
+/** An io whose framing hands each read on as one frame, with a partial frame the test sets. */
+function ioOver(fake: ReturnType<typeof fakePort>, stallTimeout = 1000) {
+  const state = { partial: 0, closing: [] as Array<Error | undefined> };
+  const framing: PipeFraming = {
+    onBytes: ({ bytes }) => {
+      if (bytes[0] === 0xff) throw new Error('bad bytes');
+      io.deliver(bytes);
+      io.updateDeadline(false);
+    },
+    partialBytes: () => state.partial,
+    onClosing: (error) => state.closing.push(error),
+  };
+  const io = new OverlappedPipeIo(fake.handle, fake.port, { readBufferSize: 64, stallTimeout }, framing);
+  return { io, state };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('OverlappedPipeIo', () => {
+  it('keeps one read pending, issuing the next once the previous is handled', () => {
+    const fake = fakePort();
+    const { io } = ioOver(fake);
+    const sink = recorder();
+    io.start(sink, 'TestLink');
+    expect(fake.reads).toHaveLength(1);
+    fake.read([1, 2]);
+    expect(sink.frames).toEqual([Uint8Array.of(1, 2)]);
+    expect(fake.reads).toHaveLength(1);
+    expect(() => io.start(sink, 'TestLink')).toThrow('TestLink.start called twice');
+  });
+
+  it.each([109, 232, 233, 995])('a read failing with %i (the peer went away) is an orderly end', (errno) => {
+    const fake = fakePort();
+    const { io } = ioOver(fake);
+    const sink = recorder();
+    io.start(sink, 'TestLink');
+    fake.fail(errno);
+    expect(sink.closes).toEqual([undefined]);
+    expect(fake.handle.closed).toBe(true);
+    expect(fake.reads).toHaveLength(0);
+  });
+
+  it('any other read failure, or framing that throws, closes with that error and reads no more', () => {
+    const fake = fakePort();
+    const { io } = ioOver(fake);
+    const sink = recorder();
+    io.start(sink, 'TestLink');
+    fake.fail(6 /* ERROR_INVALID_HANDLE */);
+    expect(sink.closes[0]).toBeInstanceOf(Win32Error);
+
+    const fake2 = fakePort();
+    const { io: io2 } = ioOver(fake2);
+    const sink2 = recorder();
+    io2.start(sink2, 'TestLink');
+    fake2.read([0xff]);
+    expect(sink2.closes[0]?.message).toBe('bad bytes');
+    expect(fake2.reads).toHaveLength(0);
+  });
+
+  it('a sink that closes the link from onFrame stops the reading', () => {
+    const fake = fakePort();
+    const { io } = ioOver(fake);
+    io.start({ onFrame: () => io.close(), onClose: () => {} }, 'TestLink');
+    fake.read([1]);
+    expect(fake.reads).toHaveLength(0);
+    expect(fake.handle.closed).toBe(true);
+  });
+
+  it('a close before start is reported by start, which then reads nothing', () => {
+    const fake = fakePort();
+    const { io, state } = ioOver(fake);
+    io.close();
+    const sink = recorder();
+    io.start(sink, 'TestLink');
+    expect(sink.closes).toEqual([undefined]);
+    expect(state.closing).toEqual([undefined]);
+    expect(fake.reads).toHaveLength(0);
+  });
+
+  it('the deadline runs from a frame’s first bytes and is not extended by more of the same frame', () => {
+    const fake = fakePort();
+    const { io, state } = ioOver(fake, 1000);
+    const sink = recorder();
+    io.start(sink, 'TestLink');
+    state.partial = 10;
+    io.updateDeadline(false); // a frame begins
+    vi.advanceTimersByTime(900);
+    state.partial = 11;
+    io.updateDeadline(false); // trickling: the same frame
+    vi.advanceTimersByTime(99);
+    expect(sink.closes).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(sink.closes[0]).toBeInstanceOf(StalledFrameError);
+    expect((sink.closes[0] as StalledFrameError).received).toBe(11);
+    expect(fake.handle.closed).toBe(true);
+  });
+
+  it('the deadline restarts when a read completed a frame and left a new one begun', () => {
+    const fake = fakePort();
+    const { io, state } = ioOver(fake, 1000);
+    const sink = recorder();
+    io.start(sink, 'TestLink');
+    state.partial = 10;
+    io.updateDeadline(false);
+    vi.advanceTimersByTime(900);
+    io.updateDeadline(true);
+    vi.advanceTimersByTime(999);
+    expect(sink.closes).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(sink.closes[0]).toBeInstanceOf(StalledFrameError);
+  });
+
+  it('no frame pending stops the deadline', () => {
+    const fake = fakePort();
+    const { io, state } = ioOver(fake, 1000);
+    const sink = recorder();
+    io.start(sink, 'TestLink');
+    state.partial = 10;
+    io.updateDeadline(false);
+    state.partial = 0;
+    io.updateDeadline(false);
+    vi.advanceTimersByTime(5000);
+    expect(sink.closes).toEqual([]);
+  });
+
+  it('an orderly close keeps the handle until writes in flight complete, at most stallTimeout', () => {
+    const fake = fakePort();
+    const { io } = ioOver(fake, 1000);
+    io.start(recorder(), 'TestLink');
+    io.write(Uint8Array.of(1, 2, 3));
+    io.write(Uint8Array.of(4));
+    expect(io.inFlight).toBe(4);
+    io.close();
+    expect(fake.handle.closed).toBe(false);
+    fake.writes.shift()?.done(undefined, 3);
+    expect(fake.handle.closed).toBe(false);
+    fake.writes.shift()?.done(undefined, 1);
+    expect(fake.handle.closed).toBe(true);
+
+    const stuck = fakePort();
+    const { io: io2 } = ioOver(stuck, 1000);
+    io2.write(Uint8Array.of(1));
+    io2.close();
+    vi.advanceTimersByTime(999);
+    expect(stuck.handle.closed).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect(stuck.handle.closed).toBe(true);
+  });
+
+  it('a close with an error closes the handle at once', () => {
+    const fake = fakePort();
+    const { io, state } = ioOver(fake);
+    io.write(Uint8Array.of(1));
+    const error = new Error('dropped');
+    io.close(error);
+    expect(fake.handle.closed).toBe(true);
+    expect(state.closing).toEqual([error]);
+  });
+
+  it('a write failing because the peer went away is an orderly end; another failure closes with it', () => {
+    const fake = fakePort();
+    const { io } = ioOver(fake);
+    const sink = recorder();
+    io.start(sink, 'TestLink');
+    io.write(Uint8Array.of(1, 2));
+    fake.writes.shift()?.done(new Win32Error('WriteFile', 232), undefined);
+    expect(sink.closes).toEqual([undefined]);
+    expect(io.inFlight).toBe(0);
+    expect(fake.handle.closed).toBe(true);
+
+    const fake2 = fakePort();
+    const { io: io2 } = ioOver(fake2);
+    const sink2 = recorder();
+    io2.start(sink2, 'TestLink');
+    io2.write(Uint8Array.of(1));
+    fake2.writes.shift()?.done(new Win32Error('WriteFile', 5 /* ERROR_ACCESS_DENIED */), undefined);
+    expect(sink2.closes[0]).toBeInstanceOf(Win32Error);
+  });
+});
+
+describe('NamedPipeConnection message reassembly', () => {
+  it('joins ERROR_MORE_DATA parts into one message', () => {
+    const fake = fakePort();
+    const connection = new NamedPipeConnection(fake.handle, fake.port);
+    const sink = recorder();
+    connection.start(sink);
+    fake.read([1, 2], true);
+    fake.read([3], true);
+    fake.read([4]);
+    fake.read([5]);
+    expect(sink.frames).toEqual([Uint8Array.of(1, 2, 3, 4), Uint8Array.of(5)]);
+  });
+
+  it('closes with StalledFrameError when the rest of a message does not come within stallTimeout of its first part', () => {
+    const fake = fakePort();
+    const connection = new NamedPipeConnection(fake.handle, fake.port, { stallTimeout: 500 });
+    const sink = recorder();
+    connection.start(sink);
+    fake.read([1, 2, 3], true);
+    vi.advanceTimersByTime(400);
+    fake.read([4], true); // a later part does not extend the deadline
+    vi.advanceTimersByTime(99);
+    expect(sink.closes).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(sink.closes[0]).toBeInstanceOf(StalledFrameError);
+    expect(connection.closed).toBe(true);
+  });
+
+  it('a message completed in time stops the deadline', () => {
+    const fake = fakePort();
+    const connection = new NamedPipeConnection(fake.handle, fake.port, { stallTimeout: 500 });
+    const sink = recorder();
+    connection.start(sink);
+    fake.read([1], true);
+    fake.read([2]);
+    vi.advanceTimersByTime(5000);
+    expect(sink.closes).toEqual([]);
+    expect(sink.frames).toEqual([Uint8Array.of(1, 2)]);
+  });
+
+  it('refuses a message over maxMessageSize, whole or in parts, before keeping it', () => {
+    const fake = fakePort();
+    const connection = new NamedPipeConnection(fake.handle, fake.port, { maxMessageSize: 4 });
+    const sink = recorder();
+    connection.start(sink);
+    fake.read([1, 2, 3], true);
+    fake.read([4, 5], true);
+    expect(sink.closes[0]).toBeInstanceOf(FrameTooLargeError);
+    expect(sink.frames).toEqual([]);
+  });
+});
