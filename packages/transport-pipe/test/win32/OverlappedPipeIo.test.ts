@@ -22,13 +22,8 @@ function fakePort() {
     startRead: (_handle: Win32Handle, _size: number, done: Done<OverlappedReadResult>) => reads.push(done),
     startWrite: (_handle: Win32Handle, data: Uint8Array, done: Done<number>) => writes.push({ data, done }),
   } as unknown as CompletionPort;
-  const handle = {
-    name: '\\\\.\\pipe\\fake',
-    closed: false,
-    close() {
-      this.closed = true;
-    },
-  } as unknown as Win32Handle;
+  const state = { name: '\\\\.\\pipe\\fake', closed: false };
+  const handle = Object.assign(state, { close: () => void (state.closed = true) }) as unknown as Win32Handle;
   /** Settle the oldest pending read with `bytes`. */
   const read = (bytes: number[] | Uint8Array, moreData = false): void =>
     reads.shift()?.(undefined, { bytes: Uint8Array.from(bytes), moreData });
