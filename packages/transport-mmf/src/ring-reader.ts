@@ -87,6 +87,12 @@ export class RingReader {
   /** Copy of the current run of small records, and per record: offset in it, length, writer tag. */
   readonly #run = new Uint8Array(RUN_BYTES);
   readonly #runMeta = new Int32Array(3 * MAX_RUN);
+  /**
+   * Delivery views into {@link #run}, one per 16-byte record offset, reused while the length at
+   * that offset stays the same: with steady message sizes, records land on the same offsets run
+   * after run, and allocating a view per record cost a third of the reader's time per record.
+   */
+  readonly #runViews: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(RUN_BYTES / RECORD_ALIGNMENT);
   #scratch32 = new Int32Array(this.#scratch.buffer);
   #views: Uint8Array[] = [];
   #delivered = 0;
@@ -349,12 +355,19 @@ export class RingReader {
     this.#sequence = seq;
     let failed = false;
     let failure: unknown;
+    const views = this.#runViews;
     for (let k = 0; k < count; k++) {
-      if (meta[k * 3 + 2] === this.#skipTag) continue;
-      const offset = (meta[k * 3] ?? 0) + RECORD_HEADER_SIZE;
+      if (meta[k * 3 + 2] === skipTag) continue;
+      const at = meta[k * 3] ?? 0;
+      const length = meta[k * 3 + 1] ?? 0;
+      let view = views[at >> 4];
+      if (view === undefined || view.length !== length) {
+        view = run.subarray(at + RECORD_HEADER_SIZE, at + RECORD_HEADER_SIZE + length);
+        views[at >> 4] = view;
+      }
       this.#delivered++;
       try {
-        deliver(run.subarray(offset, offset + (meta[k * 3 + 1] ?? 0)));
+        deliver(view);
       } catch (err) {
         // The rest of the run is delivered anyway; the first error propagates afterwards.
         if (!failed) failure = err;
