@@ -129,12 +129,17 @@ export class FrameDecoder {
         // Fast path: prefix and header are both in this chunk, read them in place.
         const length = this.#checkLength(readU32(chunk, at));
         const body = at + LENGTH_PREFIX_SIZE;
-        checkEnvelopeHeader(chunk.subarray(body, body + ENVELOPE_HEADER_SIZE), length);
         if (end - body >= length) {
+          // One view per frame, checked and handed out. The view constructor rather than
+          // subarray(): it skips the species lookup, and this runs for every frame received.
+          const frame = new Uint8Array(chunk.buffer, chunk.byteOffset + body, length);
+          checkEnvelopeHeader(frame, length);
           at = body + length;
-          onFrame(chunk.subarray(body, at));
+          onFrame(frame);
         } else {
-          this.#startFrame(length, chunk.subarray(body, end));
+          const rest = chunk.subarray(body, end);
+          checkEnvelopeHeader(rest, length);
+          this.#startFrame(length, rest);
           at = end;
         }
         continue;
