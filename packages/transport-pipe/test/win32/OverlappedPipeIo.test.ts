@@ -9,7 +9,7 @@ import type { FrameLinkSink } from '@busway/core/internal';
 import { type CompletionPort, type OverlappedReadResult, Win32Error, type Win32Handle } from '@busway/win32';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { StalledFrameError } from '../../src/errors.js';
-import { NamedPipeConnection } from '../../src/win32/NamedPipeConnection.js';
+import { NamedPipeConnection, type NamedPipeConnectionOptions } from '../../src/win32/NamedPipeConnection.js';
 import { OverlappedPipeIo, type PipeFraming } from '../../src/win32/OverlappedPipeIo.js';
 
 type Done<T> = (error: Error | undefined, value: T | undefined) => void;
@@ -37,8 +37,13 @@ function recorder(): FrameLinkSink & { frames: Uint8Array[]; closes: Array<Error
   return { frames, closes, onFrame: (f) => frames.push(f), onClose: (e) => closes.push(e) };
 }
 
-/** An io whose framing hands each read on as one frame, with a partial frame the test sets. */
-function ioOver(fake: ReturnType<typeof fakePort>, stallTimeout = 1000) {
+/**
+ * An io on a fake port whose framing hands each read on as one frame (a first byte 0xff throws),
+ * with a partial frame the test sets; started with a recording sink unless `start` is false.
+ */
+function fakeIo(stallTimeout = 1000, start = true) {
+  const fake = fakePort();
+  const sink = recorder();
   const state = { partial: 0, closing: [] as Array<Error | undefined> };
   const framing: PipeFraming = {
     onBytes: ({ bytes }) => {
@@ -50,7 +55,17 @@ function ioOver(fake: ReturnType<typeof fakePort>, stallTimeout = 1000) {
     onClosing: (error) => state.closing.push(error),
   };
   const io = new OverlappedPipeIo(fake.handle, fake.port, { readBufferSize: 64, stallTimeout }, framing);
-  return { io, state };
+  if (start) io.start(sink, 'TestLink');
+  return { fake, io, state, sink };
+}
+
+/** A NamedPipeConnection on a fake port, started with a recording sink. */
+function fakeConnection(options: Readonly<Partial<NamedPipeConnectionOptions>> = {}) {
+  const fake = fakePort();
+  const sink = recorder();
+  const connection = new NamedPipeConnection(fake.handle, fake.port, options);
+  connection.start(sink);
+  return { fake, connection, sink };
 }
 
 beforeEach(() => {
@@ -62,10 +77,7 @@ afterEach(() => {
 
 describe('OverlappedPipeIo', () => {
   it('keeps one read pending, issuing the next once the previous is handled', () => {
-    const fake = fakePort();
-    const { io } = ioOver(fake);
-    const sink = recorder();
-    io.start(sink, 'TestLink');
+    const { fake, io, sink } = fakeIo();
     expect(fake.reads).toHaveLength(1);
     fake.read([1, 2]);
     expect(sink.frames).toEqual([Uint8Array.of(1, 2)]);
@@ -74,36 +86,29 @@ describe('OverlappedPipeIo', () => {
   });
 
   it.each([109, 232, 233, 995])('a read failing with %i (the peer went away) is an orderly end', (errno) => {
-    const fake = fakePort();
-    const { io } = ioOver(fake);
-    const sink = recorder();
-    io.start(sink, 'TestLink');
+    const { fake, sink } = fakeIo();
     fake.fail(errno);
     expect(sink.closes).toEqual([undefined]);
     expect(fake.handle.closed).toBe(true);
     expect(fake.reads).toHaveLength(0);
   });
 
-  it('any other read failure, or framing that throws, closes with that error and reads no more', () => {
-    const fake = fakePort();
-    const { io } = ioOver(fake);
-    const sink = recorder();
-    io.start(sink, 'TestLink');
+  it('any other read failure closes with that error', () => {
+    const { fake, sink } = fakeIo();
     fake.fail(6 /* ERROR_INVALID_HANDLE */);
     expect(sink.closes[0]).toBeInstanceOf(Win32Error);
+    expect(fake.reads).toHaveLength(0);
+  });
 
-    const fake2 = fakePort();
-    const { io: io2 } = ioOver(fake2);
-    const sink2 = recorder();
-    io2.start(sink2, 'TestLink');
-    fake2.read([0xff]);
-    expect(sink2.closes[0]?.message).toBe('bad bytes');
-    expect(fake2.reads).toHaveLength(0);
+  it('framing that throws closes with what it threw and reads no more', () => {
+    const { fake, sink } = fakeIo();
+    fake.read([0xff]);
+    expect(sink.closes[0]?.message).toBe('bad bytes');
+    expect(fake.reads).toHaveLength(0);
   });
 
   it('a sink that closes the link from onFrame stops the reading', () => {
-    const fake = fakePort();
-    const { io } = ioOver(fake);
+    const { fake, io } = fakeIo(1000, false);
     io.start({ onFrame: () => io.close(), onClose: () => {} }, 'TestLink');
     fake.read([1]);
     expect(fake.reads).toHaveLength(0);
@@ -111,10 +116,8 @@ describe('OverlappedPipeIo', () => {
   });
 
   it('a close before start is reported by start, which then reads nothing', () => {
-    const fake = fakePort();
-    const { io, state } = ioOver(fake);
+    const { fake, io, state, sink } = fakeIo(1000, false);
     io.close();
-    const sink = recorder();
     io.start(sink, 'TestLink');
     expect(sink.closes).toEqual([undefined]);
     expect(state.closing).toEqual([undefined]);
@@ -122,10 +125,7 @@ describe('OverlappedPipeIo', () => {
   });
 
   it('the deadline runs from a frame’s first bytes and is not extended by more of the same frame', () => {
-    const fake = fakePort();
-    const { io, state } = ioOver(fake, 1000);
-    const sink = recorder();
-    io.start(sink, 'TestLink');
+    const { fake, io, state, sink } = fakeIo(1000);
     state.partial = 10;
     io.updateDeadline(false); // a frame begins
     vi.advanceTimersByTime(900);
@@ -140,10 +140,7 @@ describe('OverlappedPipeIo', () => {
   });
 
   it('the deadline restarts when a read completed a frame and left a new one begun', () => {
-    const fake = fakePort();
-    const { io, state } = ioOver(fake, 1000);
-    const sink = recorder();
-    io.start(sink, 'TestLink');
+    const { io, state, sink } = fakeIo(1000);
     state.partial = 10;
     io.updateDeadline(false);
     vi.advanceTimersByTime(900);
@@ -155,10 +152,7 @@ describe('OverlappedPipeIo', () => {
   });
 
   it('no frame pending stops the deadline', () => {
-    const fake = fakePort();
-    const { io, state } = ioOver(fake, 1000);
-    const sink = recorder();
-    io.start(sink, 'TestLink');
+    const { io, state, sink } = fakeIo(1000);
     state.partial = 10;
     io.updateDeadline(false);
     state.partial = 0;
@@ -167,10 +161,8 @@ describe('OverlappedPipeIo', () => {
     expect(sink.closes).toEqual([]);
   });
 
-  it('an orderly close keeps the handle until writes in flight complete, at most stallTimeout', () => {
-    const fake = fakePort();
-    const { io } = ioOver(fake, 1000);
-    io.start(recorder(), 'TestLink');
+  it('an orderly close keeps the handle until the writes in flight complete', () => {
+    const { fake, io } = fakeIo(1000);
     io.write(Uint8Array.of(1, 2, 3));
     io.write(Uint8Array.of(4));
     expect(io.inFlight).toBe(4);
@@ -180,20 +172,20 @@ describe('OverlappedPipeIo', () => {
     expect(fake.handle.closed).toBe(false);
     fake.writes.shift()?.done(undefined, 1);
     expect(fake.handle.closed).toBe(true);
+  });
 
-    const stuck = fakePort();
-    const { io: io2 } = ioOver(stuck, 1000);
-    io2.write(Uint8Array.of(1));
-    io2.close();
+  it('an orderly close waits for a write that never completes no longer than stallTimeout', () => {
+    const { fake, io } = fakeIo(1000);
+    io.write(Uint8Array.of(1));
+    io.close();
     vi.advanceTimersByTime(999);
-    expect(stuck.handle.closed).toBe(false);
+    expect(fake.handle.closed).toBe(false);
     vi.advanceTimersByTime(1);
-    expect(stuck.handle.closed).toBe(true);
+    expect(fake.handle.closed).toBe(true);
   });
 
   it('a close with an error closes the handle at once', () => {
-    const fake = fakePort();
-    const { io, state } = ioOver(fake);
+    const { fake, io, state } = fakeIo();
     io.write(Uint8Array.of(1));
     const error = new Error('dropped');
     io.close(error);
@@ -201,33 +193,24 @@ describe('OverlappedPipeIo', () => {
     expect(state.closing).toEqual([error]);
   });
 
-  it('a write failing because the peer went away is an orderly end; another failure closes with it', () => {
-    const fake = fakePort();
-    const { io } = ioOver(fake);
-    const sink = recorder();
-    io.start(sink, 'TestLink');
+  it.each([
+    [232 /* ERROR_NO_DATA: the peer went away */, undefined],
+    [5 /* ERROR_ACCESS_DENIED */, Win32Error],
+  ])('a write failing with %i closes with %o', (errno, closedWith) => {
+    const { fake, io, sink } = fakeIo();
     io.write(Uint8Array.of(1, 2));
-    fake.writes.shift()?.done(new Win32Error('WriteFile', 232), undefined);
-    expect(sink.closes).toEqual([undefined]);
+    fake.writes.shift()?.done(new Win32Error('WriteFile', errno), undefined);
+    expect(sink.closes).toHaveLength(1);
+    if (closedWith === undefined) expect(sink.closes[0]).toBeUndefined();
+    else expect(sink.closes[0]).toBeInstanceOf(closedWith);
     expect(io.inFlight).toBe(0);
     expect(fake.handle.closed).toBe(true);
-
-    const fake2 = fakePort();
-    const { io: io2 } = ioOver(fake2);
-    const sink2 = recorder();
-    io2.start(sink2, 'TestLink');
-    io2.write(Uint8Array.of(1));
-    fake2.writes.shift()?.done(new Win32Error('WriteFile', 5 /* ERROR_ACCESS_DENIED */), undefined);
-    expect(sink2.closes[0]).toBeInstanceOf(Win32Error);
   });
 });
 
 describe('NamedPipeConnection message reassembly', () => {
   it('joins ERROR_MORE_DATA parts into one message', () => {
-    const fake = fakePort();
-    const connection = new NamedPipeConnection(fake.handle, fake.port);
-    const sink = recorder();
-    connection.start(sink);
+    const { fake, sink } = fakeConnection();
     fake.read([1, 2], true);
     fake.read([3], true);
     fake.read([4]);
@@ -236,10 +219,7 @@ describe('NamedPipeConnection message reassembly', () => {
   });
 
   it('closes with StalledFrameError when the rest of a message does not come within stallTimeout of its first part', () => {
-    const fake = fakePort();
-    const connection = new NamedPipeConnection(fake.handle, fake.port, { stallTimeout: 500 });
-    const sink = recorder();
-    connection.start(sink);
+    const { fake, connection, sink } = fakeConnection({ stallTimeout: 500 });
     fake.read([1, 2, 3], true);
     vi.advanceTimersByTime(400);
     fake.read([4], true); // a later part does not extend the deadline
@@ -251,10 +231,7 @@ describe('NamedPipeConnection message reassembly', () => {
   });
 
   it('a message completed in time stops the deadline', () => {
-    const fake = fakePort();
-    const connection = new NamedPipeConnection(fake.handle, fake.port, { stallTimeout: 500 });
-    const sink = recorder();
-    connection.start(sink);
+    const { fake, sink } = fakeConnection({ stallTimeout: 500 });
     fake.read([1], true);
     fake.read([2]);
     vi.advanceTimersByTime(5000);
@@ -263,10 +240,7 @@ describe('NamedPipeConnection message reassembly', () => {
   });
 
   it('refuses a message over maxMessageSize, whole or in parts, before keeping it', () => {
-    const fake = fakePort();
-    const connection = new NamedPipeConnection(fake.handle, fake.port, { maxMessageSize: 4 });
-    const sink = recorder();
-    connection.start(sink);
+    const { fake, sink } = fakeConnection({ maxMessageSize: 4 });
     fake.read([1, 2, 3], true);
     fake.read([4, 5], true);
     expect(sink.closes[0]).toBeInstanceOf(FrameTooLargeError);
