@@ -71,6 +71,8 @@ export class MmfTransport implements Transport {
    * the last record it read or the last frame this member sent (a reply usually follows a send).
    */
   #activeUntil = 0;
+  /** Polls in a row that found nothing, within the spin window. */
+  #emptyPolls = 0;
   /** A frame was sent since the reader last polled: extend the spin window. */
   #sent = false;
   /** The reader waits on the doorbell (a wait is in flight); a send may take it over by polling. */
@@ -259,9 +261,14 @@ export class MmfTransport implements Transport {
       if (this.#sent || reader.sequence !== before) {
         this.#sent = false;
         this.#activeUntil = now + spinMs;
+        this.#emptyPolls = 0;
       }
       if (now < this.#activeUntil) {
-        mapping.yieldCpu?.();
+        // Yield from the second empty poll on: a member that is busy anyway (a publisher sending
+        // every turn, a reader with records each poll) never yields, which on a loaded machine
+        // could hand its CPU away for a whole time slice per turn; one that is waiting lets the
+        // member that must answer run.
+        if (++this.#emptyPolls > 1) mapping.yieldCpu?.();
         this.#schedule();
         return;
       }
