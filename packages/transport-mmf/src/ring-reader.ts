@@ -224,9 +224,22 @@ export class RingReader {
     const i32 = ring.i32;
     const mask = ring.mask;
     let handled = 0;
+    // A member's reader skips the member's own records: those it wrote back to back it steps
+    // over without reading (a publisher's reader would otherwise read every header it wrote).
+    const ownTag = this.#skipTag !== 0 && this.#skipTag === ring.writerTag;
     while (handled < budget) {
       const position = this.#position;
       const sequence = this.#sequence;
+      if (ownTag) {
+        const end = ring.ownRunEnd(position, sequence);
+        if (end >= 0) {
+          this.#position = end;
+          this.#sequence = ring.ownRunEndSequence;
+          this.#stuckSince = -1;
+          handled++;
+          continue;
+        }
+      }
       const word = (RING_HEADER_SIZE + (position & mask)) >> 2;
       // The sequence first (the writer stores it last): once it matches, the state word read next
       // belongs to this record, not to the one a lap earlier at the same position. (Reading the

@@ -112,6 +112,15 @@ export class SharedRing {
   #expected = 0n;
   #expectedPosition = 0;
   #expectedSequence = 0;
+  /**
+   * This writer's latest run of back-to-back records (each claim's swap succeeded against the
+   * cursor the previous one left, so nobody claimed in between): where it starts and how many
+   * records it holds; it ends at the expected cursor. Lets this member's own reader step over
+   * its own records without reading their headers.
+   */
+  #runStart = 0;
+  #runStartSequence = 0;
+  #runCount = 0;
 
   private constructor(readonly buffer: ArrayBuffer) {
     this.i32 = new Int32Array(buffer);
@@ -364,6 +373,34 @@ export class SharedRing {
   }
 
   /**
+   * For this writer's own reader: when the record at (`position`, `sequence`) lies in this
+   * writer's latest run of back-to-back records, the position after the run (its sequence is
+   * {@link ownRunEndSequence}); otherwise -1. Every record up to there is this writer's own, so a
+   * reader that skips its own records may step over them without reading their headers.
+   *
+   * @example
+   * ```ts
+   * const end = ring.ownRunEnd(position, sequence);
+   * if (end >= 0) [position, sequence] = [end, ring.ownRunEndSequence];
+   * ```
+   */
+  ownRunEnd(position: number, sequence: number): number {
+    const count = this.#runCount;
+    if (count === 0) return -1;
+    const into = (sequence - this.#runStartSequence) >>> 0;
+    if (into >= count) return -1;
+    const end = this.#expectedPosition;
+    const start = this.#runStart;
+    if ((position - start) >>> 0 >= (end - start) >>> 0) return -1;
+    return end;
+  }
+
+  /** Sequence number after this writer's latest run of back-to-back records; see {@link ownRunEnd}. */
+  get ownRunEndSequence(): number {
+    return this.#expectedSequence;
+  }
+
+  /**
    * Number of claims that readers declared abandoned since the ring was created.
    *
    * @example
@@ -392,11 +429,13 @@ export class SharedRing {
     let old = this.#expected;
     let position = this.#expectedPosition;
     let sequence = this.#expectedSequence;
+    let backToBack = this.#runCount > 0;
     for (;;) {
       if (bounded && !this.#roomInFrontOfReaders(position, size)) {
         // Our guess may be stale: decide on the real cursor before giving up.
         const current = Atomics.load(claim64, at);
         if (current === old) return false;
+        backToBack = false;
         old = current;
         position = Number(BigInt.asUintN(32, old));
         sequence = Number(BigInt.asUintN(32, old >> 32n));
@@ -407,12 +446,19 @@ export class SharedRing {
       if (seen === old) {
         this.#claimedPosition = position;
         this.#claimedSequence = sequence;
+        if (backToBack && ((position - this.#runStart) >>> 0) + size <= this.capacity) this.#runCount++;
+        else {
+          this.#runStart = position;
+          this.#runStartSequence = sequence;
+          this.#runCount = 1;
+        }
         this.#expected = next;
         this.#expectedPosition = (position + size) >>> 0;
         this.#expectedSequence = (sequence + 1) >>> 0;
         return true;
       }
       // Another writer moved the cursor (or our guess was never right): retry from what it holds.
+      backToBack = false;
       old = seen;
       position = Number(BigInt.asUintN(32, old));
       sequence = Number(BigInt.asUintN(32, old >> 32n));
