@@ -27,8 +27,6 @@ const BATCH_RECORD_MAX = 4096;
 const RUN_BYTES = 64 * 1024;
 /** Records per run at most. */
 const MAX_RUN = 1024;
-/** 16-byte positions a lapped reader scans for a record to resume at: 1 MiB of ring. */
-const MAX_LANDING_PROBES = 65536;
 
 /** Options of a {@link RingReader}. */
 export type RingReaderOptions = Readonly<
@@ -445,41 +443,11 @@ export class RingReader {
     const low = Atomics.load(this.ring.i32, RingOffset.claim >> 2) >>> 0;
     if ((low - position) >>> 0 <= this.ring.capacity) return false;
     const [claimPosition, claimSequence] = this.ring.loadClaim();
-    const [landing, landingSequence] = this.#landing(claimPosition, claimSequence, sequence);
-    this.#lost += (landingSequence - sequence) >>> 0;
-    this.#position = landing;
-    this.#sequence = landingSequence;
+    this.#lost += (claimSequence - sequence) >>> 0;
+    this.#position = claimPosition;
+    this.#sequence = claimSequence;
     this.#stuckSince = -1;
     return true;
-  }
-
-  /**
-   * Where a lapped reader resumes: the first record at least half a ring behind the claim cursor,
-   * found like the recovery scan finds one (a header whose sequence lies between ours and the
-   * cursor's and whose stamp matches its position and sequence). Half a ring of records is still
-   * intact there and gives the reader half a ring of slack; jumping to the cursor itself would
-   * throw those away too (and, at the end of a burst, the last record of it). Falls back to the
-   * cursor when no header turns up within {@link MAX_LANDING_PROBES} positions.
-   */
-  #landing(claimPosition: number, claimSequence: number, sequence: number): [position: number, sequence: number] {
-    const i32 = this.ring.i32;
-    const mask = this.ring.mask;
-    const behind = (claimSequence - sequence) >>> 0;
-    // A multiple of 16, like every record position: the cursor is one and so is capacity / 2.
-    let candidate = (claimPosition - this.ring.capacity / 2) >>> 0;
-    for (let probe = 0; probe < MAX_LANDING_PROBES && candidate !== claimPosition; probe++) {
-      const word = (RING_HEADER_SIZE + (candidate & mask)) >> 2;
-      const found = Atomics.load(i32, word + (RecordOffset.sequence >> 2)) >>> 0;
-      const ahead = (found - sequence) >>> 0;
-      if (
-        ahead !== 0 &&
-        ahead < behind &&
-        (i32[word + (RecordOffset.stamp >> 2)] ?? 0) >>> 0 === recordStamp(candidate, found)
-      )
-        return [candidate, found];
-      candidate = (candidate + RECORD_ALIGNMENT) >>> 0;
-    }
-    return [claimPosition, claimSequence];
   }
 
   #stuckTooLong(position: number): boolean {
