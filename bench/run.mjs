@@ -159,7 +159,7 @@ function goalText(r, rows) {
       const v = r[g.metric];
       if (g.vs !== undefined) {
         const other = rows.find((o) => o.name === g.vs)?.[g.metric];
-        const want = `${g.atLeast !== undefined ? `≥ ${g.atLeast}` : `≤ ${g.atMost}`}× ${g.label ?? g.vs}`;
+        const want = `${g.atLeast !== undefined ? `≥ ${+g.atLeast.toFixed(2)}` : `≤ ${+g.atMost.toFixed(2)}`}× ${g.label ?? g.vs}`;
         if (v === undefined || !other) return `${want}: n/a`;
         const ratio = v / other;
         return `${want}: ${(g.atLeast !== undefined ? ratio >= g.atLeast : ratio <= g.atMost) ? 'met' : 'MISSED'}`;
