@@ -7,6 +7,7 @@
  */
 import { RingMismatchError } from '../errors.js';
 import type { RingMapping, RingMappingRequest } from '../ring-mapping.js';
+import { RefCountedOpenings } from '../ref-counted-openings.js';
 import { mappingSize, RING_MAGIC, RingOffset } from '../ring-layout.js';
 import { SharedRing } from '../shared-ring.js';
 import { FutexDoorbell } from './futex-doorbell.js';
@@ -16,10 +17,9 @@ import { PosixSharedMemory } from './posix-shared-memory.js';
 interface Shared {
   readonly shm: PosixSharedMemory;
   readonly bell: FutexDoorbell;
-  refs: number;
 }
 
-const open = new Map<string, Promise<Shared>>();
+const mappings = new RefCountedOpenings<Shared>();
 
 /**
  * The shm name of a ring: `Local` rings carry the user id, so two users' rings of the same bus
@@ -44,26 +44,15 @@ export function posixRingName(name: string, scope: 'local' | 'global'): string {
  */
 export async function openPosixRing(request: RingMappingRequest): Promise<RingMapping> {
   const path = posixRingName(request.name, request.scope);
-  const key = `${path}:${request.capacity}`;
-  let pending = open.get(key);
-  if (pending === undefined) {
-    pending = create(path, request);
-    open.set(key, pending);
-    pending.catch(() => open.delete(key));
-  }
-  const shared = await pending;
-  shared.refs++;
-  let released = false;
+  const reference = await mappings.acquire(`${path}:${request.capacity}`, () => create(path, request));
+  const shared = reference.value;
   return {
     buffer: shared.shm.buffer,
     sleep: (value, timeoutMs) => shared.bell.sleep(value, timeoutMs),
     wake: () => shared.bell.wake(), // a futex wake reaches every sleeper whatever the count
     yieldCpu: () => void libc().sched_yield(),
     release: async () => {
-      if (released) return;
-      released = true;
-      if (--shared.refs > 0) return;
-      open.delete(key);
+      if (!reference.release()) return;
       await shared.bell.drain();
       shared.shm.close();
     },
@@ -79,7 +68,7 @@ async function create(path: string, request: RingMappingRequest): Promise<Shared
     if (shm.created) SharedRing.format(shm.buffer);
     else await initialised(shm.buffer, path, request.initTimeoutMs);
     SharedRing.attach(shm.buffer, path); // validates magic, version, sizes before anyone writes
-    return { shm, bell: new FutexDoorbell(shm.address, RingOffset.doorbell), refs: 0 };
+    return { shm, bell: new FutexDoorbell(shm.address, RingOffset.doorbell) };
   } catch (err) {
     // Not a busway ring (or not yet one): leave the name to whoever owns it.
     shm.close(shm.created);

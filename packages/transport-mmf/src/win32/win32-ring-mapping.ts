@@ -24,6 +24,7 @@ import {
 import { loadKoffi } from '@busway/win32/internal';
 import { RingMismatchError, SharedMemoryError } from '../errors.js';
 import type { RingMapping, RingMappingRequest } from '../ring-mapping.js';
+import { RefCountedOpenings } from '../ref-counted-openings.js';
 import { mappingSize, RingOffset } from '../ring-layout.js';
 import { SharedRing } from '../shared-ring.js';
 
@@ -32,10 +33,9 @@ interface Shared {
   readonly view: MappedView;
   readonly bell: Win32Handle;
   inFlight: Promise<void> | undefined;
-  refs: number;
 }
 
-const open = new Map<string, Promise<Shared>>();
+const mappings = new RefCountedOpenings<Shared>();
 
 /**
  * The kernel object name of a ring: `Local\busway-mmf-<name>` (per session, the default) or
@@ -68,16 +68,8 @@ function switchToThread(): () => unknown {
  */
 export async function openWin32Ring(request: RingMappingRequest): Promise<RingMapping> {
   const objectName = win32RingName(request.name, request.scope);
-  const key = `${objectName}:${request.capacity}`;
-  let pending = open.get(key);
-  if (pending === undefined) {
-    pending = create(objectName, request);
-    open.set(key, pending);
-    pending.catch(() => open.delete(key));
-  }
-  const shared = await pending;
-  shared.refs++;
-  let released = false;
+  const reference = await mappings.acquire(`${objectName}:${request.capacity}`, () => create(objectName, request));
+  const shared = reference.value;
   return {
     buffer: shared.view.buffer,
     sleep: (_value, timeoutMs) => {
@@ -91,10 +83,7 @@ export async function openWin32Ring(request: RingMappingRequest): Promise<RingMa
     wake: (sleepers) => void releaseSemaphore(shared.bell, Math.max(1, sleepers)),
     yieldCpu: () => void switchToThread()(),
     release: async () => {
-      if (released) return;
-      released = true;
-      if (--shared.refs > 0) return;
-      open.delete(key);
+      if (!reference.release()) return;
       while (shared.inFlight !== undefined) {
         releaseSemaphore(shared.bell, 1); // our own wait returns; a spare unit is harmless
         await Promise.race([shared.inFlight, new Promise((r) => setTimeout(r, 10))]);
@@ -141,7 +130,7 @@ async function create(objectName: string, request: RingMappingRequest): Promise<
     else await initialised(view.buffer, objectName, request.initTimeoutMs);
     SharedRing.attach(view.buffer, objectName); // magic, version, sizes: before anyone writes
     const bell = createSemaphore({ name: `${objectName}-bell`, initialCount: 0 });
-    return { mapping: handle, view, bell, inFlight: undefined, refs: 0 };
+    return { mapping: handle, view, bell, inFlight: undefined };
   } catch (err) {
     view?.unmap();
     handle.close();
