@@ -5,7 +5,8 @@
  * one connection, like the peers' one socket.
  *
  * Modes:
- * - `sink`: a bus member counting `bench.m` until `bench.done`, then `{ type: 'done', count, stats }`.
+ * - `sink`: a bus member counting `bench.m` until `bench.done` (whose data is the pass number),
+ *   then `{ type: 'done', pass, count, stats }`.
  * - `echo`: a bus member answering `bench.rr` with its payload.
  * - `frame-sink` / `frame-echo`: the same with bare frames on the transport, no bus (what the
  *   transport costs by itself). A frame-sink counts frames longer than 60 bytes and takes a short
@@ -56,10 +57,16 @@ if (mode.startsWith('frame-') || mode === 'idle') {
   const bus = await createBus({ url, transportOptions: options });
   if (mode === 'sink') {
     let count = 0;
+    // One report per pass (bench.done carries the pass number). A done sent again for a pass
+    // already reported (a lossy medium's retry) repeats that report rather than counting anew.
+    let last = { pass: undefined };
     bus.subscribe('bench.m').subscribe(() => (count += 1));
-    bus.subscribe('bench.done').subscribe(() => {
-      process.send({ type: 'done', count, stats: bus.stats() });
-      count = 0;
+    bus.subscribe('bench.done').subscribe(({ data: pass }) => {
+      if (pass !== last.pass) {
+        last = { type: 'done', pass, count, stats: bus.stats() };
+        count = 0;
+      }
+      process.send(last);
     });
   } else {
     bus.handle('bench.rr', (req) => req.data);

@@ -21,6 +21,12 @@ export function percentiles(samplesNs) {
 }
 
 /**
+ * How long every scenario runs untimed before it is measured, in each round: see
+ * {@link timeRoundTrips} for why, and {@link afterWarmUp} for one-way rows.
+ */
+export const WARM_UP_MS = 1000;
+
+/**
  * Time round trips with one request in flight: untimed ones first (at least `warmup` of them and
  * for at least `warmupMs`), then as many as fit in `durationMs`, each timed on its own with
  * `process.hrtime.bigint()`.
@@ -34,7 +40,7 @@ export function percentiles(samplesNs) {
  * @example
  * const figures = await timeRoundTrips(() => client.ask(msg), { durationMs: 1000 });
  */
-export async function timeRoundTrips(roundTrip, { durationMs, warmup = 500, warmupMs = 1000 }) {
+export async function timeRoundTrips(roundTrip, { durationMs, warmup = 500, warmupMs = WARM_UP_MS }) {
   const warm = performance.now() + warmupMs;
   for (let i = 0; i < warmup || performance.now() < warm; i += 1) await roundTrip();
   const samples = [];
@@ -48,6 +54,20 @@ export async function timeRoundTrips(roundTrip, { durationMs, warmup = 500, warm
     }
   }
   return percentiles(samples);
+}
+
+/**
+ * One-way rows: run `pass(WARM_UP_MS)` untimed, then return `pass(durationMs)`. A pass sends for
+ * the given time and resolves to its figures once the receiver has counted everything; receivers
+ * reset their count at the end of each pass, so the measured pass starts from a warm process at
+ * both ends (the same reason as for round trips, see {@link timeRoundTrips}).
+ *
+ * @example
+ * return afterWarmUp((ms) => sendAndCount(ms), durationMs);
+ */
+export async function afterWarmUp(pass, durationMs) {
+  await pass(WARM_UP_MS);
+  return pass(durationMs);
 }
 
 /**

@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import { startChild } from '../lib/child.mjs';
-import { throughput, timeRoundTrips } from '../lib/measure.mjs';
+import { afterWarmUp, throughput, timeRoundTrips } from '../lib/measure.mjs';
 
 const CHILD = new URL('./net-child.mjs', import.meta.url);
 
@@ -45,20 +45,23 @@ export async function netThroughput(address, { durationMs = 1500, size = 64 } = 
   try {
     socket = await connect(peer.address);
     const msg = prefixed(size);
-    let sent = 0;
-    const t0 = performance.now();
-    const deadline = t0 + durationMs;
-    while (performance.now() < deadline) {
-      for (let i = 0; i < 256; i += 1) {
-        sent += 1;
-        if (!socket.write(msg)) await once(socket, 'drain');
+    const pass = async (ms) => {
+      let sent = 0;
+      const t0 = performance.now();
+      const deadline = t0 + ms;
+      while (performance.now() < deadline) {
+        for (let i = 0; i < 256; i += 1) {
+          sent += 1;
+          if (!socket.write(msg)) await once(socket, 'drain');
+        }
       }
-    }
-    socket.write(prefixed(0));
-    const { count } = await peer.next('done');
-    const elapsed = performance.now() - t0;
-    if (count !== sent) throw new Error(`receiver counted ${count} of ${sent} messages`);
-    return throughput(count, size, elapsed);
+      socket.write(prefixed(0));
+      const { count } = await peer.next('done');
+      const elapsed = performance.now() - t0;
+      if (count !== sent) throw new Error(`receiver counted ${count} of ${sent} messages`);
+      return throughput(count, size, elapsed);
+    };
+    return await afterWarmUp(pass, durationMs);
   } finally {
     socket?.destroy();
     await peer.stop();

@@ -6,7 +6,7 @@
  */
 import * as zmq from 'zeromq';
 import { startChild } from '../lib/child.mjs';
-import { throughput, timeRoundTrips } from '../lib/measure.mjs';
+import { afterWarmUp, throughput, timeRoundTrips } from '../lib/measure.mjs';
 
 const CHILD = new URL('./zmq-child.mjs', import.meta.url);
 
@@ -23,20 +23,23 @@ export async function zmqThroughput(address, { durationMs = 1500, size = 64 } = 
   try {
     sock.connect(peer.address);
     const msg = Buffer.alloc(size, 0x61);
-    let sent = 0;
-    const t0 = performance.now();
-    const deadline = t0 + durationMs;
-    while (performance.now() < deadline) {
-      for (let i = 0; i < 256; i += 1) {
-        sent += 1;
-        await sock.send(msg);
+    const pass = async (ms) => {
+      let sent = 0;
+      const t0 = performance.now();
+      const deadline = t0 + ms;
+      while (performance.now() < deadline) {
+        for (let i = 0; i < 256; i += 1) {
+          sent += 1;
+          await sock.send(msg);
+        }
       }
-    }
-    await sock.send(Buffer.alloc(0));
-    const { count } = await peer.next('done');
-    const elapsed = performance.now() - t0;
-    if (count !== sent) throw new Error(`receiver counted ${count} of ${sent} messages`);
-    return throughput(count, size, elapsed);
+      await sock.send(Buffer.alloc(0));
+      const { count } = await peer.next('done');
+      const elapsed = performance.now() - t0;
+      if (count !== sent) throw new Error(`receiver counted ${count} of ${sent} messages`);
+      return throughput(count, size, elapsed);
+    };
+    return await afterWarmUp(pass, durationMs);
   } finally {
     sock.close();
     await peer.stop();
