@@ -128,7 +128,9 @@ export class InterestRouter<L extends RouterLink> {
 
   /** Counters since the router was made. */
   stats(): RouterStats {
-    return { ...this.counters, links: this.links.size };
+    // Field by field: `{ ...counters, links }` takes a slow path in V8 (about 2 µs a call).
+    const c = this.counters;
+    return { routed: c.routed, unrouted: c.unrouted, noResponders: c.noResponders, links: this.links.size };
   }
 
   private changeInterest(

@@ -127,7 +127,15 @@ export class FramedTcpServer {
 
   /** Counters since listening. */
   stats(): FramedTcpServerStats {
-    return { ...this.#counters, open: this.#sockets.size };
+    // Field by field: `{ ...counters, open }` takes a slow path in V8 (microseconds a call).
+    const c = this.#counters;
+    return {
+      accepted: c.accepted,
+      rejectedAtCap: c.rejectedAtCap,
+      handshakeFailures: c.handshakeFailures,
+      authFailures: c.authFailures,
+      open: this.#sockets.size,
+    };
   }
 
   /**

@@ -108,7 +108,17 @@ export class UdpTransport implements Transport {
 
   /** Datagram counters (sent, received, unauthenticated, oversized, sendErrors) plus malformed frames and own echoes skipped. */
   stats(): Readonly<Record<string, number>> {
-    return { ...(this.#endpoint?.stats() ?? {}), ...this.#counters };
+    // Field by field: merging two objects by spread takes a slow path in V8 (about 4 µs a call).
+    const e = this.#endpoint?.stats();
+    return {
+      sent: e?.sent ?? 0,
+      received: e?.received ?? 0,
+      unauthenticated: e?.unauthenticated ?? 0,
+      oversized: e?.oversized ?? 0,
+      sendErrors: e?.sendErrors ?? 0,
+      malformed: this.#counters.malformed,
+      ownEchoes: this.#counters.ownEchoes,
+    };
   }
 
   #receive(payload: Uint8Array, address: string, port: number): void {

@@ -173,7 +173,17 @@ export class CompletionPort {
 
   /** Counters, see {@link CompletionPortStats}. */
   get stats(): CompletionPortStats {
-    return { ...this.#stats, waitsInFlight: this.#waiting ? 1 : 0, pending: this.#pending.size };
+    // Field by field: `{ ...stats, more }` takes a slow path in V8 (microseconds a call).
+    const s = this.#stats;
+    return {
+      waits: s.waits,
+      completions: s.completions,
+      largestBatch: s.largestBatch,
+      waitsInFlight: this.#waiting ? 1 : 0,
+      maxWaitsInFlight: s.maxWaitsInFlight,
+      pending: this.#pending.size,
+      dispatchNs: s.dispatchNs,
+    };
   }
 
   /**

@@ -73,7 +73,8 @@ export class HandleWaiter {
 
   /** Counters, see {@link HandleWaiterStats}. */
   get stats(): HandleWaiterStats {
-    return { ...this.#stats, pending: this.#waiters.size };
+    // Field by field: `{ ...stats, pending }` takes a slow path in V8 (microseconds a call).
+    return { waits: this.#stats.waits, maxWaitsInFlight: this.#stats.maxWaitsInFlight, pending: this.#waiters.size };
   }
 
   /**
