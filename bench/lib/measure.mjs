@@ -71,6 +71,32 @@ export async function afterWarmUp(pass, durationMs) {
 }
 
 /**
+ * One pass of a peer's one-way row: call `send()` in batches of 256 for `ms` (awaiting it only when
+ * it returns a promise, so a socket write that needs no 'drain' costs no microtask), then
+ * `finish()`, which ends the run and resolves to the receiver's count. Throws when the receiver
+ * counted other than what was sent.
+ *
+ * @example
+ * const pass = (ms) => sendAndCount(ms, 64, () => sock.send(msg), () => endRun());
+ */
+export async function sendAndCount(ms, size, send, finish) {
+  let sent = 0;
+  const t0 = performance.now();
+  const deadline = t0 + ms;
+  while (performance.now() < deadline) {
+    for (let i = 0; i < 256; i += 1) {
+      sent += 1;
+      const pending = send();
+      if (pending !== undefined) await pending;
+    }
+  }
+  const count = await finish();
+  const elapsed = performance.now() - t0;
+  if (count !== sent) throw new Error(`receiver counted ${count} of ${sent} messages`);
+  return throughput(count, size, elapsed);
+}
+
+/**
  * Throughput figures from a count of messages of `size` bytes moved in `elapsedMs`.
  *
  * @example

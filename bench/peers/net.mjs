@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import { startChild } from '../lib/child.mjs';
-import { afterWarmUp, throughput, timeRoundTrips } from '../lib/measure.mjs';
+import { afterWarmUp, sendAndCount, timeRoundTrips } from '../lib/measure.mjs';
 
 const CHILD = new URL('./net-child.mjs', import.meta.url);
 
@@ -45,22 +45,12 @@ export async function netThroughput(address, { durationMs = 1500, size = 64 } = 
   try {
     socket = await connect(peer.address);
     const msg = prefixed(size);
-    const pass = async (ms) => {
-      let sent = 0;
-      const t0 = performance.now();
-      const deadline = t0 + ms;
-      while (performance.now() < deadline) {
-        for (let i = 0; i < 256; i += 1) {
-          sent += 1;
-          if (!socket.write(msg)) await once(socket, 'drain');
-        }
-      }
+    const send = () => (socket.write(msg) ? undefined : once(socket, 'drain'));
+    const finish = async () => {
       socket.write(prefixed(0));
-      const { count } = await peer.next('done');
-      const elapsed = performance.now() - t0;
-      if (count !== sent) throw new Error(`receiver counted ${count} of ${sent} messages`);
-      return throughput(count, size, elapsed);
+      return (await peer.next('done')).count;
     };
+    const pass = (ms) => sendAndCount(ms, size, send, finish);
     return await afterWarmUp(pass, durationMs);
   } finally {
     socket?.destroy();

@@ -6,7 +6,7 @@
  */
 import * as zmq from 'zeromq';
 import { startChild } from '../lib/child.mjs';
-import { afterWarmUp, throughput, timeRoundTrips } from '../lib/measure.mjs';
+import { afterWarmUp, sendAndCount, timeRoundTrips } from '../lib/measure.mjs';
 
 const CHILD = new URL('./zmq-child.mjs', import.meta.url);
 
@@ -23,22 +23,11 @@ export async function zmqThroughput(address, { durationMs = 1500, size = 64 } = 
   try {
     sock.connect(peer.address);
     const msg = Buffer.alloc(size, 0x61);
-    const pass = async (ms) => {
-      let sent = 0;
-      const t0 = performance.now();
-      const deadline = t0 + ms;
-      while (performance.now() < deadline) {
-        for (let i = 0; i < 256; i += 1) {
-          sent += 1;
-          await sock.send(msg);
-        }
-      }
+    const finish = async () => {
       await sock.send(Buffer.alloc(0));
-      const { count } = await peer.next('done');
-      const elapsed = performance.now() - t0;
-      if (count !== sent) throw new Error(`receiver counted ${count} of ${sent} messages`);
-      return throughput(count, size, elapsed);
+      return (await peer.next('done')).count;
     };
+    const pass = (ms) => sendAndCount(ms, size, () => sock.send(msg), finish);
     return await afterWarmUp(pass, durationMs);
   } finally {
     sock.close();
