@@ -14,6 +14,7 @@
  * @module
  */
 import { BehaviorSubject, distinctUntilChanged, isObservable, Observable, type Subscription } from 'rxjs';
+import { ActiveHandlings } from './active-handlings.js';
 import type { BusOptions, ResolvedBusOptions } from './bus-options.js';
 import { codecFor } from './codec.js';
 import { DedupWindow } from './dedup-window.js';
@@ -88,8 +89,8 @@ interface PendingRequest {
 }
 
 interface ActiveHandling {
-  /** Its key in `#active`: `${requester}:${correlation}`. */
-  readonly key: string;
+  /** The requester's member id. */
+  readonly requester: number;
   /** The requester's inbox. */
   readonly replyTo: string;
   readonly correlation: number;
@@ -146,7 +147,7 @@ export class Bus {
   readonly #pending = new Map<number, PendingRequest>();
   readonly #deadlines = new RequestDeadlines<number>((correlation) => this.#timedOut(correlation));
   /** Handlers running for remote or local requesters, by `${origin}:${correlation}`. */
-  readonly #active = new Map<string, ActiveHandling>();
+  readonly #active = new ActiveHandlings<ActiveHandling>();
 
   readonly #senders = new WeakMap<PeerIdentity, Map<number, Sender>>();
   #sequence = 0;
@@ -411,8 +412,7 @@ export class Bus {
     if (this.#state.value === 'open') this.#sendQuietly({ kind: FrameKind.Leave, topic: '_LEAVE' });
     this.#failPending(() => new ClosedError());
     this.#deadlines.clear();
-    for (const active of this.#active.values()) active.subscription?.unsubscribe();
-    this.#active.clear();
+    for (const active of this.#active.removeAll()) active.subscription?.unsubscribe();
     for (const s of [...this.#allSubscriptions]) s.observer.complete();
     this.#allSubscriptions.clear();
     this.#reassembler.close();
@@ -525,17 +525,16 @@ export class Bus {
     if (entry === undefined) return; // a broadcast medium: another member handles it
     const requester = envelope.origin;
     const correlation = envelope.correlation;
-    const key = `${requester}:${correlation}`;
-    if (this.#active.has(key)) return;
+    if (this.#active.get(requester, correlation) !== undefined) return;
     const active: ActiveHandling = {
-      key,
+      requester,
       replyTo: inboxTopic(requester),
       correlation,
       subscription: undefined,
       answered: false,
       topic: envelope.topic,
     };
-    this.#active.set(key, active);
+    this.#active.add(active);
     let result: unknown;
     try {
       result = entry.handler(this.#message(envelope, peer));
@@ -560,12 +559,12 @@ export class Bus {
 
   /** Still handling `active`: it has not been cancelled or finished meanwhile. */
   #isActive(active: ActiveHandling): boolean {
-    return this.#active.get(active.key) === active;
+    return this.#active.holds(active);
   }
 
   /** Send one frame of the reply to `active`'s requester; `last` also ends the handling. */
   #reply(active: ActiveHandling, init: Omit<EnvelopeInit, 'origin' | 'sequence'>, last: boolean): void {
-    if (last) this.#active.delete(active.key);
+    if (last) this.#active.remove(active.requester, active.correlation);
     active.answered = true;
     this.#sendQuietly(init);
   }
@@ -674,11 +673,7 @@ export class Bus {
   }
 
   #cancelHandling(envelope: Envelope): void {
-    const key = `${envelope.origin}:${envelope.correlation}`;
-    const active = this.#active.get(key);
-    if (active === undefined) return;
-    this.#active.delete(key);
-    active.subscription?.unsubscribe();
+    this.#active.remove(envelope.origin, envelope.correlation)?.subscription?.unsubscribe();
   }
 
   #memberLeft(origin: number): void {
@@ -689,13 +684,7 @@ export class Bus {
         pending.observer.error(new PeerLostError(memberName(origin)));
       }
     }
-    const prefix = `${origin}:`;
-    for (const [key, active] of [...this.#active]) {
-      if (key.startsWith(prefix)) {
-        this.#active.delete(key);
-        active.subscription?.unsubscribe();
-      }
-    }
+    for (const active of this.#active.removeRequester(origin)) active.subscription?.unsubscribe();
   }
 
   /** Remove a pending request and its timer; returns it if it was still pending. */
@@ -739,8 +728,7 @@ export class Bus {
     if (state !== 'open' && previous === 'open') {
       // Replies in flight are lost with the link: fail every waiting request now, never hang.
       this.#failPending(() => new ConnectionLostError(`the transport is ${state}`));
-      for (const active of this.#active.values()) active.subscription?.unsubscribe();
-      this.#active.clear();
+      for (const active of this.#active.removeAll()) active.subscription?.unsubscribe();
     }
     if (state === 'closed') {
       this.#onTransportDown(new ConnectionLostError('the transport closed'));
