@@ -144,9 +144,9 @@ export async function busOneWay(t, { durationMs, size = 64, batch = 256, url, se
     if (settleMs > 0) await sleep(settleMs);
     const payload = new Uint8Array(size).fill(0x61);
     const publish = fireAndForget ? () => void bus.publish('bench.m', payload) : () => bus.publish('bench.m', payload);
+    const queued = () => bus.stats()['transport.sendQueueBytes'] ?? 0;
     let passes = 0;
     const pass = async (ms) => {
-      const queued = () => bus.stats()['transport.sendQueueBytes'] ?? 0;
       const { sent, full, t0 } = await sendFor(t, ms, batch, publish, queued);
       passes += 1;
       const done = await announceDone(bus, peer, lossNote !== undefined, passes);

@@ -63,7 +63,7 @@ export async function timeRoundTrips(roundTrip, { durationMs, warmup = 500, warm
  * both ends (the same reason as for round trips, see {@link timeRoundTrips}).
  *
  * @example
- * return afterWarmUp((ms) => sendAndCount(ms), durationMs);
+ * return afterWarmUp((ms) => sendAndCount(ms, 64, send, finish), durationMs);
  */
 export async function afterWarmUp(pass, durationMs) {
   await pass(WARM_UP_MS);

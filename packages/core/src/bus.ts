@@ -146,7 +146,7 @@ export class Bus {
   readonly #handlerCounts = new Map<string, number>();
   readonly #pending = new Map<number, PendingRequest>();
   readonly #deadlines = new RequestDeadlines<number>((correlation) => this.#timedOut(correlation));
-  /** Handlers running for remote or local requesters, by `${origin}:${correlation}`. */
+  /** Handlers running for remote or local requesters, by requester and correlation id. */
   readonly #active = new ActiveHandlings<ActiveHandling>();
 
   readonly #senders = new WeakMap<PeerIdentity, Map<number, Sender>>();

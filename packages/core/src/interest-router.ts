@@ -151,15 +151,8 @@ export class InterestRouter<L extends RouterLink> {
   }
 
   private routeRequest(frame: Uint8Array, from: L, origin: number, correlation: number, topic: string): void {
-    const handlers = this.handlers.match(topic);
     const candidates: L[] = [];
-    for (const link of handlers) if (link !== from) candidates.push(link);
-    if (candidates.length === 1) {
-      // One handler (the common case): no turn to keep.
-      (candidates[0] as L).deliver(frame);
-      this.counters.routed += 1;
-      return;
-    }
+    for (const link of this.handlers.match(topic)) if (link !== from) candidates.push(link);
     if (candidates.length === 0) {
       // The requester's own member may handle the topic itself; it then ignores this answer.
       this.counters.noResponders += 1;
@@ -174,10 +167,15 @@ export class InterestRouter<L extends RouterLink> {
       );
       return;
     }
-    const turn = this.nextHandler.get(topic) ?? 0;
-    if (this.nextHandler.size > 4096) this.nextHandler.clear();
-    this.nextHandler.set(topic, turn + 1);
-    (candidates[turn % candidates.length] as L).deliver(frame);
+    // Turns are kept only where there is a choice: a lone handler (the common case) needs none.
+    let chosen = 0;
+    if (candidates.length > 1) {
+      const turn = this.nextHandler.get(topic) ?? 0;
+      if (this.nextHandler.size > 4096) this.nextHandler.clear();
+      this.nextHandler.set(topic, turn + 1);
+      chosen = turn % candidates.length;
+    }
+    (candidates[chosen] as L).deliver(frame);
     this.counters.routed += 1;
   }
 
