@@ -47,7 +47,10 @@ describe.runIf(process.platform !== 'win32')('createTransport over Unix sockets'
     await rm(directory, { recursive: true, force: true });
   });
 
-  async function member(name: string, memberId: number): Promise<{ t: Transport; got: InboundFrame[] }> {
+  async function member(
+    name: string,
+    memberId: number,
+  ): Promise<{ t: Transport; got: InboundFrame[]; states: string[] }> {
     const t = await createTransport(new URL(`pipe://${name}`), {
       memberId,
       maxFrameSize: 1 << 20,
@@ -55,9 +58,11 @@ describe.runIf(process.platform !== 'win32')('createTransport over Unix sockets'
     });
     transports.push(t);
     const got: InboundFrame[] = [];
+    const states: string[] = [];
     t.frames$.subscribe((f) => got.push({ bytes: f.bytes.slice(), peer: f.peer }));
+    t.state$.subscribe((state) => states.push(state));
     await t.open();
-    return { t, got };
+    return { t, got, states };
   }
 
   it('refuses a remote pipe on POSIX', () => {
@@ -120,7 +125,13 @@ describe.runIf(process.platform !== 'win32')('createTransport over Unix sockets'
     // their own (an earlier version of this test failed on exactly that ENOENT).
     // One of the two becomes the hub (replacing the stale file), the other reconnects to it.
     b.t.send(subscribe(12, 'after'));
-    await new Promise((r) => setTimeout(r, 600));
+    // Publish once both have come back (one as the new hub, one connected to it), not after a
+    // fixed pause: a publish routed before the other survivor had reconnected, and after the new
+    // hub's replay window (takeoverTimeout, 400 ms here), would reach nobody. A loaded CI machine
+    // made a 600 ms pause too short.
+    const reconnected = (m: { states: string[] }): boolean =>
+      m.states.includes('reconnecting') && m.states.at(-1) === 'open';
+    await until(() => reconnected(a) && reconnected(b), 30_000);
     a.t.send(publish(11, 1, 'after'));
     await until(() => b.got.some((f) => peekRoute(f.bytes).topic === 'after'));
     // The file now in place is the new hub's socket, not the dead one's.
