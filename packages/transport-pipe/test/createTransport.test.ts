@@ -124,16 +124,25 @@ describe.runIf(process.platform !== 'win32')('createTransport over Unix sockets'
     // the survivors notice the hang-up at once and may already be between unlinking it and binding
     // their own (an earlier version of this test failed on exactly that ENOENT).
     // One of the two becomes the hub (replacing the stale file), the other reconnects to it.
-    b.t.send(subscribe(12, 'after'));
-    // Publish once both have come back (one as the new hub, one connected to it), not after a
-    // fixed pause: a publish routed before the other survivor had reconnected, and after the new
-    // hub's replay window (takeoverTimeout, 400 ms here), would reach nobody. A loaded CI machine
-    // made a 600 ms pause too short.
+    // Interest is announced once both are back, as the bus does whenever `state$` returns to
+    // 'open': a frame sent before a member has noticed the hang-up goes down the dead link and is
+    // lost (the exit event can reach us before the survivors see their sockets close), which is
+    // what made this test fail on a loaded CI machine twice.
     const reconnected = (m: { states: string[] }): boolean =>
       m.states.includes('reconnecting') && m.states.at(-1) === 'open';
     await until(() => reconnected(a) && reconnected(b), 30_000);
-    a.t.send(publish(11, 1, 'after'));
-    await until(() => b.got.some((f) => peekRoute(f.bytes).topic === 'after'));
+    b.t.send(subscribe(12, 'after'));
+    // The subscribe and the publish travel on different links, so the publish may reach the hub
+    // first; publish again until one arrives, which shows the survivors carry on.
+    let sequence = 0;
+    const publishAfter = (): void => a.t.send(publish(11, ++sequence, 'after'));
+    publishAfter();
+    const republish = setInterval(publishAfter, 100);
+    try {
+      await until(() => b.got.some((f) => peekRoute(f.bytes).topic === 'after'), 10_000);
+    } finally {
+      clearInterval(republish);
+    }
     // The file now in place is the new hub's socket, not the dead one's.
     const newHubSocket = await lstat(socketPath);
     expect(newHubSocket.isSocket()).toBe(true);
