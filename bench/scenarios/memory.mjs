@@ -2,6 +2,11 @@
  * busway through the in-process memory transport: publish → subscriber callback with a 64-byte
  * msgpack payload (goal: at least 1 000 000 messages/s) and request → reply round trip (goal:
  * under 5 µs), each against the floor of an rxjs Subject carrying the same msgpack bytes.
+ *
+ * Each group also has a "codec alone" row: the msgpackr encoding and decoding a delivery needs
+ * (one of each per message, two of each per round trip) with nothing carried. No bus can beat it
+ * with this payload on this machine, so it shows in the same run whether a goal given in absolute
+ * figures is within reach of the hardware at all.
  */
 import { createBus, msgpackCodec } from '@busway/core';
 import { lastValueFrom, Subject } from 'rxjs';
@@ -79,6 +84,23 @@ export const scenarios = [
     },
   },
   {
+    name: 'msgpackr encode + decode alone (no delivery)',
+    group: 'memory-publish',
+    run: async ({ durationMs }) => {
+      const data = payload();
+      let received = 0;
+      return pump(
+        () => {
+          msgpackCodec.decode(msgpackCodec.encode(data));
+          received += 1;
+          return undefined;
+        },
+        () => received,
+        durationMs,
+      );
+    },
+  },
+  {
     name: 'busway memory://',
     group: 'memory-publish',
     goal: { metric: 'msgsPerSec', atLeast: 1_000_000 },
@@ -124,6 +146,20 @@ export const scenarios = [
             requests.next(msgpackCodec.encode(data));
           }),
         { durationMs },
+      );
+    },
+  },
+  {
+    name: 'msgpackr encode + decode twice alone (no delivery)',
+    group: 'memory-request',
+    run: async ({ durationMs }) => {
+      const data = payload();
+      // The request's and the reply's encoding and decoding, awaited like the others' round trips.
+      return timeRoundTrips(
+        () => Promise.resolve(msgpackCodec.decode(msgpackCodec.encode(msgpackCodec.decode(msgpackCodec.encode(data))))),
+        {
+          durationMs,
+        },
       );
     },
   },
