@@ -125,6 +125,33 @@ describe.each([
     expect(write).toHaveBeenCalledTimes(3);
   });
 
+  it('in a ping-pong, every frame goes out at once and no end-of-turn task is scheduled', async () => {
+    const { near, far } = await pair(kind);
+    const link = new StreamFrameLink(near, options);
+    const write = vi.spyOn(near, 'write');
+    const immediate = vi.spyOn(globalThis, 'setImmediate');
+    /** How many writes and end-of-turn tasks one send caused, synchronously. */
+    const sendCounted = (topic: string): [number, number] => {
+      const [writes, tasks] = [write.mock.calls.length, immediate.mock.calls.length];
+      link.send(frameOf(topic));
+      return [write.mock.calls.length - writes, immediate.mock.calls.length - tasks];
+    };
+    const answers: [number, number][] = [];
+    link.start({ onFrame: () => answers.push(sendCounted('pong')), onClose: () => undefined });
+    const b = reader(far, options);
+    expect(sendCounted('ping')).toEqual([1, 0]);
+    // The reply is sent from the read, before any end of turn: the read is what makes it lone.
+    b.link.send(frameOf('ping back'));
+    await until(() => answers.length === 1);
+    expect(answers).toEqual([[1, 0]]);
+    await until(() => b.frames.length === 2);
+    expect(b.frames.map((f) => peekRoute(f).topic)).toEqual(['ping', 'pong']);
+    // A second frame with no read in between is a burst: it waits for the end of the turn.
+    expect(sendCounted('burst')).toEqual([0, 1]);
+    await until(() => b.frames.length === 3);
+    immediate.mockRestore();
+  });
+
   it('writes a batch as soon as it reaches 64 KiB, without waiting for the end of the turn', async () => {
     const { near, far } = await pair(kind);
     const link = new StreamFrameLink(near, options);
