@@ -58,6 +58,21 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // resolve to different URLs, so the transport may throw a class from another copy of core.
 const isBufferFull = (err) => err?.code === 'BUFFER_FULL';
 
+/**
+ * Send one frame that must get through (a pass's closing "done"): a send refused with BufferFull,
+ * the link's queue still full of the pass, waits 1 ms and tries again instead of failing the row.
+ */
+async function untilAccepted(send) {
+  for (;;) {
+    try {
+      return await send();
+    } catch (err) {
+      if (!isBufferFull(err)) throw err;
+      await sleep(1);
+    }
+  }
+}
+
 /** One turn, then more while `queued()` (the link's send queue) is above `t.drainBelow`: the coalesced write and the socket get their turn. */
 async function paced(t, queued) {
   do await turn();
@@ -108,11 +123,11 @@ async function announceDone(bus, peer, lossy, pass) {
   };
   const report = reportOf();
   if (!lossy) {
-    await bus.publish('bench.done', pass);
+    await untilAccepted(() => bus.publish('bench.done', pass));
     return report;
   }
   for (let attempt = 0; attempt < 40; attempt += 1) {
-    await bus.publish('bench.done', pass);
+    await untilAccepted(() => bus.publish('bench.done', pass));
     const done = await Promise.race([report, sleep(250).then(() => undefined)]);
     if (done !== undefined) return done;
   }
@@ -221,7 +236,7 @@ export async function transportOneWay(
       const pass = async (ms) => {
         const { sent, full, t0 } = await sendFor(t, ms, batch, () => void transport.send(frame), queued);
         if (t.drainBelow !== undefined) await paced(t, queued);
-        transport.send(done);
+        await untilAccepted(() => transport.send(done));
         const results = await Promise.all(peers.map((p) => p.next('done')));
         const elapsed = performance.now() - t0;
         const count = results.reduce((sum, r) => sum + r.count, 0);
