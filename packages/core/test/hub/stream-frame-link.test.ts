@@ -38,6 +38,7 @@ afterAll(async () => {
 const open: net.Socket[] = [];
 const servers: net.Server[] = [];
 afterEach(async () => {
+  vi.restoreAllMocks(); // a spy on a global (setImmediate) must not outlive a failed test
   for (const s of open.splice(0)) s.destroy();
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
@@ -149,7 +150,6 @@ describe.each([
     // A second frame with no read in between is a burst: it waits for the end of the turn.
     expect(sendCounted('burst')).toEqual([0, 1]);
     await until(() => b.frames.length === 3);
-    immediate.mockRestore();
   });
 
   it('writes a batch as soon as it reaches 64 KiB, without waiting for the end of the turn', async () => {
