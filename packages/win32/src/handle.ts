@@ -95,6 +95,24 @@ export class Win32Handle {
   }
 
   /**
+   * Give the handle away without closing it: for a new owner that closes it itself (libuv, once
+   * `openPipeSocket` has handed it over). This wrapper is closed afterwards, as if by
+   * `close()`, and no longer counts in {@link openHandles}.
+   *
+   * @example
+   * ```ts
+   * const raw = handle.release(); // the caller now owns `raw`
+   * ```
+   */
+  release(): HandleValue {
+    const value = this.value;
+    this.#value = undefined;
+    open.delete(this.#id);
+    registry.unregister(this);
+    return value;
+  }
+
+  /**
    * Close the handle. Idempotent: later calls do nothing. Throws `Win32Error` if `CloseHandle`
    * fails (the handle is considered closed anyway: retrying could close a reused value).
    */

@@ -49,6 +49,21 @@ describe('Win32Handle', () => {
     expect(warnings.join('\n')).toContain('garbage collected without close()');
   });
 
+  it('release() gives the raw value away without closing it; the wrapper is then closed and unlisted', () => {
+    const event = createEvent({ name: uniqueName('release') });
+    const raw = event.release();
+    try {
+      expect(event.closed).toBe(true);
+      expect(openHandles().some((h) => h.value === raw)).toBe(false);
+      expect(() => event.close()).not.toThrow(); // does not close what now belongs to someone else
+      expect(() => event.release()).toThrow(expect.objectContaining({ code: 'CLOSED' }) as Error);
+      // Still a live handle: the new owner can use it.
+      expect(kernel32().SetEvent(raw)).not.toBe(0);
+    } finally {
+      kernel32().CloseHandle(raw);
+    }
+  });
+
   it('wraps any raw handle value it is given', () => {
     const raw = kernel32().CreateEventW(null, 1, 0, null);
     expect(raw).not.toBe(0);

@@ -69,6 +69,8 @@ describe.runIf(process.platform !== 'win32')('off Windows', () => {
       ['SecurityAttributes', () => win32.SecurityAttributes.fromSddl()],
       ['CompletionPort', () => new win32.CompletionPort()],
       ['HandleWaiter', () => new win32.HandleWaiter()],
+      ['waitForPipeClient', () => win32.waitForPipeClient({} as never, {} as never)],
+      ['openPipeSocket', () => win32.openPipeSocket({} as never)],
       ['kernel32', () => kernel32()],
       ['wineVersion', () => win32.wineVersion()],
     ];
@@ -83,6 +85,8 @@ describe.runIf(process.platform !== 'win32')('off Windows', () => {
       expect((caught as win32.PlatformError).code).toBe('PLATFORM');
       expect((caught as Error).message).toContain('only available on Windows');
     }
+    // Asking whether libuv can take pipes over is answered without loading anything either.
+    expect(win32.canOpenPipeSockets()).toBe(false);
     expect(win32.isKoffiLoaded()).toBe(false);
     expect(sharedObjects().some((path) => /koffi/i.test(path))).toBe(false);
   });

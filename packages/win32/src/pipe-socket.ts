@@ -1,0 +1,85 @@
+/**
+ * Hands a connected pipe handle to libuv, so that Node's own stream code reads and writes it.
+ *
+ * Why: busway creates and opens its pipes itself (a DACL, `FILE_FLAG_FIRST_PIPE_INSTANCE`,
+ * `PIPE_REJECT_REMOTE_CLIENTS`, the server's process id: nothing `net` offers), but once a pipe is
+ * connected, moving bytes is what libuv does best. Its reads and writes complete on the completion
+ * port that the event loop itself waits on, while ours complete on a koffi worker thread and then
+ * hop to the loop: under Wine the hop made a busway pipe carry a quarter of what `net` carried
+ * over the same kind of pipe.
+ *
+ * How: `uv_open_osfhandle` (exported by `node.exe`, as all of libuv's API is for addons) gives the
+ * handle a C runtime file descriptor, and `new net.Socket({ fd })` opens a libuv pipe on it, which
+ * associates the handle with the loop's completion port. A handle can join only one completion
+ * port for its whole life, so a handle meant for this must never have been given to a busway
+ * `CompletionPort` (libuv would fall back to emulating one, much more slowly).
+ *
+ * @module
+ */
+import { Socket } from 'node:net';
+import { loadKoffi } from './koffi-loader.js';
+import type { Win32Handle } from './handle.js';
+import type { HandleValue } from './kernel32.js';
+import { ConfigurationError } from '@busway/core';
+import { assertWindows } from './platform-error.js';
+import { Win32Error } from './win32-error.js';
+
+type OpenOsfhandle = (handle: HandleValue) => number;
+
+/** `undefined`: not looked up yet; `null`: this Node.js does not export it. */
+let openOsfhandle: OpenOsfhandle | null | undefined;
+
+function bindOpenOsfhandle(): OpenOsfhandle | null {
+  if (openOsfhandle !== undefined) return openOsfhandle;
+  try {
+    // LoadLibrary of the running executable returns its module: nothing is loaded twice.
+    const node = loadKoffi().load(process.execPath);
+    openOsfhandle = node.func('uv_open_osfhandle', 'int', ['intptr_t']) as OpenOsfhandle;
+  } catch {
+    // A Node.js built as a DLL (or an embedder) may export libuv from another module.
+    openOsfhandle = null;
+  }
+  return openOsfhandle;
+}
+
+/**
+ * Whether this Node.js can take a pipe handle over ({@link openPipeSocket}): true for the official
+ * Windows builds, which export libuv's API; false elsewhere, and on Linux and macOS.
+ *
+ * @example
+ * ```ts
+ * const link = canOpenPipeSockets() ? new StreamFrameLink(openPipeSocket(handle)) : fallback(handle);
+ * ```
+ */
+export function canOpenPipeSockets(): boolean {
+  return process.platform === 'win32' && bindOpenOsfhandle() !== null;
+}
+
+/**
+ * A `net.Socket` over a connected pipe handle (server instance or client end, byte mode,
+ * overlapped, never associated with a completion port). Takes ownership: `handle` is released,
+ * and the socket closes the pipe when destroyed. Throws `PlatformError` off Windows,
+ * `ConfigurationError` where libuv's `uv_open_osfhandle` is not available (see {@link canOpenPipeSockets}), and `Win32Error` when no
+ * file descriptor can be had for the handle; the handle is left to the caller then.
+ *
+ * @example
+ * ```ts
+ * const socket = openPipeSocket(openNamedPipe('orders', { messageMode: false }));
+ * socket.on('data', (chunk) => console.log(chunk.length));
+ * socket.write('hello');
+ * ```
+ */
+export function openPipeSocket(handle: Win32Handle): Socket {
+  assertWindows('openPipeSocket');
+  const open = bindOpenOsfhandle();
+  if (open === null) {
+    throw new ConfigurationError(
+      `this Node.js (${process.execPath}) does not export libuv's uv_open_osfhandle, so a pipe handle cannot be given to net.Socket`,
+    );
+  }
+  const fd = open(handle.value);
+  // The C runtime's _open_osfhandle fails for a bad handle or a full descriptor table (EMFILE).
+  if (fd < 0) throw new Win32Error('uv_open_osfhandle', 4 /* ERROR_TOO_MANY_OPEN_FILES */, handle.name);
+  handle.release();
+  return new Socket({ fd, readable: true, writable: true });
+}
