@@ -2,7 +2,8 @@
  * busway `pipe://` beside raw `net` over a Unix socket and zeromq.js `ipc://` (scenarios in
  * peers.mjs), same run, same groups (`local-one-way`, `local-round-trip`): one-way 64-byte
  * messages per second, and request/reply round trip with one request in flight. On POSIX the pipe
- * is a Unix socket in a private directory; on Windows (or under Wine) a named pipe through koffi.
+ * is a Unix socket in a private directory; on Windows (or under Wine) a named pipe made through
+ * koffi whose bytes libuv moves, measured also with busway's own overlapped I/O (`pipeIo`).
  * The far end is a bus member in a child process that joined first, so it is the hub: the measured
  * path is member → hub over one connection, like the peers' one socket. The "transport only" rows
  * move bare frames with no bus: the difference to the bus rows is the bus (codec, dedup, rpc).
@@ -33,6 +34,17 @@ const pipe = await busTransport({
   // The far end is the hub: bare frames reach it only on a topic it subscribed to.
   routed: true,
 });
+
+// Windows only: the same transport with busway's own overlapped I/O instead of libuv moving the
+// bytes (`pipeIo`, see NamedPipeEndpoint), so the gain of the default is measured in the same run.
+const completionPortPipe = await busTransport({
+  scheme: 'pipe',
+  module: pipe.module,
+  url: pipe.url,
+  options: { pipeIo: 'completion-port' },
+  routed: true,
+});
+const COMPLETION_PORT = 'busway pipe:// (pipeIo: completion-port)';
 
 // On Windows (and under Wine) the comparison is Node's own net over \\.\pipe\ (libuv's named
 // pipes), in groups of their own: the shared local groups' Unix-socket and zeromq baselines do
@@ -81,6 +93,18 @@ export const scenarios = [
           group: ROUND_TRIP,
           baseline: true,
           run: ({ durationMs }) => netRoundTrip(netPipeAddress(), { durationMs }),
+        },
+        { name: COMPLETION_PORT, group: ONE_WAY, run: (ctx) => busOneWay(completionPortPipe, ctx) },
+        { name: COMPLETION_PORT, group: ROUND_TRIP, run: (ctx) => busRoundTrip(completionPortPipe, ctx) },
+        {
+          name: `${COMPLETION_PORT} transport only`,
+          group: ONE_WAY,
+          run: (ctx) => transportOneWay(completionPortPipe, ctx),
+        },
+        {
+          name: `${COMPLETION_PORT} transport only`,
+          group: ROUND_TRIP,
+          run: (ctx) => transportRoundTrip(completionPortPipe, ctx),
         },
       ]
     : []),

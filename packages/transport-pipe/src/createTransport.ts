@@ -46,7 +46,7 @@ export type PipeTransportOptions = Readonly<
 
 /**
  * Build the transport for `pipe://name`: a hub transport whose members meet at a Win32 named pipe
- * `\\.\pipe\busway\<name>` on Windows (message mode, overlapped I/O through `@busway/win32`),
+ * `\\.\pipe\busway\<name>` on Windows (byte mode, created and secured through `@busway/win32`, its bytes moved by libuv),
  * and at a Unix socket in a private directory on POSIX.
  *
  * @example

@@ -6,8 +6,10 @@
 import {
   createNamedPipe,
   getNamedPipeClientProcessId,
+  HandleWaiter,
   pipePath,
   readDacl,
+  waitForPipeClient,
   waitNamedPipe,
   Win32Error,
   type Win32Handle,
@@ -69,6 +71,14 @@ export class NamedPipeServer {
   readonly #options: Readonly<Partial<NamedPipeServerOptions>>;
   readonly #onInstance: (instance: Win32Handle, peer: PeerIdentity | undefined) => void;
   readonly #messageMode: boolean;
+  /**
+   * Set when instances go to libuv once connected (`openPipeSocket`): their client waits are
+   * signalled through events waited on here, never through a completion port (see `listenHandles`).
+   */
+  readonly #eventWaits: HandleWaiter | undefined;
+  #cancelWait: (() => void) | undefined;
+  /** The current event wait, settled or not; resolves either way. */
+  #settledWait: Promise<void> = Promise.resolve();
   #waiting: Win32Handle;
   #closed = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
@@ -79,10 +89,12 @@ export class NamedPipeServer {
     messageMode: boolean,
     onInstance: (instance: Win32Handle, peer: PeerIdentity | undefined) => void,
     options: Readonly<Partial<NamedPipeServerOptions>>,
+    forLibuv: boolean,
   ) {
     this.path = path;
     this.#waiting = first;
     this.#messageMode = messageMode;
+    this.#eventWaits = forLibuv ? new HandleWaiter() : undefined;
     this.#onInstance = onInstance;
     this.#options = options;
     this.#accept(first);
@@ -111,9 +123,13 @@ export class NamedPipeServer {
    * The same server, handing out each connected instance's handle (message or byte mode) rather
    * than a `NamedPipeConnection`: for links that do their own I/O, like the hub's byte stream.
    *
+   * `forLibuv`: the handles will be given to libuv (`openPipeSocket`). A handle can be associated
+   * with one completion port only, for life, so then no instance ever touches this package's
+   * port: each waits for its client through an event instead. Default: false (the shared port).
+   *
    * @example
    * ```ts
-   * NamedPipeServer.listenHandles('orders', false, (handle, peer) => links.add(new NamedPipeStreamLink(handle, port, {}, peer)));
+   * NamedPipeServer.listenHandles('orders', false, (handle, peer) => links.add(new StreamFrameLink(openPipeSocket(handle), { peer })), {}, true);
    * ```
    */
   static listenHandles(
@@ -121,11 +137,12 @@ export class NamedPipeServer {
     messageMode: boolean,
     onInstance: (instance: Win32Handle, peer: PeerIdentity | undefined) => void,
     options: Readonly<Partial<NamedPipeServerOptions>> = {},
+    forLibuv = false,
   ): NamedPipeServer {
     const path = pipePath(name);
     refuseExistingName(path);
     const first = createNamedPipe(path, { firstInstance: true, messageMode, ...instanceOptions(options) });
-    return new NamedPipeServer(path, first, messageMode, onInstance, options);
+    return new NamedPipeServer(path, first, messageMode, onInstance, options, forLibuv);
   }
 
   /**
@@ -146,7 +163,15 @@ export class NamedPipeServer {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#retry !== undefined) clearTimeout(this.#retry);
-    if (!this.#waiting.closed) this.#waiting.close();
+    if (this.#eventWaits === undefined) {
+      if (!this.#waiting.closed) this.#waiting.close();
+      return;
+    }
+    // The event wait owns an OVERLAPPED until the cancelled connect completes: cancel, let #accept
+    // close the instance once it has settled, then stop the waiter's thread.
+    this.#cancelWait?.();
+    await this.#settledWait;
+    await this.#eventWaits.close();
   }
 
   #nextInstance(): void {
@@ -174,8 +199,19 @@ export class NamedPipeServer {
   }
 
   #accept(instance: Win32Handle): void {
-    const port = sharedCompletionPort();
-    port.connect(instance).then(
+    let connected: Promise<void>;
+    if (this.#eventWaits === undefined) {
+      connected = sharedCompletionPort().connect(instance);
+    } else {
+      const wait = waitForPipeClient(instance, this.#eventWaits);
+      this.#cancelWait = wait.cancel;
+      connected = wait.connected;
+      this.#settledWait = connected.then(
+        () => undefined,
+        () => undefined,
+      );
+    }
+    connected.then(
       () => {
         if (this.#closed) {
           instance.close();

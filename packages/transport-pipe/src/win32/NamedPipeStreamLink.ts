@@ -32,7 +32,8 @@ export interface NamedPipeStreamLinkOptions {
   readonly stallTimeout: number;
 }
 
-const DEFAULTS: NamedPipeStreamLinkOptions = {
+/** The defaults of every Windows hub link, whichever I/O moves its bytes (see `NamedPipeEndpoint`). */
+export const PIPE_LINK_DEFAULTS: NamedPipeStreamLinkOptions = {
   maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
   readBufferSize: 64 * 1024,
   maxWriteBuffer: 8 * 1024 * 1024,
@@ -77,7 +78,7 @@ export class NamedPipeStreamLink implements FrameLink {
     options: Readonly<Partial<NamedPipeStreamLinkOptions>> = {},
     peer?: PeerIdentity,
   ) {
-    this.#options = { ...DEFAULTS, ...options };
+    this.#options = { ...PIPE_LINK_DEFAULTS, ...options };
     this.#decoder = new FrameDecoder({ maxFrameSize: this.#options.maxFrameSize });
     this.#io = new OverlappedPipeIo(handle, port, this.#options, {
       onBytes: (result) => this.#read(result),

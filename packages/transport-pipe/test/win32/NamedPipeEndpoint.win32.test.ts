@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { ConnectionLostError, FrameError, FrameKind } from '@busway/core';
 import { AddressInUseError, encodeEnvelope, type FrameLink, type HubListener } from '@busway/core/internal';
-import { currentUserSid, waitNamedPipe } from '@busway/win32';
+import { canOpenPipeSockets, currentUserSid, waitNamedPipe } from '@busway/win32';
 import { describe, expect, it } from 'vitest';
 import { createTransport } from '../../src/createTransport.js';
 import { PipeSquattedError, StalledFrameError } from '../../src/errors.js';
@@ -12,6 +12,8 @@ import { NamedPipeEndpoint } from '../../src/win32/NamedPipeEndpoint.js';
 import { NamedPipeServer } from '../../src/win32/NamedPipeServer.js';
 import { cleanupAfterEach, fixturesBeforeAll, uniqueName, until } from './pipeTestHarness.js';
 
+const PIPE_IOS = ['libuv', 'completion-port'] as const;
+
 const frame = (topic: string): Uint8Array => encodeEnvelope({ kind: FrameKind.Publish, origin: 5, sequence: 1, topic });
 /** A frame behind core's 4-byte big-endian length prefix, as a member writes it into the pipe. */
 const prefixed = (f: Uint8Array): Buffer => {
@@ -21,12 +23,13 @@ const prefixed = (f: Uint8Array): Buffer => {
   return out;
 };
 
-describe('NamedPipeEndpoint', () => {
+// Every behaviour holds whichever I/O moves the bytes: libuv (the default) or busway's completion port.
+describe.each(PIPE_IOS)('NamedPipeEndpoint, pipeIo: %s', (pipeIo) => {
   const exe = fixturesBeforeAll(['pipe-client', 'pipe-server']);
   const cleanup = cleanupAfterEach();
 
   async function hub(name: string, options = {}) {
-    const endpoint = new NamedPipeEndpoint(name, options);
+    const endpoint = new NamedPipeEndpoint(name, { pipeIo, ...options });
     const links: Array<{ link: FrameLink; frames: Uint8Array[]; closed: Array<Error | undefined> }> = [];
     const listener: HubListener = await endpoint.listen((link) => {
       const entry = { link, frames: [] as Uint8Array[], closed: [] as Array<Error | undefined> };
@@ -41,7 +44,7 @@ describe('NamedPipeEndpoint', () => {
     const name = uniqueName('ep');
     const h = await hub(name);
     expect(h.endpoint.path).toBe(`\\\\.\\pipe\\busway\\${name}`);
-    const member = await new NamedPipeEndpoint(name).connect();
+    const member = await new NamedPipeEndpoint(name, { pipeIo }).connect();
     cleanup.push(() => member.close());
     const back: Uint8Array[] = [];
     member.start({ onFrame: (f) => back.push(f.slice()), onClose: () => {} });
@@ -58,7 +61,7 @@ describe('NamedPipeEndpoint', () => {
   it('a second member cannot also become hub: AddressInUseError', async () => {
     const name = uniqueName('ep');
     await hub(name);
-    await expect(new NamedPipeEndpoint(name).listen(() => {})).rejects.toBeInstanceOf(AddressInUseError);
+    await expect(new NamedPipeEndpoint(name, { pipeIo }).listen(() => {})).rejects.toBeInstanceOf(AddressInUseError);
   });
 
   it('the hub pipe grants the current user and SYSTEM only (DACL read back from the live pipe)', async () => {
@@ -75,7 +78,7 @@ describe('NamedPipeEndpoint', () => {
     // A plain C server takes the busway pipe name first: it echoes whatever it is sent.
     const squatter = spawn(exe['pipe-server'] as string, [`\\\\.\\pipe\\busway\\${name}`, '1'], { stdio: 'ignore' });
     cleanup.push(() => squatter.kill());
-    const endpoint = new NamedPipeEndpoint(name, { handshakeTimeout: 1000 });
+    const endpoint = new NamedPipeEndpoint(name, { pipeIo, handshakeTimeout: 1000 });
     await until(() => {
       try {
         // The name exists once the squatter is up; listening then must fail, whoever holds it.
@@ -115,7 +118,7 @@ describe('NamedPipeEndpoint', () => {
     const transport = await createTransport(new URL(`pipe://${name}`), {
       memberId: 7,
       maxFrameSize: 1 << 20,
-      options: { openTimeout: 1, handshakeTimeout: 1000 },
+      options: { openTimeout: 1, handshakeTimeout: 1000, pipeIo },
     });
     cleanup.push(() => transport.close());
     const error = await transport.open().catch((e: unknown) => e);
@@ -139,7 +142,7 @@ describe('NamedPipeEndpoint', () => {
     expect(code).toBe(2);
     expect(out).toMatch(/^error SetNamedPipeHandleState 87/);
     expect(h.links).toHaveLength(0);
-    const member = await new NamedPipeEndpoint(name).connect();
+    const member = await new NamedPipeEndpoint(name, { pipeIo }).connect();
     cleanup.push(() => member.close());
     member.start({ onFrame: () => {}, onClose: () => {} });
     member.send(frame('ok'));
@@ -190,7 +193,7 @@ describe('NamedPipeEndpoint', () => {
     const name = uniqueName('ep');
     const stallTimeout = 600;
     const h = await hub(name, { stallTimeout });
-    const good = await new NamedPipeEndpoint(name).connect();
+    const good = await new NamedPipeEndpoint(name, { pipeIo }).connect();
     cleanup.push(() => good.close());
     const back: Uint8Array[] = [];
     good.start({ onFrame: (f) => back.push(f.slice()), onClose: () => {} });
@@ -266,8 +269,8 @@ describe('NamedPipeEndpoint', () => {
   it('closes a member that announces a frame over the limit; others carry on', async () => {
     const name = uniqueName('ep');
     const h = await hub(name, { maxFrameSize: 4096, readBufferSize: 1024 });
-    const bad = await new NamedPipeEndpoint(name).connect();
-    const good = await new NamedPipeEndpoint(name).connect();
+    const bad = await new NamedPipeEndpoint(name, { pipeIo }).connect();
+    const good = await new NamedPipeEndpoint(name, { pipeIo }).connect();
     cleanup.push(
       () => bad.close(),
       () => good.close(),
@@ -286,9 +289,9 @@ describe('NamedPipeEndpoint', () => {
 });
 
 describe('NamedPipeEndpoint at scale', () => {
-  it('a hub with 100 members keeps one read pending per member on one completion-port thread', async () => {
+  async function hubWithMembers(options: { pipeIo?: 'libuv' | 'completion-port' }, check: () => void) {
     const name = uniqueName('ep');
-    const endpoint = new NamedPipeEndpoint(name);
+    const endpoint = new NamedPipeEndpoint(name, options);
     const received = new Set<FrameLink>();
     const listener = await endpoint.listen((link) =>
       link.start({ onFrame: () => received.add(link), onClose: () => {} }),
@@ -302,14 +305,31 @@ describe('NamedPipeEndpoint at scale', () => {
       }
       for (const member of members) member.send(frame('hello'));
       await until(() => received.size === 100, 20_000);
+      check();
+    } finally {
+      for (const member of members) member.close();
+      await listener.close();
+    }
+  }
+
+  it("by default the pipes of a hub with 100 members are served by libuv, none by busway's completion port", async () => {
+    // The official node.exe exports uv_open_osfhandle; without it the default would fall back.
+    expect(canOpenPipeSockets()).toBe(true);
+    const before = sharedCompletionPort().stats.pending;
+    await hubWithMembers({}, () => {
+      // 200 pipe ends (hub side and member side) are reading, and none of those reads is ours
+      // (earlier tests' cancelled reads may still be draining, hence at most `before`).
+      expect(sharedCompletionPort().stats.pending).toBeLessThanOrEqual(before);
+    });
+  }, 60_000);
+
+  it('with pipeIo: completion-port, a hub with 100 members keeps one read pending per member on one completion-port thread', async () => {
+    await hubWithMembers({ pipeIo: 'completion-port' }, () => {
       const stats = sharedCompletionPort().stats;
       // 200 pipe ends each with a read pending (hub side and member side), all waited on by a
       // single GetQueuedCompletionStatusEx call: one worker thread, not one per client.
       expect(stats.pending).toBeGreaterThanOrEqual(200);
       expect(stats.maxWaitsInFlight).toBe(1);
-    } finally {
-      for (const member of members) member.close();
-      await listener.close();
-    }
+    });
   }, 60_000);
 });
