@@ -53,7 +53,7 @@ export interface NamedPipeEndpointOptions extends NamedPipeStreamLinkOptions {
    * its reads and writes complete on the event loop's own completion port. `'completion-port'`:
    * overlapped I/O through `@busway/win32`'s completion port, whose completions reach the loop
    * from a worker thread (`NamedPipeStreamLink`); `readBufferSize` applies to it alone. Under
-   * Wine, in one benchmark run, `'libuv'` carried 2.3 times as many 64-byte messages one way.
+   * Wine `'libuv'` carried 1.9–2.3 times as many 64-byte messages one way (two benchmark runs).
    * Default: `'libuv'` where this Node.js exports libuv's `uv_open_osfhandle` (the official
    * builds do), else `'completion-port'`.
    */
