@@ -6,7 +6,11 @@
  * connected, moving bytes is what libuv does best. Its reads and writes complete on the completion
  * port that the event loop itself waits on, while ours complete on a koffi worker thread and then
  * hop to the loop: under Wine the hop made a busway pipe carry a quarter of what `net` carried
- * over the same kind of pipe.
+ * over the same kind of pipe. busway calls through koffi where Node.js has no API; for moving the
+ * bytes of a connected pipe it has one. The I/O stays overlapped on a completion port, libuv's, so
+ * no call blocks the loop and no thread is held per pipe (libuv reads overlapped pipes without
+ * threads; only a pipe opened without `FILE_FLAG_OVERLAPPED` would cost it one, and busway never
+ * opens one so).
  *
  * How: `uv_open_osfhandle` (exported by `node.exe`, as all of libuv's API is for addons) gives the
  * handle a C runtime file descriptor, and `new net.Socket({ fd })` opens a libuv pipe on it, which
