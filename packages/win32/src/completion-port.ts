@@ -13,7 +13,7 @@
  * @module
  */
 import { ClosedError } from '@busway/core';
-import { INFINITE } from './constants.js';
+import { INFINITE, IoStatus, Overlapped } from './constants.js';
 import { Win32Handle } from './handle.js';
 import { kernel32, type Kernel32Bindings } from './kernel32.js';
 import { checkBool, checkHandle } from './last-error.js';
@@ -22,12 +22,9 @@ import { MemoryPool } from './memory-pool.js';
 import { assertWindows } from './platform-error.js';
 import { Win32Error } from './win32-error.js';
 
-const OVERLAPPED_SIZE = 32;
+const OVERLAPPED_SIZE = Overlapped.SIZE;
 const OVERLAPPED_ENTRY_SIZE = 32;
-const ERROR_MORE_DATA = 234;
-const ERROR_PIPE_CONNECTED = 535;
-const ERROR_IO_PENDING = 997;
-const ERROR_NOT_FOUND = 1168;
+const { ERROR_MORE_DATA, ERROR_PIPE_CONNECTED, ERROR_IO_PENDING, ERROR_NOT_FOUND } = IoStatus;
 const WAIT_TIMEOUT = 258;
 /** Completion key of the packet {@link CompletionPort.close} posts to end a wait early. */
 const WAKE_KEY = 1;

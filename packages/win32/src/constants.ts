@@ -168,3 +168,35 @@ export const FormatMessage = {
   FORMAT_MESSAGE_IGNORE_INSERTS: 0x200,
   FORMAT_MESSAGE_FROM_SYSTEM: 0x1000,
 } as const;
+
+/**
+ * The `OVERLAPPED` structure of 64-bit Windows: its size, and the offset of its `hEvent`.
+ *
+ * @example
+ * ```ts
+ * const overlapped = new NativeMemory(Overlapped.SIZE);
+ * ```
+ */
+export const Overlapped = {
+  SIZE: 32,
+  EVENT_OFFSET: 24,
+} as const;
+
+/**
+ * The `GetLastError` values overlapped I/O branches on: not failures, but how an operation went.
+ *
+ * @example
+ * ```ts
+ * if (kernel32().GetLastError() !== IoStatus.ERROR_IO_PENDING) throw lastError('ConnectNamedPipe');
+ * ```
+ */
+export const IoStatus = {
+  /** A read took part of a longer message; the rest follows. */
+  ERROR_MORE_DATA: 234,
+  /** `ConnectNamedPipe`: the client connected before the call. */
+  ERROR_PIPE_CONNECTED: 535,
+  /** Started; it completes later. */
+  ERROR_IO_PENDING: 997,
+  /** `CancelIoEx`: nothing left to cancel, it already completed. */
+  ERROR_NOT_FOUND: 1168,
+} as const;

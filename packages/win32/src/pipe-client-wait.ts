@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { IoStatus, Overlapped } from './constants.js';
 import { createEvent } from './event.js';
 import type { Win32Handle } from './handle.js';
 import type { HandleWaiter } from './handle-waiter.js';
@@ -12,11 +13,7 @@ import { assertWindows } from './platform-error.js';
 import { waitForSingleObject } from './wait.js';
 import { Win32Error } from './win32-error.js';
 
-const OVERLAPPED_SIZE = 32;
-const OVERLAPPED_EVENT_OFFSET = 24;
-const ERROR_IO_PENDING = 997;
-const ERROR_PIPE_CONNECTED = 535;
-const ERROR_NOT_FOUND = 1168;
+const { ERROR_IO_PENDING, ERROR_PIPE_CONNECTED, ERROR_NOT_FOUND } = IoStatus;
 /** How long a cancelled connect may take to let go of its OVERLAPPED before it is abandoned. */
 const CANCEL_GRACE_MS = 1000;
 
@@ -45,9 +42,9 @@ export function waitForPipeClient(pipe: Win32Handle, waiter: HandleWaiter): Pipe
   assertWindows('waitForPipeClient');
   const k32 = kernel32();
   const event = createEvent({ manualReset: true });
-  const overlapped = new NativeMemory(OVERLAPPED_SIZE);
-  new DataView(overlapped.bytes.buffer, overlapped.bytes.byteOffset, OVERLAPPED_SIZE).setBigInt64(
-    OVERLAPPED_EVENT_OFFSET,
+  const overlapped = new NativeMemory(Overlapped.SIZE);
+  new DataView(overlapped.bytes.buffer, overlapped.bytes.byteOffset, Overlapped.SIZE).setBigInt64(
+    Overlapped.EVENT_OFFSET,
     BigInt(event.value),
     true,
   );

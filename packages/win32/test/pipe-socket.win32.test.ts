@@ -14,6 +14,7 @@ import {
   openPipeSocket,
   waitForPipeClient,
   Win32Error,
+  type Win32Handle,
 } from '../src/index.js';
 import { uniqueName } from './helpers.js';
 
@@ -23,6 +24,15 @@ afterAll(async () => {
   await waiter.close();
   await port.close();
 });
+
+/** A byte-mode pipe with its client connected, both ends still busway handles. */
+async function connectedPipe(name: string): Promise<{ server: Win32Handle; client: Win32Handle }> {
+  const server = createNamedPipe(name, { messageMode: false });
+  const connected = waitForPipeClient(server, waiter).connected;
+  const client = openNamedPipe(name, { messageMode: false });
+  await connected;
+  return { server, client };
+}
 
 /** The next chunk a socket reads. */
 const nextData = (socket: Socket): Promise<Buffer> => new Promise((resolve) => socket.once('data', resolve));
@@ -75,10 +85,7 @@ describe('openPipeSocket', () => {
 
   it('carries bytes both ways between a server instance and a client end, each a net.Socket', async () => {
     const name = uniqueName('socket');
-    const serverHandle = createNamedPipe(name, { messageMode: false });
-    const connected = waitForPipeClient(serverHandle, waiter).connected;
-    const clientHandle = openNamedPipe(name, { messageMode: false });
-    await connected;
+    const { server: serverHandle, client: clientHandle } = await connectedPipe(name);
     const server = openPipeSocket(serverHandle);
     const client = openPipeSocket(clientHandle);
     try {
@@ -106,11 +113,7 @@ describe('openPipeSocket', () => {
   });
 
   it('destroying the socket closes the pipe: the peer sees it end', async () => {
-    const name = uniqueName('socket-end');
-    const serverHandle = createNamedPipe(name, { messageMode: false });
-    const connected = waitForPipeClient(serverHandle, waiter).connected;
-    const client = openNamedPipe(name, { messageMode: false });
-    await connected;
+    const { server: serverHandle, client } = await connectedPipe(uniqueName('socket-end'));
     const server = openPipeSocket(serverHandle);
     server.destroy();
     // The client end, read through a busway completion port, learns the server end is gone.
