@@ -27,7 +27,8 @@ export interface NamedPipeStreamLinkOptions {
    * the link is closed with `StalledFrameError`. A deadline for the whole frame, not a bound on
    * silence: bytes trickling in do not restart it (a new frame does). The same option, with the
    * same meaning and default, as the POSIX link's (core's `StreamFrameLink` `frameTimeout`).
-   * Also bounds how long `close()` waits for accepted frames to be written. Default: 5000.
+   * Also bounds how long `close()` waits for accepted frames to be written (this link only; a
+   * `StreamFrameLink` waits 2 s). Default: 5000.
    */
   readonly stallTimeout: number;
 }
