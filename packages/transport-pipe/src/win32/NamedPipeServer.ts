@@ -22,6 +22,9 @@ const ERROR_PIPE_BUSY = 231;
 const ERROR_ACCESS_DENIED = 5;
 const ERROR_FILE_NOT_FOUND = 2;
 const ERROR_BAD_PATHNAME = 161;
+const ERROR_NO_DATA = 232;
+/** Pause before a new instance after a failed wait, or while every instance is taken. */
+const ACCEPT_RETRY_MS = 50;
 
 /** Options of a {@link NamedPipeServer}. */
 export interface NamedPipeServerOptions extends NamedPipeConnectionOptions {
@@ -187,7 +190,7 @@ export class NamedPipeServer {
       if (err instanceof Win32Error && err.errno === ERROR_PIPE_BUSY) {
         // maxInstances reached: try again shortly (a client will have left); meanwhile new
         // clients see ERROR_PIPE_BUSY and retry on their side.
-        this.#retry = setTimeout(() => this.#nextInstance(), 50);
+        this.#retry = setTimeout(() => this.#nextInstance(), ACCEPT_RETRY_MS);
         return;
       }
       // Out of handles or memory: keep serving who is connected, and say why nobody new can.
@@ -227,9 +230,22 @@ export class NamedPipeServer {
         }
         this.#onInstance(instance, pid === undefined ? undefined : { pid });
       },
-      () => {
+      (err: unknown) => {
         // Cancelled by close(), or the instance failed: either way this instance is done.
         if (!instance.closed) instance.close();
+        if (this.#closed) return;
+        // The name must not be left without a listener: a client that connected and hung up
+        // before ConnectNamedPipe was issued (ERROR_NO_DATA) would otherwise stop the server for
+        // good. Anything else is said once per failure, and retried after a pause rather than in
+        // a loop that spins on a lasting fault.
+        if (err instanceof Win32Error && err.errno === ERROR_NO_DATA) {
+          this.#nextInstance();
+          return;
+        }
+        process.emitWarning(`busway: ${this.path}: waiting for a client failed: ${(err as Error).message}`, {
+          code: 'BUSWAY_PIPE_ACCEPT',
+        });
+        this.#retry = setTimeout(() => this.#nextInstance(), ACCEPT_RETRY_MS);
       },
     );
   }

@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
 import { FrameTooLargeError } from '@busway/core';
 import { currentUserSid, Win32Error } from '@busway/win32';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConnectTimeoutError } from '../../src/errors.js';
 import { NamedPipeClient } from '../../src/win32/NamedPipeClient.js';
 import type { NamedPipeConnection } from '../../src/win32/NamedPipeConnection.js';
 import { NamedPipeServer } from '../../src/win32/NamedPipeServer.js';
-import { cleanupAfterEach, fixturesBeforeAll, uniqueName } from './pipeTestHarness.js';
+import { sharedCompletionPort } from '../../src/win32/sharedCompletionPort.js';
+import { cleanupAfterEach, fixturesBeforeAll, uniqueName, until } from './pipeTestHarness.js';
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8');
 
@@ -220,5 +221,47 @@ describe('NamedPipeServer / NamedPipeClient in message mode, against plain Win32
     while (echoed.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(echoed).toEqual(['after the wait']);
     expect(accepted).toHaveLength(2);
+  });
+
+  // A real ERROR_NO_DATA needs a client to connect and hang up between CreateNamedPipeW and
+  // ConnectNamedPipe, a window too narrow to hit on purpose: the wait is made to fail instead.
+  it.each([
+    { errno: 232, what: 'ERROR_NO_DATA (a client came and went first): quietly', warns: false },
+    { errno: 6, what: 'any other failure: with a warning, after a pause', warns: true },
+  ])('a failed wait for a client does not stop the server, $what', async ({ errno, warns }) => {
+    const name = uniqueName('busway-test');
+    const port = sharedCompletionPort();
+    const failOnce = vi
+      .spyOn(port, 'connect')
+      .mockImplementationOnce(() => Promise.reject(new Win32Error('ConnectNamedPipe', errno, 'made to fail')));
+    cleanup.push(() => failOnce.mockRestore());
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }): void => {
+      if (w.code === 'BUSWAY_PIPE_ACCEPT') warnings.push(w.message);
+    };
+    process.on('warning', onWarning);
+    cleanup.push(() => process.off('warning', onWarning));
+    const accepted: NamedPipeConnection[] = [];
+    const server = NamedPipeServer.listen(name, (c) => {
+      accepted.push(c);
+      c.start({ onFrame: (m) => c.send(m), onClose: () => {} });
+    });
+    cleanup.push(
+      () => server.close(),
+      () => accepted.forEach((a) => a.close()),
+    );
+    // The failed instance is closed and the next one waits: the server asked the port again.
+    await until(() => failOnce.mock.calls.length >= 2, 2000);
+    const client = await NamedPipeClient.connect(name, { connectTimeout: 5000 });
+    cleanup.push(() => client.close());
+    const echoed: string[] = [];
+    client.start({ onFrame: (m) => echoed.push(text(m)), onClose: () => {} });
+    client.send(Buffer.from('still accepting'));
+    const deadline = Date.now() + 5000;
+    while (echoed.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(echoed).toEqual(['still accepting']);
+    expect(failOnce).toHaveBeenCalled();
+    await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+    expect(warnings.some((w) => w.includes('made to fail'))).toBe(warns);
   });
 });
