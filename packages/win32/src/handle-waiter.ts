@@ -56,6 +56,9 @@ interface Waiter {
  * ```
  */
 export class HandleWaiter {
+  /** Most distinct handles one waiter waits on at once (`MAXIMUM_WAIT_OBJECTS` less its wake event). */
+  static readonly capacity = MAX_HANDLES;
+
   readonly #k32: Kernel32Bindings;
   readonly #wake: Win32Handle;
   readonly #waiters = new Set<Waiter>();

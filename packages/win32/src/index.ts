@@ -88,6 +88,7 @@ export type {
   OverlappedReadResult,
 } from './completion-port.js';
 export { HandleWaiter } from './handle-waiter.js';
+export { sharedHandleWaiter } from './shared-handle-waiter.js';
 export { waitForPipeClient } from './pipe-client-wait.js';
 export type { PipeClientWait } from './pipe-client-wait.js';
 export { canOpenPipeSockets, openPipeSocket } from './pipe-socket.js';

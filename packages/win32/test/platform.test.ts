@@ -69,6 +69,7 @@ describe.runIf(process.platform !== 'win32')('off Windows', () => {
       ['SecurityAttributes', () => win32.SecurityAttributes.fromSddl()],
       ['CompletionPort', () => new win32.CompletionPort()],
       ['HandleWaiter', () => new win32.HandleWaiter()],
+      ['sharedHandleWaiter', () => win32.sharedHandleWaiter()],
       ['waitForPipeClient', () => win32.waitForPipeClient({} as never, {} as never)],
       ['openPipeSocket', () => win32.openPipeSocket({} as never)],
       ['kernel32', () => kernel32()],

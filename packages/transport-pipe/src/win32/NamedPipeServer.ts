@@ -6,7 +6,7 @@
 import {
   createNamedPipe,
   getNamedPipeClientProcessId,
-  HandleWaiter,
+  sharedHandleWaiter,
   pipePath,
   readDacl,
   waitForPipeClient,
@@ -75,10 +75,11 @@ export class NamedPipeServer {
   readonly #onInstance: (instance: Win32Handle, peer: PeerIdentity | undefined) => void;
   readonly #messageMode: boolean;
   /**
-   * Set when instances go to libuv once connected (`openPipeSocket`): their client waits are
-   * signalled through events waited on here, never through a completion port (see `listenHandles`).
+   * Instances go to libuv once connected (`openPipeSocket`): their client waits are signalled
+   * through events, waited on by the process's shared waiter, never through a completion port
+   * (see `listenHandles`).
    */
-  readonly #eventWaits: HandleWaiter | undefined;
+  readonly #forLibuv: boolean;
   #cancelWait: (() => void) | undefined;
   /** The current event wait, settled or not; resolves either way. */
   #settledWait: Promise<void> = Promise.resolve();
@@ -97,7 +98,7 @@ export class NamedPipeServer {
     this.path = path;
     this.#waiting = first;
     this.#messageMode = messageMode;
-    this.#eventWaits = forLibuv ? new HandleWaiter() : undefined;
+    this.#forLibuv = forLibuv;
     this.#onInstance = onInstance;
     this.#options = options;
     this.#accept(first);
@@ -166,15 +167,14 @@ export class NamedPipeServer {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#retry !== undefined) clearTimeout(this.#retry);
-    if (this.#eventWaits === undefined) {
+    if (!this.#forLibuv) {
       if (!this.#waiting.closed) this.#waiting.close();
       return;
     }
-    // The event wait owns an OVERLAPPED until the cancelled connect completes: cancel, let #accept
-    // close the instance once it has settled, then stop the waiter's thread.
+    // The event wait owns an OVERLAPPED until the cancelled connect completes: cancel, and let
+    // #accept close the instance once it has settled.
     this.#cancelWait?.();
     await this.#settledWait;
-    await this.#eventWaits.close();
   }
 
   #nextInstance(): void {
@@ -203,10 +203,10 @@ export class NamedPipeServer {
 
   #accept(instance: Win32Handle): void {
     let connected: Promise<void>;
-    if (this.#eventWaits === undefined) {
+    if (!this.#forLibuv) {
       connected = sharedCompletionPort().connect(instance);
     } else {
-      const wait = waitForPipeClient(instance, this.#eventWaits);
+      const wait = waitForPipeClient(instance, sharedHandleWaiter());
       this.#cancelWait = wait.cancel;
       connected = wait.connected;
       this.#settledWait = connected.then(

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { ConnectionLostError, FrameError, FrameKind } from '@busway/core';
 import { AddressInUseError, encodeEnvelope, type FrameLink, type HubListener } from '@busway/core/internal';
-import { canOpenPipeSockets, currentUserSid, waitNamedPipe } from '@busway/win32';
+import { canOpenPipeSockets, currentUserSid, sharedHandleWaiter, waitNamedPipe } from '@busway/win32';
 import { describe, expect, it } from 'vitest';
 import { createTransport } from '../../src/createTransport.js';
 import { PipeSquattedError, StalledFrameError } from '../../src/errors.js';
@@ -322,6 +324,24 @@ describe('NamedPipeEndpoint at scale', () => {
       expect(sharedCompletionPort().stats.pending).toBeLessThanOrEqual(before);
     });
   }, 60_000);
+
+  it("hubs waiting for members share one waiter thread, so libuv's thread pool stays free for fs", async () => {
+    // One more hub than the pool has threads: with a waiter (a blocked pool thread) per hub, this
+    // stat would queue behind their waits for good.
+    const hubs = Number(process.env.UV_THREADPOOL_SIZE ?? 4) + 2;
+    const listeners: HubListener[] = [];
+    try {
+      for (let i = 0; i < hubs; i += 1) listeners.push(await new NamedPipeEndpoint(uniqueName('ep')).listen(() => {}));
+      const outcome = await Promise.race([
+        stat(fileURLToPath(import.meta.url)).then(() => 'done'),
+        new Promise((r) => setTimeout(() => r('stuck behind the waits'), 5000)),
+      ]);
+      expect(outcome).toBe('done');
+      expect(sharedHandleWaiter().stats.pending).toBeGreaterThanOrEqual(hubs);
+    } finally {
+      for (const listener of listeners) await listener.close();
+    }
+  }, 30_000);
 
   it('with pipeIo: completion-port, a hub with 100 members keeps one read pending per member on one completion-port thread', async () => {
     await hubWithMembers({ pipeIo: 'completion-port' }, () => {
