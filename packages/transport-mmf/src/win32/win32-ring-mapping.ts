@@ -18,7 +18,7 @@ import {
   mapView,
   type MappedView,
   releaseSemaphore,
-  waitForSingleObjectAsync,
+  sharedHandleWaiter,
   type Win32Handle,
 } from '@busway/win32';
 import { loadKoffi } from '@busway/win32/internal';
@@ -73,11 +73,15 @@ export async function openWin32Ring(request: RingMappingRequest): Promise<RingMa
   return {
     buffer: shared.view.buffer,
     sleep: (_value, timeoutMs) => {
-      // One wait per mapping per process; other transports of the process share its wake-up.
-      shared.inFlight ??= waitForSingleObjectAsync(shared.bell, Math.ceil(timeoutMs)).then(
-        () => void (shared.inFlight = undefined),
-        () => void (shared.inFlight = undefined),
-      );
+      // One wait per mapping per process; other transports of the process share its wake-up. The
+      // process's shared waiter waits for every ring (and pipe hub) at once on one pool thread:
+      // a wait of its own per ring would take one of libuv's four for each idle ring.
+      shared.inFlight ??= sharedHandleWaiter()
+        .wait(shared.bell, { timeoutMs: Math.ceil(timeoutMs) })
+        .then(
+          () => void (shared.inFlight = undefined),
+          () => void (shared.inFlight = undefined),
+        );
       return shared.inFlight;
     },
     wake: (sleepers) => void releaseSemaphore(shared.bell, Math.max(1, sleepers)),

@@ -1,3 +1,5 @@
+import { stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { createFileMapping, currentUserSid, mapView, readDacl } from '@busway/win32';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RingMismatchError } from '../../src/errors.js';
@@ -72,6 +74,30 @@ describe('Win32 file-mapping ring', () => {
     clearInterval(timer);
     expect(performance.now() - started).toBeLessThan(5_000);
     expect(ticks).toBeGreaterThan(3); // the loop ran while the wait was pending
+  });
+
+  it("readers asleep on many rings share one waiter thread, so libuv's thread pool stays free for fs", async () => {
+    // One more ring than the pool has threads, each with a reader asleep for up to 10 s: with a
+    // wait of its own per ring, this stat would queue behind them for that long.
+    const rings = Number(process.env.UV_THREADPOOL_SIZE ?? 4) + 2;
+    const asleep: Array<{ ring: SharedRing; mapping: RingMapping; slept: Promise<void> }> = [];
+    for (let i = 0; i < rings; i += 1) {
+      const name = uniqueName();
+      const mapping = await open(name);
+      const ring = SharedRing.attach(mapping.buffer, name);
+      ring.onWake = (sleepers) => mapping.wake(sleepers);
+      asleep.push({ ring, mapping, slept: mapping.sleep(ring.prepareToSleep(), 10_000) });
+    }
+    const started = performance.now();
+    const outcome = await Promise.race([
+      stat(fileURLToPath(import.meta.url)).then(() => 'done'),
+      new Promise((r) => setTimeout(() => r('stuck behind the waits'), 3000)),
+    ]);
+    expect(outcome).toBe('done');
+    expect(performance.now() - started).toBeLessThan(3000);
+    // Every reader is still woken by its own ring's doorbell.
+    for (const { ring } of asleep) ring.publish(new Uint8Array([1]));
+    await Promise.all(asleep.map((a) => a.slept));
   });
 
   it('refuses a squatted name (another program’s mapping) and leaves its bytes untouched', async () => {
