@@ -2,9 +2,12 @@
  * Sleeping and waking on a 32-bit word of shared memory with Linux futexes, through koffi. The
  * wait runs as an async koffi call on a worker thread, so the event loop never blocks, and all
  * readers of one mapping in a process share a single wait in flight (a worker thread is precious).
+ * Where the kernel has `futex_waitv`, every doorbell of the process shares one wait too
+ * ({@link FutexWaitSet}).
  *
  * @module
  */
+import { FutexWaitSet } from './futex-wait-set.js';
 import { libc, Libc } from './libc.js';
 
 /**
@@ -38,6 +41,12 @@ export class FutexDoorbell {
    * ```
    */
   sleep(value: number, timeoutMs: number): Promise<void> {
+    // Every doorbell of the process in one futex_waitv, where the kernel has it (and the set has
+    // room): a wait of its own per ring would hold one of libuv's pool threads per idle ring.
+    if (FutexWaitSet.supported()) {
+      const set = FutexWaitSet.shared();
+      if (set.has(this.#address) || !set.full) return set.wait(this.#address, value, timeoutMs);
+    }
     const current = this.#inFlight;
     if (current !== undefined) {
       // One wait per mapping per process: a reader wanting another value re-checks after it.
@@ -82,9 +91,10 @@ export class FutexDoorbell {
    * ```
    */
   async drain(): Promise<void> {
-    while (this.#inFlight !== undefined) {
+    const shared = (): boolean => FutexWaitSet.supported() && FutexWaitSet.shared().has(this.#address);
+    while (this.#inFlight !== undefined || shared()) {
       this.wake();
-      await Promise.race([this.#inFlight.done, new Promise((r) => setTimeout(r, 10))]);
+      await new Promise((r) => setTimeout(r, 1));
     }
   }
 }

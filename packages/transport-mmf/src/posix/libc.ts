@@ -31,6 +31,13 @@ export const Libc = {
   EINTR: 4,
   FUTEX_WAIT: 0,
   FUTEX_WAKE: 1,
+  /** FUTEX_WAKE | FUTEX_PRIVATE_FLAG: a word of this process only. */
+  FUTEX_WAKE_PRIVATE: 129,
+  /** futex_waitv entry flags: a 32-bit word, and (for a word of this process only) private. */
+  FUTEX2_SIZE_U32: 0x02,
+  FUTEX2_PRIVATE: 128,
+  CLOCK_MONOTONIC: 1,
+  ENOSYS: 38,
 } as const;
 
 /** `struct stat` field offsets and size for the running architecture. */
@@ -59,6 +66,9 @@ export interface LibcFunctions {
   readonly sched_yield: KoffiFunction;
   /** `syscall(SYS_futex, addr, op, val, timeout, NULL, 0)`. */
   readonly futex: KoffiFunction;
+  /** `syscall(SYS_futex_waitv, waiters, count, 0, absoluteTimeout, clockid)` (Linux 5.16+). */
+  readonly futexWaitv: KoffiFunction;
+  readonly SYS_futex_waitv: number;
   readonly errno: () => number;
   readonly view: (pointer: unknown, length: number) => ArrayBuffer;
   readonly stat: StatLayout;
@@ -100,12 +110,17 @@ export function libc(): LibcFunctions {
     strerror: lib.func('const char *strerror(int errnum)'),
     sched_yield: lib.func('int sched_yield()'),
     futex: lib.func('long syscall(long nr, void *addr, int op, int val, void *timeout, void *addr2, int val3)'),
+    futexWaitv: lib.func(
+      'long syscall(long nr, void *waiters, uint32_t count, uint32_t flags, void *timeout, int clockid)',
+    ),
     errno: () => koffi.errno(),
     view: (pointer, length) => koffi.view(pointer, length),
     stat: arm
       ? { size: 128, mode: 16, nlink: 20, nlinkBytes: 4, uid: 24, fileSize: 48 }
       : { size: 144, mode: 24, nlink: 16, nlinkBytes: 8, uid: 28, fileSize: 48 },
     SYS_futex: arm ? 98 : 202,
+    // The same number on both: futex_waitv came after the syscall tables were unified.
+    SYS_futex_waitv: 449,
   };
   return bound;
 }

@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RingMismatchError } from '../../src/errors.js';
+import { FutexWaitSet } from '../../src/posix/futex-wait-set.js';
 import { openPosixRing, posixRingName } from '../../src/posix/posix-ring-mapping.js';
 import { PosixSharedMemory } from '../../src/posix/posix-shared-memory.js';
 import type { RingMapping } from '../../src/ring-mapping.js';
@@ -152,5 +154,58 @@ describe('POSIX shared memory ring', () => {
     expect(torn).toBe(0);
     expect(total).toBe(3 * count);
     expect(reader.stats()).toMatchObject({ lost: 0, abandoned: 0 });
+  });
+});
+
+describe('sleeping readers (futex doorbells)', () => {
+  it("readers asleep on many rings share one waiter thread, so libuv's thread pool stays free for fs", async () => {
+    expect(FutexWaitSet.supported()).toBe(true); // this machine's kernel is newer than 5.16
+    // One more ring than the pool has threads, each with a reader asleep for up to 10 s: with a
+    // futex wait of its own per ring, this stat would queue behind them for that long.
+    const rings = Number(process.env.UV_THREADPOOL_SIZE ?? 4) + 2;
+    const asleep: Array<{ ring: SharedRing; slept: Promise<void> }> = [];
+    for (let i = 0; i < rings; i += 1) {
+      const name = uniqueName();
+      const mapping = await open(name);
+      const ring = SharedRing.attach(mapping.buffer, name);
+      ring.onWake = () => mapping.wake(1);
+      asleep.push({ ring, slept: mapping.sleep(ring.prepareToSleep(), 10_000) });
+    }
+    const started = performance.now();
+    const outcome = await Promise.race([
+      stat(fileURLToPath(import.meta.url)).then(() => 'done'),
+      new Promise((r) => setTimeout(() => r('stuck behind the waits'), 3000)),
+    ]);
+    expect(outcome).toBe('done');
+    expect(performance.now() - started).toBeLessThan(3000);
+    // Each reader is woken by its own ring's doorbell, one at a time, the others sleeping on.
+    for (const [i, { ring, slept }] of asleep.entries()) {
+      let woken = false;
+      void slept.then(() => (woken = true));
+      ring.publish(new Uint8Array([i]));
+      await Promise.race([slept, new Promise((r) => setTimeout(r, 3000))]);
+      expect(woken).toBe(true);
+    }
+  });
+
+  it('a reader whose doorbell moved on before it slept returns at once', async () => {
+    const name = uniqueName();
+    const mapping = await open(name);
+    const ring = SharedRing.attach(mapping.buffer, name);
+    const bell = ring.prepareToSleep();
+    const started = performance.now();
+    await mapping.sleep(bell + 1, 10_000); // the word no longer holds the value slept on
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it('a sleep ends by its timeout when nobody rings', async () => {
+    const name = uniqueName();
+    const mapping = await open(name);
+    const ring = SharedRing.attach(mapping.buffer, name);
+    const started = performance.now();
+    await mapping.sleep(ring.prepareToSleep(), 200);
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(150);
+    expect(elapsed).toBeLessThan(2000);
   });
 });
