@@ -13,8 +13,6 @@
  *
  * @module
  */
-import { createRequire } from 'node:module';
-import type * as Koffi from 'koffi';
 import { Libc, libc } from './libc.js';
 
 /** `FUTEX_WAITV_MAX` of the kernel: one slot goes to the private interrupt word. */
@@ -50,11 +48,11 @@ export class FutexWaitSet {
   #inFlight = false;
 
   private constructor() {
-    const koffi = createRequire(import.meta.url)('koffi') as typeof Koffi;
     // Native memory, so that its address is stable for the kernel; never freed (one per process).
-    const pointer = koffi.alloc('int32_t', 1) as unknown;
-    this.#interrupt = new Int32Array(koffi.view(pointer, 4));
-    this.#interruptAddress = BigInt(koffi.address(pointer));
+    const c = libc();
+    const pointer = c.alloc(4);
+    this.#interrupt = new Int32Array(c.view(pointer, 4));
+    this.#interruptAddress = c.address(pointer);
   }
 
   /** Whether this kernel has `futex_waitv`, asked once with a call that can only fail. */

@@ -71,6 +71,10 @@ export interface LibcFunctions {
   readonly SYS_futex_waitv: number;
   readonly errno: () => number;
   readonly view: (pointer: unknown, length: number) => ArrayBuffer;
+  /** `bytes` of native memory, never moved (and, here, never freed): for words the kernel holds. */
+  readonly alloc: (bytes: number) => unknown;
+  /** The address of native memory from `alloc`. */
+  readonly address: (pointer: unknown) => bigint;
   readonly stat: StatLayout;
   readonly SYS_futex: number;
 }
@@ -115,6 +119,8 @@ export function libc(): LibcFunctions {
     ),
     errno: () => koffi.errno(),
     view: (pointer, length) => koffi.view(pointer, length),
+    alloc: (bytes) => koffi.alloc('uint8_t', bytes) as unknown,
+    address: (pointer) => BigInt(koffi.address(pointer)),
     stat: arm
       ? { size: 128, mode: 16, nlink: 20, nlinkBytes: 4, uid: 24, fileSize: 48 }
       : { size: 144, mode: 24, nlink: 16, nlinkBytes: 8, uid: 28, fileSize: 48 },
