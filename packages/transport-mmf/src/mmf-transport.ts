@@ -84,10 +84,10 @@ export class MmfTransport implements Transport {
     this.#scheduled = false;
     this.#poll();
   };
-  /** The recheck a sleep makes after announcing itself; a closed transport has nothing to wait for. */
-  readonly #hasWork = (): boolean => this.#reader?.hasWork() ?? true;
   /** Counts sleeps, so that a wait that returns after a send took the reader out of it is ignored. */
   #sleeps = 0;
+  /** The recheck a sleep makes after announcing itself; a closed transport has nothing to wait for. */
+  readonly #hasWork = (): boolean => this.#reader?.hasWork() ?? true;
 
   constructor(url: URL, context: TransportContext) {
     this.#options = resolveMmfOptions(url, context.options);
