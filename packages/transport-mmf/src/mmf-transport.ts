@@ -86,6 +86,8 @@ export class MmfTransport implements Transport {
   };
   /** Counts sleeps, so that a wait that returns after a send took the reader out of it is ignored. */
   #sleeps = 0;
+  /** The recheck a sleep makes after announcing itself; a closed transport has nothing to wait for. */
+  readonly #hasWork = (): boolean => this.#reader?.hasWork() ?? true;
 
   constructor(url: URL, context: TransportContext) {
     this.#options = resolveMmfOptions(url, context.options);
@@ -273,15 +275,16 @@ export class MmfTransport implements Transport {
         return;
       }
     }
-    const bell = ring.prepareToSleep();
-    // A writer that committed before our announcement did not ring: look once more.
-    if (reader.hasWork()) {
+    // The mapping announces the sleep (once per process: transports of one ring share the wait)
+    // and calls hasWork after that: a writer that committed before the announcement did not ring.
+    const slept = mapping.sleep(this.#hasWork, this.#options.idleCheckMs);
+    if (slept === undefined) {
       this.#schedule();
       return;
     }
     this.#sleeping = true;
     const sleep = ++this.#sleeps;
-    void mapping.sleep(bell, this.#options.idleCheckMs).then(() => {
+    void slept.then(() => {
       if (!this.#sleeping || this.#sleeps !== sleep) return;
       this.#sleeping = false;
       this.#poll();

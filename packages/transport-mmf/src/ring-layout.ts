@@ -58,9 +58,18 @@ export const RingOffset = {
    * both, so every record gets a position and a sequence number in the same order.
    */
   claim: 64,
-  /** i32 futex word (Linux) / generation (Win32), incremented by a writer that wakes sleepers. */
+  /**
+   * i32 generation, the futex word on Linux: a writer that takes the sleep announcements adds 1.
+   * Low half of the 64-bit (doorbell, sleepers) pair, which changes only as a whole.
+   */
   doorbell: 128,
-  /** i32 non-zero when at least one reader is asleep or about to sleep. */
+  /**
+   * i32 sleep announcements made in the current doorbell generation and still standing: one per
+   * process with a wait in flight (or about to wait) on this ring, however many of its transports
+   * read it. Its reader withdraws it when the wait ends (timeout, or records found on the recheck);
+   * a writer takes all at once, moving the doorbell on, and wakes that many. So it is non-zero
+   * only while some reader is asleep or about to sleep. High half of the pair at `doorbell`.
+   */
   sleepers: 132,
   /** i32 number of claims readers declared abandoned (writer died or stalled mid-write). */
   abandoned: 192,

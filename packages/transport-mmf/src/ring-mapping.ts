@@ -23,11 +23,14 @@ export interface RingMapping {
   /** The mapped ring: header and data area. */
   readonly buffer: ArrayBuffer;
   /**
-   * Resolve when a writer rang after the doorbell left `value`, after `timeoutMs`, or at once.
-   * Never blocks the event loop; spurious returns are allowed.
+   * Announce a sleep on the ring, call `hasWork` (the caller's check for records), and unless it
+   * finds some, sleep until a writer rings or `timeoutMs` passes; the announcement is withdrawn
+   * however the sleep ends (see `sleep-protocol.ts`). Undefined when `hasWork` found records (no
+   * sleep). Transports of the process share one wait in flight, and so one announcement. Never
+   * blocks the event loop; spurious returns are allowed.
    */
-  sleep(value: number, timeoutMs: number): Promise<void>;
-  /** Wake the readers of this ring that announced sleep (`sleepers` announcements), in every process. */
+  sleep(hasWork: () => boolean, timeoutMs: number): Promise<void> | undefined;
+  /** Wake the readers of this ring whose announcements a writer took (`sleepers` of them), in every process. */
   wake(sleepers: number): void;
   /**
    * Give the CPU to another runnable thread, if any (`sched_yield`), between polls of a spinning

@@ -6,6 +6,7 @@
  */
 import { FrameTooLargeError } from '@busway/core';
 import { ClaimAbandonedError, RingMismatchError } from './errors.js';
+import { takeSleepers } from './sleep-protocol.js';
 import {
   isValidCapacity,
   READER_SLOT_SIZE,
@@ -89,8 +90,8 @@ export class SharedRing {
   readonly writerTag: number;
   /**
    * Called after a commit when readers announced they are going to sleep, with how many
-   * announcements there were: the platform backend wakes them (futex: all; semaphore: that many
-   * units). Never called while readers keep up.
+   * announcements this writer took: the platform backend wakes them (futex: all; semaphore: that
+   * many units). Never called while readers keep up, nor for announcements their readers withdrew.
    */
   onWake: ((sleepers: number) => void) | undefined = undefined;
 
@@ -344,22 +345,6 @@ export class SharedRing {
   }
 
   /**
-   * Announce that a reader is about to sleep and return the doorbell value to wait on. The reader
-   * must check for records once more after this call and sleep only if there are none: a writer
-   * committing in between then sees the announcement and rings.
-   *
-   * @example
-   * ```ts
-   * const bell = ring.prepareToSleep();
-   * if (!reader.hasWork()) futexWait(bell);
-   * ```
-   */
-  prepareToSleep(): number {
-    Atomics.add(this.i32, RingOffset.sleepers >> 2, 1);
-    return Atomics.load(this.i32, RingOffset.doorbell >> 2);
-  }
-
-  /**
    * The claim cursor: position (low) and sequence (high) of the next record, read consistently.
    *
    * @example
@@ -495,12 +480,14 @@ export class SharedRing {
 
   /**
    * Take every announcement at once (so a stream of publishes to a sleeping reader rings once),
-   * move the doorbell, and let the backend wake that many sleepers.
+   * move the doorbell, and let the backend wake that many sleepers. Readers announce and withdraw
+   * through `RingSleeper` (`sleep-protocol.ts`).
    */
   #wakeSleepers(): void {
-    const sleepers = Atomics.exchange(this.i32, RingOffset.sleepers >> 2, 0);
-    if (sleepers === 0) return; // another writer took them
-    Atomics.add(this.i32, RingOffset.doorbell >> 2, 1);
+    // Announcements and generation change together (see sleep-protocol.ts): a reader that
+    // withdraws later can tell that its announcement was taken and rung for.
+    const sleepers = takeSleepers(this.#claim64); // the header as 64-bit words: the pair is one
+    if (sleepers === 0) return; // another writer took them, or their readers withdrew
     this.onWake?.(sleepers);
   }
 }

@@ -5,6 +5,7 @@ import { ClaimAbandonedError, RingMismatchError } from '../src/errors.js';
 import { RingReader } from '../src/ring-reader.js';
 import { RING_HEADER_SIZE, RingOffset, recordSize } from '../src/ring-layout.js';
 import { SharedRing } from '../src/shared-ring.js';
+import { announceSleep, sleepHeader } from '../src/sleep-protocol.js';
 
 const CAPACITY = 4096;
 
@@ -331,11 +332,11 @@ describe('SharedRing and RingReader', () => {
     ring.onWake = () => wakes++;
     ring.publish(payload(1, 0, 8));
     expect(wakes).toBe(0);
-    const bell = ring.prepareToSleep();
+    const generation = announceSleep(sleepHeader(ring.buffer));
     ring.publish(payload(1, 1, 8));
     ring.publish(payload(1, 2, 8));
     expect(wakes).toBe(1);
-    expect(Atomics.load(ring.i32, RingOffset.doorbell >> 2)).toBe(bell + 1);
+    expect(Atomics.load(ring.i32, RingOffset.doorbell >> 2)).toBe(generation + 1);
   });
 
   it('hasWork is false when idle and true once a claim exists, even before the header is written', () => {

@@ -1,7 +1,7 @@
 /**
  * The Linux backend: a `PosixSharedMemory` object holding the ring, formatted by its creator, and
  * a `FutexDoorbell` on the ring's doorbell word. Transports of one name in one process share the
- * mapping and the wait.
+ * mapping, and one `RingSleeper` (one wait in flight, one sleep announcement).
  *
  * @module
  */
@@ -10,6 +10,7 @@ import type { RingMapping, RingMappingRequest } from '../ring-mapping.js';
 import { RefCountedOpenings } from '../ref-counted-openings.js';
 import { mappingSize, RING_MAGIC, RingOffset } from '../ring-layout.js';
 import { SharedRing } from '../shared-ring.js';
+import { RingSleeper } from '../sleep-protocol.js';
 import { FutexDoorbell } from './futex-doorbell.js';
 import { libc } from './libc.js';
 import { PosixSharedMemory } from './posix-shared-memory.js';
@@ -17,6 +18,7 @@ import { PosixSharedMemory } from './posix-shared-memory.js';
 interface Shared {
   readonly shm: PosixSharedMemory;
   readonly bell: FutexDoorbell;
+  readonly sleeper: RingSleeper;
 }
 
 const mappings = new RefCountedOpenings<Shared>();
@@ -48,11 +50,14 @@ export async function openPosixRing(request: RingMappingRequest): Promise<RingMa
   const shared = reference.value;
   return {
     buffer: shared.shm.buffer,
-    sleep: (value, timeoutMs) => shared.bell.sleep(value, timeoutMs),
+    sleep: (hasWork, timeoutMs) => shared.sleeper.sleep(hasWork, timeoutMs),
     wake: () => shared.bell.wake(), // a futex wake reaches every sleeper whatever the count
     yieldCpu: () => void libc().sched_yield(),
     release: async () => {
       if (!reference.release()) return;
+      // Withdraw this process's announcement before unmapping, or writers would go on ringing
+      // for a reader that is gone.
+      await shared.sleeper.close(() => (shared.bell.wake(), 0));
       await shared.bell.drain();
       shared.shm.close();
     },
@@ -68,7 +73,10 @@ async function create(path: string, request: RingMappingRequest): Promise<Shared
     if (shm.created) SharedRing.format(shm.buffer);
     else await initialised(shm.buffer, path, request.initTimeoutMs);
     SharedRing.attach(shm.buffer, path); // validates magic, version, sizes before anyone writes
-    return { shm, bell: new FutexDoorbell(shm.address, RingOffset.doorbell) };
+    const bell = new FutexDoorbell(shm.address, RingOffset.doorbell);
+    // Futex wakes do not accumulate: there are no units to take back.
+    const sleeper = new RingSleeper(shm.buffer, { wait: (generation, ms) => bell.sleep(generation, ms).then(() => 0) });
+    return { shm, bell, sleeper };
   } catch (err) {
     // Not a busway ring (or not yet one): leave the name to whoever owns it.
     shm.close(shm.created);

@@ -2,13 +2,14 @@
  * The Win32 backend: a named file mapping (`CreateFileMappingW` on the paging file) holding the
  * ring, and a named semaphore as the doorbell, both through `@busway/win32` and both created with
  * a DACL granting the current user (and SYSTEM) only. Transports of one name in one process share
- * the mapping and one wait in flight.
+ * the mapping and one `RingSleeper` (one wait in flight, one sleep announcement).
  *
  * Why a semaphore: a writer releases one unit per sleep announcement it took from the ring header
- * (`sleepers`), and every announced reader that blocks finds a unit; an announcement whose reader
- * found work instead leaves a spare unit, which costs one spurious wake-up later, never a lost one.
- * An auto-reset event would wake only one process; a manual-reset one needs a reset that races
- * with late sleepers.
+ * (`sleepers`), and each announced reader that blocks finds a unit. A reader whose announcement
+ * was taken but whose wait did not consume a unit (it timed out just then, or its recheck found
+ * records) takes that unit back with a zero-timeout wait, so units do not pile up and end later
+ * sleeps for nothing (`sleep-protocol.ts`). An auto-reset event would wake only one process; a
+ * manual-reset one needs a reset that races with late sleepers.
  *
  * @module
  */
@@ -19,6 +20,7 @@ import {
   type MappedView,
   releaseSemaphore,
   sharedHandleWaiter,
+  waitForSingleObject,
   type Win32Handle,
 } from '@busway/win32';
 import { loadKoffi } from '@busway/win32/internal';
@@ -27,12 +29,13 @@ import type { RingMapping, RingMappingRequest } from '../ring-mapping.js';
 import { RefCountedOpenings } from '../ref-counted-openings.js';
 import { mappingSize, RingOffset } from '../ring-layout.js';
 import { SharedRing } from '../shared-ring.js';
+import { RingSleeper } from '../sleep-protocol.js';
 
 interface Shared {
   readonly mapping: Win32Handle;
   readonly view: MappedView;
   readonly bell: Win32Handle;
-  inFlight: Promise<void> | undefined;
+  readonly sleeper: RingSleeper;
 }
 
 const mappings = new RefCountedOpenings<Shared>();
@@ -72,26 +75,13 @@ export async function openWin32Ring(request: RingMappingRequest): Promise<RingMa
   const shared = reference.value;
   return {
     buffer: shared.view.buffer,
-    sleep: (_value, timeoutMs) => {
-      // One wait per mapping per process; other transports of the process share its wake-up. The
-      // process's shared waiter waits for every ring (and pipe hub) at once on one pool thread:
-      // a wait of its own per ring would take one of libuv's four for each idle ring.
-      shared.inFlight ??= sharedHandleWaiter()
-        .wait(shared.bell, { timeoutMs: Math.ceil(timeoutMs) })
-        .then(
-          () => void (shared.inFlight = undefined),
-          () => void (shared.inFlight = undefined),
-        );
-      return shared.inFlight;
-    },
+    sleep: (hasWork, timeoutMs) => shared.sleeper.sleep(hasWork, timeoutMs),
     wake: (sleepers) => void releaseSemaphore(shared.bell, Math.max(1, sleepers)),
     yieldCpu: () => void switchToThread()(),
     release: async () => {
       if (!reference.release()) return;
-      while (shared.inFlight !== undefined) {
-        releaseSemaphore(shared.bell, 1); // our own wait returns; a spare unit is harmless
-        await Promise.race([shared.inFlight, new Promise((r) => setTimeout(r, 10))]);
-      }
+      // Our own wait returns on a unit we release; the sleeper takes back what it did not consume.
+      await shared.sleeper.close(() => (releaseSemaphore(shared.bell, 1), 1));
       shared.view.unmap();
       shared.mapping.close();
       shared.bell.close();
@@ -134,7 +124,18 @@ async function create(objectName: string, request: RingMappingRequest): Promise<
     else await initialised(view.buffer, objectName, request.initTimeoutMs);
     SharedRing.attach(view.buffer, objectName); // magic, version, sizes: before anyone writes
     const bell = createSemaphore({ name: `${objectName}-bell`, initialCount: 0 });
-    return { mapping: handle, view, bell, inFlight: undefined };
+    const sleeper = new RingSleeper(view.buffer, {
+      // The process's shared waiter waits for every ring (and pipe hub) at once on one pool
+      // thread: a wait of its own per ring would take one of libuv's four for each idle ring.
+      wait: async (_generation, timeoutMs) =>
+        (await sharedHandleWaiter().wait(bell, { timeoutMs: Math.ceil(timeoutMs) })) === 'timeout' ? 0 : 1,
+      // Not blocking: a unit released for us is there already, unless its writer is between
+      // taking the announcement and releasing (then it ends one later sleep early, once).
+      takeBack: (count) => {
+        for (let i = 0; i < count && waitForSingleObject(bell, 0) === 'signaled'; i++);
+      },
+    });
+    return { mapping: handle, view, bell, sleeper };
   } catch (err) {
     view?.unmap();
     handle.close();

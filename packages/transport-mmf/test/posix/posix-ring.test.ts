@@ -2,11 +2,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RingMismatchError } from '../../src/errors.js';
+import { createTransport } from '../../src/index.js';
+import type { MmfTransport } from '../../src/mmf-transport.js';
 import { FutexWaitSet } from '../../src/posix/futex-wait-set.js';
 import { openPosixRing, posixRingName } from '../../src/posix/posix-ring-mapping.js';
 import { PosixSharedMemory } from '../../src/posix/posix-shared-memory.js';
 import type { RingMapping } from '../../src/ring-mapping.js';
-import { mappingSize } from '../../src/ring-layout.js';
+import { mappingSize, RingOffset } from '../../src/ring-layout.js';
 import { RingReader } from '../../src/ring-reader.js';
 import { SharedRing } from '../../src/shared-ring.js';
 import { poolAnswers, POOL_THREADS, readersAsleep } from '../fixtures/rings-asleep.js';
@@ -43,6 +45,11 @@ function writer(
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(child);
   return child;
+}
+
+/** The ring header's `sleepers` field: sleep announcements not withdrawn nor taken by a writer. */
+function sleepers(mapping: RingMapping): number {
+  return Atomics.load(new Int32Array(mapping.buffer), RingOffset.sleepers >> 2);
 }
 
 /** Poll `reader` until `until()` holds or `ms` pass, checking every record. */
@@ -174,24 +181,67 @@ describe('sleeping readers (futex doorbells)', () => {
     }
   });
 
-  it('a reader whose doorbell moved on before it slept returns at once', async () => {
+  it('a record committed between the recheck and the wait is rung for: the sleep returns at once', async () => {
     const name = uniqueName();
     const mapping = await open(name);
     const ring = SharedRing.attach(mapping.buffer, name);
-    const bell = ring.prepareToSleep();
+    let wakes = 0;
+    ring.onWake = (sleepers) => (wakes++, mapping.wake(sleepers));
+    // The recheck finds nothing, then a writer commits before the wait begins: the classic lost
+    // wake-up. The writer must see the announcement and move the doorbell, so the wait returns.
+    const slept = mapping.sleep(() => (ring.publish(new Uint8Array([1])), false), 10_000);
     const started = performance.now();
-    await mapping.sleep(bell + 1, 10_000); // the word no longer holds the value slept on
-    expect(performance.now() - started).toBeLessThan(1000);
+    await slept;
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(wakes).toBe(1);
+    expect(sleepers(mapping)).toBe(0);
   });
 
   it('a sleep ends by its timeout when nobody rings', async () => {
-    const name = uniqueName();
-    const mapping = await open(name);
-    const ring = SharedRing.attach(mapping.buffer, name);
+    const mapping = await open(uniqueName());
     const started = performance.now();
-    await mapping.sleep(ring.prepareToSleep(), 200);
+    await mapping.sleep(() => false, 200);
     const elapsed = performance.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(150);
     expect(elapsed).toBeLessThan(2000);
+  });
+
+  it('every announcement is withdrawn once its sleep times out: writers then ring for nobody', async () => {
+    const name = uniqueName();
+    const mapping = await open(name);
+    const ring = SharedRing.attach(mapping.buffer, name);
+    let wakes = 0;
+    ring.onWake = (count) => (wakes++, mapping.wake(count));
+    for (let i = 0; i < 10; i++) await mapping.sleep(() => false, 10);
+    expect(sleepers(mapping)).toBe(0);
+    ring.publish(new Uint8Array([1]));
+    expect(wakes).toBe(0); // a FUTEX_WAKE here would be a system call for a reader that is awake
+  });
+
+  it('transports of one ring in one process announce one sleep between them, and withdraw it when it ends', async () => {
+    // An announcement per transport (and per timed-out sleep) used to stay in `sleepers` until a
+    // writer took it, so every writer rang after a period of idleness, for nobody.
+    const name = uniqueName();
+    const held = await open(name); // keeps the ring mapped after the transports close
+    const members = [1, 2, 3].map(
+      (memberId) =>
+        createTransport(new URL(`mmf://${name}?size=64KiB`), {
+          memberId,
+          maxFrameSize: 1 << 16,
+          options: { idleCheckMs: 20 },
+        }) as MmfTransport,
+    );
+    await Promise.all(members.map((m) => m.open()));
+    await new Promise((r) => setTimeout(r, 300)); // a dozen idle timeouts each
+    expect(sleepers(held)).toBeLessThanOrEqual(1); // the process's one wait in flight, if asleep now
+    await Promise.all(members.map((m) => m.close()));
+    // `held` keeps the mapping open, so a wait still in flight ends by its 20 ms timeout.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(sleepers(held)).toBe(0);
+    const ring = SharedRing.attach(held.buffer, name);
+    let wakes = 0;
+    ring.onWake = () => wakes++;
+    ring.publish(new Uint8Array([1]));
+    expect(wakes).toBe(0);
   });
 });
