@@ -177,3 +177,52 @@ export class CodecError extends BuswayError {
     this.name = 'CodecError';
   }
 }
+
+/**
+ * A hub closed one member's link because it went past a per-link limit: too many origins (member
+ * ids) or too many interest patterns. The hub raises it from its router; the link is closed and
+ * the rest of the bus carries on.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   router.route(frame, link);
+ * } catch (err) {
+ *   if (err instanceof LinkLimitError) log.warn(`closing a link: ${err.what} over ${err.limit}`);
+ *   link.close(err as Error);
+ * }
+ * ```
+ */
+export class LinkLimitError extends BuswayError {
+  /** Which limit was reached. */
+  readonly what: 'origins' | 'patterns';
+  /** The limit in force. */
+  readonly limit: number;
+
+  constructor(what: 'origins' | 'patterns', limit: number, options?: BuswayErrorOptions) {
+    super('LINK_LIMIT', `a link may use at most ${limit} ${what}`, options);
+    this.name = 'LinkLimitError';
+    this.what = what;
+    this.limit = limit;
+  }
+}
+
+/**
+ * A link sent a frame in the name of a member (`origin`) that another link of the hub speaks for.
+ * The frame is dropped and the link that sent it is closed.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof OriginInUseError) log.warn(`link claimed member ${err.origin}`);
+ * ```
+ */
+export class OriginInUseError extends BuswayError {
+  /** The member id the frame claimed. */
+  readonly origin: number;
+
+  constructor(origin: number, options?: BuswayErrorOptions) {
+    super('ORIGIN_IN_USE', `member ${origin.toString(36)} is attached through another link`, options);
+    this.name = 'OriginInUseError';
+    this.origin = origin;
+  }
+}

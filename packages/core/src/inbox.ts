@@ -1,6 +1,7 @@
 /**
- * Inboxes: the topic each member subscribes to for what is addressed to it alone (replies, acks,
- * cancels, no-responder answers). Routers need no special case for them: interest does the work.
+ * Inboxes: the topic of what is addressed to one member alone (replies, acks, cancels,
+ * no-responder answers). Routers deliver an inbox's frames to the link of its member and to no
+ * other, whatever the subscriptions (see `InterestRouter`); a bus still subscribes to its own.
  *
  * @module
  */

@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { decodeEnvelope, encodeEnvelope, FrameKind } from '../src/envelope.js';
-import { FrameError } from '../src/errors.js';
+import { FrameError, LinkLimitError, OriginInUseError } from '../src/errors.js';
 import { inboxTopic } from '../src/inbox.js';
-import { InterestRouter, type RouterLink } from '../src/interest-router.js';
+import {
+  InterestRouter,
+  MAX_ORIGINS_PER_LINK,
+  MAX_PATTERNS_PER_LINK,
+  type RouterLink,
+} from '../src/interest-router.js';
 
 /** A link that records the kind and topic of every frame delivered to it. */
 class Recorder implements RouterLink {
@@ -66,7 +71,7 @@ describe('InterestRouter', () => {
     expect(router.stats().noResponders).toBe(1);
   });
 
-  it('routes replies through inbox interest to the requester alone', () => {
+  it('routes replies to the requester alone', () => {
     const { router, links } = routerWith(3);
     const [requester, handler, bystander] = links as [Recorder, Recorder, Recorder];
     router.route(frame(FrameKind.Subscribe, inboxTopic(1), 1), requester);
@@ -100,5 +105,173 @@ describe('InterestRouter', () => {
     expect(() => router.route(garbage, a)).toThrow(FrameError);
     router.route(frame(FrameKind.Publish, 'x'), a);
     expect(b.got.length).toBe(1);
+  });
+
+  describe('inboxes', () => {
+    /** Kinds a member may send to an inbox; none of them may reach anyone but its owner. */
+    const inboxKinds = [
+      FrameKind.Reply,
+      FrameKind.ReplyEnd,
+      FrameKind.ReplyError,
+      FrameKind.Ack,
+      FrameKind.NoResponders,
+      FrameKind.Cancel,
+      FrameKind.Publish,
+    ];
+
+    it('delivers every kind of inbox frame to its owner only, never to wildcard subscribers or handlers', () => {
+      const { router, links } = routerWith(3);
+      const [requester, handler, spy] = links as [Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Subscribe, inboxTopic(1), 1), requester);
+      router.route(frame(FrameKind.Handle, 'svc', 2), handler);
+      for (const pattern of ['>', '*.*', '_INBOX.*', '_INBOX.>']) {
+        router.route(frame(FrameKind.Subscribe, pattern, 3), spy);
+        router.route(frame(FrameKind.Handle, pattern, 3), spy);
+      }
+      for (const kind of inboxKinds) router.route(frame(kind, inboxTopic(1), 2, 9), handler);
+      // The requester cancels: addressed to the handler's inbox.
+      router.route(frame(FrameKind.Cancel, inboxTopic(2), 1, 9), requester);
+      expect(requester.got.map((f) => f.kind)).toEqual(inboxKinds);
+      expect(handler.got.map((f) => [f.kind, f.topic])).toEqual([[FrameKind.Cancel, inboxTopic(2)]]);
+      expect(spy.got).toEqual([]);
+      // Patterns over inboxes were refused (two kinds × two patterns); `>` and `*.*` still work.
+      expect(router.stats().foreignInbox).toBe(4);
+      router.route(frame(FrameKind.Publish, 'a.b', 1), requester);
+      expect(spy.got.map((f) => f.topic)).toEqual(['a.b']); // once per link, through `>` and `*.*`
+    });
+
+    it('answers a request to an inbox with NoResponders, even when somebody handles `>`', () => {
+      const { router, links } = routerWith(3);
+      const [requester, owner, wildcard] = links as [Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Subscribe, inboxTopic(2), 2), owner);
+      router.route(frame(FrameKind.Handle, '>', 3), wildcard);
+      router.route(frame(FrameKind.Request, inboxTopic(2), 1, 4), requester);
+      expect(wildcard.got).toEqual([]);
+      expect(requester.got).toEqual([{ kind: FrameKind.NoResponders, topic: inboxTopic(1), origin: 0 }]);
+    });
+
+    it('ignores, and counts, a Subscribe to another member’s inbox', () => {
+      const { router, links } = routerWith(3);
+      const [requester, handler, thief] = links as [Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Subscribe, inboxTopic(1), 1), requester);
+      router.route(frame(FrameKind.Subscribe, inboxTopic(1), 3), thief);
+      router.route(frame(FrameKind.Reply, inboxTopic(1), 2, 9), handler);
+      expect(thief.got).toEqual([]);
+      expect(requester.got.map((f) => f.kind)).toEqual([FrameKind.Reply]);
+      expect(router.stats().foreignInbox).toBe(1);
+    });
+
+    it('needs no Subscribe: an inbox belongs to the link that owns its origin', () => {
+      const { router, links } = routerWith(2);
+      const [a, b] = links as [Recorder, Recorder];
+      router.route(frame(FrameKind.Publish, 'anything', 1), a);
+      router.route(frame(FrameKind.Ack, inboxTopic(1), 2, 3), b);
+      expect(a.got.map((f) => f.kind)).toEqual([FrameKind.Ack]);
+      expect(router.stats().foreignInbox).toBe(0);
+    });
+  });
+
+  describe('origins', () => {
+    it('drops, counts and refuses (OriginInUseError) a frame in the name of another link’s member', () => {
+      const { router, links } = routerWith(3);
+      const [a, liar, c] = links as [Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Subscribe, 'x', 3), c);
+      router.route(frame(FrameKind.Publish, 'x', 1), a); // a now owns origin 1
+      for (const kind of [FrameKind.Publish, FrameKind.Subscribe, FrameKind.Handle, FrameKind.Hello]) {
+        expect(() => router.route(frame(kind, 'x', 1), liar)).toThrow(OriginInUseError);
+      }
+      expect(router.stats().spoofed).toBe(4);
+      expect(c.got.map((f) => f.origin)).toEqual([1]); // a's publish only
+      // Its Subscribe and Handle were not taken either.
+      router.route(frame(FrameKind.Publish, 'x', 3), c);
+      router.route(frame(FrameKind.Request, 'x', 3, 1), c);
+      expect(liar.got).toEqual([]);
+      // Nor did it get a's inbox.
+      router.route(frame(FrameKind.Reply, inboxTopic(1), 3, 1), c);
+      expect(a.got.map((f) => f.kind)).toEqual([FrameKind.Reply]);
+    });
+
+    it('forwards a Leave only from the link that owns its member, which releases it', () => {
+      const { router, links } = routerWith(3);
+      const [a, liar, c] = links as [Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Subscribe, inboxTopic(1), 1), a);
+      router.route(frame(FrameKind.Subscribe, inboxTopic(2), 2), liar);
+      const leave = (origin: number) => frame(FrameKind.Leave, '_LEAVE', origin);
+      expect(() => router.route(leave(1), liar)).toThrow(OriginInUseError);
+      router.route(leave(99), liar); // a member nobody owns: dropped, the link may stay
+      router.route(leave(0), liar);
+      expect(router.stats().spoofed).toBe(3);
+      expect([...a.got, ...c.got]).toEqual([]);
+      router.route(leave(1), a);
+      expect(c.got.map((f) => [f.kind, f.origin])).toEqual([[FrameKind.Leave, 1]]);
+      expect(liar.got.map((f) => [f.kind, f.origin])).toEqual([[FrameKind.Leave, 1]]);
+      // Released: another link may now be member 1, and gets its inbox.
+      router.route(frame(FrameKind.Subscribe, inboxTopic(1), 1), c);
+      router.route(frame(FrameKind.Reply, inboxTopic(1), 2, 1), liar);
+      expect(c.got.map((f) => f.kind)).toEqual([FrameKind.Leave, FrameKind.Reply]);
+    });
+
+    it('sends Leave on removal only for the members the link owned', () => {
+      const { router, links } = routerWith(3);
+      const [a, b, liar] = links as [Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Subscribe, inboxTopic(1), 1), a);
+      router.route(frame(FrameKind.Subscribe, inboxTopic(2), 2), b);
+      router.route(frame(FrameKind.Subscribe, 'x', 3), liar);
+      expect(() => router.route(frame(FrameKind.Subscribe, 'y', 2), liar)).toThrow(OriginInUseError);
+      router.route(frame(FrameKind.Leave, '_LEAVE', 4), liar);
+      router.remove(liar);
+      expect(a.got.map((f) => [f.kind, f.origin])).toEqual([[FrameKind.Leave, 3]]);
+      expect(b.got.map((f) => [f.kind, f.origin])).toEqual([[FrameKind.Leave, 3]]);
+    });
+
+    it('lets a member that reconnects on a new link in only once its old link is removed', () => {
+      const { router, links } = routerWith(3);
+      const [old, fresh, peer] = links as [Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Subscribe, inboxTopic(1), 1), old);
+      expect(() => router.route(frame(FrameKind.Subscribe, inboxTopic(1), 1), fresh)).toThrow(OriginInUseError);
+      router.remove(old);
+      router.route(frame(FrameKind.Subscribe, inboxTopic(1), 1), fresh);
+      router.route(frame(FrameKind.Reply, inboxTopic(1), 2, 1), peer);
+      expect(fresh.got.map((f) => [f.kind, f.origin])).toEqual([
+        [FrameKind.Leave, 1], // the old link's, sent when it was removed
+        [FrameKind.Reply, 2],
+      ]);
+    });
+  });
+
+  describe('per-link limits', () => {
+    it(`closes a link (LinkLimitError) that uses more than ${MAX_ORIGINS_PER_LINK} origins`, () => {
+      const { router, links } = routerWith(2);
+      const [a, b] = links as [Recorder, Recorder];
+      for (let i = 1; i <= MAX_ORIGINS_PER_LINK; i += 1) router.route(frame(FrameKind.Unsubscribe, 'x', 100 + i), a);
+      router.route(frame(FrameKind.Unsubscribe, 'x', 101), a); // an origin it already owns
+      const past = (): void => router.route(frame(FrameKind.Unsubscribe, 'x', 1000), a);
+      expect(past).toThrow(LinkLimitError);
+      expect(past).toThrow(expect.objectContaining({ code: 'LINK_LIMIT', what: 'origins' }));
+      router.route(frame(FrameKind.Unsubscribe, 'x', 1000), b); // not owned by a: free for others
+      router.remove(a);
+      expect(b.got).toHaveLength(MAX_ORIGINS_PER_LINK); // one Leave per owned origin
+    });
+
+    it(`closes a link (LinkLimitError) that holds more than ${MAX_PATTERNS_PER_LINK} patterns`, () => {
+      const { router, links } = routerWith(2);
+      const [a, b] = links as [Recorder, Recorder];
+      const half = MAX_PATTERNS_PER_LINK / 2;
+      for (let i = 0; i < half; i += 1) {
+        router.route(frame(FrameKind.Subscribe, `s.${i}`, 1), a);
+        router.route(frame(FrameKind.Handle, `h.${i}`, 1), a);
+      }
+      // At the limit: more of a pattern it holds, and dropping one to take another, are fine.
+      router.route(frame(FrameKind.Subscribe, 's.0', 1), a);
+      router.route(frame(FrameKind.Unhandle, 'h.0', 1), a);
+      router.route(frame(FrameKind.Handle, 'h.new', 1), a);
+      expect(() => router.route(frame(FrameKind.Subscribe, 'one.more', 1), a)).toThrow(
+        expect.objectContaining({ code: 'LINK_LIMIT', what: 'patterns' }),
+      );
+      expect(() => router.route(frame(FrameKind.Handle, 'one.more', 1), a)).toThrow(LinkLimitError);
+      router.route(frame(FrameKind.Subscribe, 'one.more', 2), b); // the limit is per link
+      router.route(frame(FrameKind.Publish, 's.1', 2), b);
+      expect(a.got).toHaveLength(1);
+    });
   });
 });

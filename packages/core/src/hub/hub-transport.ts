@@ -15,8 +15,8 @@
  *   like a remote member's, and frames routed to `self` come out of `frames$`. Frames are
  *   forwarded only to links that showed interest (Subscribe/Handle frames, which the bus re-sends
  *   every time `state$` returns to `'open'`, so a new hub learns interest with no help from here).
- * - **One bad link never hurts the hub.** A frame the router rejects (`FrameError`) closes the
- *   link it came from; a link whose outgoing queue is over its bound (a slow consumer) is closed
+ * - **One bad link never hurts the hub.** A frame the router rejects (`FrameError`, a frame in
+ *   another member's name, a per-link limit passed) closes the link it came from; a link whose outgoing queue is over its bound (a slow consumer) is closed
  *   rather than letting it hold memory or stall the others. Per-connection limits (handshake
  *   timeout, max frame, connection cap, slowloris) are the endpoint's job, applied before a link
  *   is handed out or while it reads.
@@ -231,7 +231,10 @@ export class HubTransport implements Transport {
 
   /**
    * Counters: role, reconnects, takeovers, bytes buffered while reconnecting, bytes queued on the
-   * links (`sendQueueBytes`), rejected frames, links closed for bad frames or slowness.
+   * links (`sendQueueBytes`), rejected frames, links closed for bad frames or slowness, and, as
+   * hub, the router's: `spoofed` (frames in the name of a member another link owns, or a `Leave`
+   * for a member not behind the link) and `foreignInbox` (interest in other members' inboxes,
+   * ignored).
    */
   stats(): Readonly<Record<string, number>> {
     const router = this.#router?.stats();
@@ -254,6 +257,8 @@ export class HubTransport implements Transport {
       routed: router?.routed ?? 0,
       unrouted: router?.unrouted ?? 0,
       noResponders: router?.noResponders ?? 0,
+      spoofed: router?.spoofed ?? 0,
+      foreignInbox: router?.foreignInbox ?? 0,
     };
   }
 

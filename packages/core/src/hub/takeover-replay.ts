@@ -1,4 +1,5 @@
 import { FrameKind, peekRoute } from '../envelope.js';
+import { isInbox } from '../inbox.js';
 import type { RouterLink } from '../interest-router.js';
 import { matchTopic } from '../topic.js';
 
@@ -70,8 +71,12 @@ export class TakeoverReplay<L extends RouterLink> {
     const kind = frame[3];
     if (kind === FrameKind.Publish) {
       if (this.#bytes + frame.length > this.#limit) return;
+      const topic = peekRoute(frame).topic;
+      // Never held: an inbox's frames go to its member alone, and replaying by pattern would hand
+      // them to whoever subscribes to `>` (the router does not route them by interest either).
+      if (isInbox(topic)) return;
       // A copy: the frame may be a view into a socket chunk that is reused or kept alive by it.
-      this.#held.push({ frame: frame.slice(), topic: peekRoute(frame).topic, from });
+      this.#held.push({ frame: frame.slice(), topic, from });
       this.#bytes += frame.length;
     } else if (kind === FrameKind.Subscribe) {
       const pattern = peekRoute(frame).topic;

@@ -74,6 +74,24 @@ describe('TakeoverReplay', () => {
     replay.release();
   });
 
+  it('never holds a publish to an inbox, so a `>` subscriber is not replayed one', async () => {
+    const { TakeoverReplay } = await import('../../src/hub/index.js');
+    const { encodeEnvelope, FrameKind } = await import('../../src/envelope.js');
+    const { inboxTopic } = await import('../../src/inbox.js');
+    const replay = new TakeoverReplay<{ deliver(f: Uint8Array): void }>(1000, 1000);
+    const got: Uint8Array[] = [];
+    const publisher = { deliver: () => undefined };
+    const spy = { deliver: (f: Uint8Array) => got.push(f) };
+    replay.observe(
+      encodeEnvelope({ kind: FrameKind.Publish, origin: 1, sequence: 1, topic: inboxTopic(7) }),
+      publisher,
+    );
+    replay.observe(encodeEnvelope({ kind: FrameKind.Publish, origin: 1, sequence: 2, topic: 'a' }), publisher);
+    replay.observe(encodeEnvelope({ kind: FrameKind.Subscribe, origin: 2, sequence: 0, topic: '>' }), spy);
+    expect(got).toHaveLength(1); // 'a' only
+    replay.release();
+  });
+
   it('holds no more than its byte bound', async () => {
     const { TakeoverReplay } = await import('../../src/hub/index.js');
     const { encodeEnvelope, FrameKind } = await import('../../src/envelope.js');
