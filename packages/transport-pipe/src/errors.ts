@@ -116,3 +116,34 @@ export class PipeSquattedError extends BuswayError {
     this.serverPid = serverPid;
   }
 }
+
+/**
+ * No member can become the hub of the bus, nor join one: another process holds the name's claim
+ * (the named mutex the hub holds, `Local\\busway-pipe-…`) but serves no pipe of that name. A
+ * squatter, or a hub hung between taking the claim and creating its pipe. Members keep retrying
+ * (the holder may yet serve or die); a first `open()` fails with `ConnectionLostError` whose
+ * `cause` is this error once `openTimeout` has passed.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await endpoint.connect();
+ * } catch (err) {
+ *   if (err instanceof PipeNameHeldError) console.error(`${err.address}: ${err.message}`);
+ * }
+ * ```
+ */
+export class PipeNameHeldError extends BuswayError {
+  /** The pipe path. */
+  readonly address: string;
+
+  constructor(address: string, options?: BuswayErrorOptions) {
+    super(
+      'PIPE_NAME_HELD',
+      `${address} does not exist, yet another process holds its hub claim (a named mutex): it holds the name without serving it`,
+      options,
+    );
+    this.name = 'PipeNameHeldError';
+    this.address = address;
+  }
+}

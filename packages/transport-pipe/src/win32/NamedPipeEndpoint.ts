@@ -18,7 +18,7 @@ import {
   Win32Error,
   type Win32Handle,
 } from '@busway/win32';
-import { PipeSquattedError } from '../errors.js';
+import { PipeNameHeldError, PipeSquattedError } from '../errors.js';
 import { NamedPipeClient } from './NamedPipeClient.js';
 import { HandshakeLink, PIPE_HELLO, PIPE_WELCOME, sameBytes } from './HandshakeLink.js';
 import { NamedPipeServer } from './NamedPipeServer.js';
@@ -64,14 +64,16 @@ export interface NamedPipeEndpointOptions extends NamedPipeStreamLinkOptions {
 
 const ERROR_ACCESS_DENIED = 5;
 const ERROR_PIPE_BUSY = 231;
+const ERROR_FILE_NOT_FOUND = 2;
 
 /**
  * A `HubEndpoint` over Win32 named pipes: byte mode with core's length-prefixed frames (see
  * `NamedPipeStreamLink` for why not message mode). busway creates, secures and connects the pipe
  * through `@busway/win32`; once connected, libuv moves its bytes (see `pipeIo`).
  *
- * `listen` creates the pipe with `FILE_FLAG_FIRST_PIPE_INSTANCE`: if the name exists (another
- * member is hub, or a stranger squats it), it fails with `AddressInUseError` and the member
+ * `listen` takes the name's hub claim (a named mutex, see `NamedPipeServer.listenHandles`) and
+ * creates the pipe with `FILE_FLAG_FIRST_PIPE_INSTANCE`: if the claim is held or the name exists
+ * (another member is hub, or a stranger squats it), it fails with `AddressInUseError` and the member
  * connects instead, but only joins a hub that completes busway's handshake (hello / welcome
  * within `handshakeTimeout`); anything else fails with {@link PipeSquattedError}. The hub drops a
  * client whose first message is not the hello. Every instance rejects remote clients unless
@@ -164,7 +166,22 @@ export class NamedPipeEndpoint implements HubEndpoint {
    * not answer the hello with busway's welcome within `handshakeTimeout`.
    */
   async connect(): Promise<FrameLink> {
-    const handle = await NamedPipeClient.open(this.path, false, this.#options);
+    let handle: Win32Handle;
+    try {
+      handle = await NamedPipeClient.open(this.path, false, this.#options);
+    } catch (err) {
+      // No pipe, and listen() could not claim the name either: say who is in the way, rather than
+      // retrying on a bare "file not found" for as long as the holder lives.
+      if (
+        err instanceof Win32Error &&
+        err.errno === ERROR_FILE_NOT_FOUND &&
+        this.#options.server === undefined &&
+        NamedPipeServer.claimedElsewhere(this.path)
+      ) {
+        throw new PipeNameHeldError(this.path, { cause: err });
+      }
+      throw err;
+    }
     // Asked before the handshake: a squatter that hangs up on our hello can no longer be asked.
     const holder = serverProcessId(handle);
     let connection: FrameLink;
