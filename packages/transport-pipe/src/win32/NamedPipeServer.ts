@@ -18,7 +18,7 @@ import {
   Win32Error,
   type Win32Handle,
 } from '@busway/win32';
-import type { PeerIdentity } from '@busway/core';
+import { ClosedError, type PeerIdentity } from '@busway/core';
 import { NamedPipeConnection, type NamedPipeConnectionOptions } from './NamedPipeConnection.js';
 import { sharedCompletionPort } from './sharedCompletionPort.js';
 
@@ -95,7 +95,8 @@ export class NamedPipeServer {
   #cancelWait: (() => void) | undefined;
   /** The current event wait, settled or not; resolves either way. */
   #settledWait: Promise<void> = Promise.resolve();
-  #waiting: Win32Handle;
+  /** The instance waiting for a client; undefined from when it is handed out until the next exists. */
+  #waiting: Win32Handle | undefined;
   #closed = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
   readonly #claim: PipeNameClaim | undefined;
@@ -206,6 +207,7 @@ export class NamedPipeServer {
    * ```
    */
   readDacl(): string {
+    if (this.#waiting === undefined) throw new ClosedError(`${this.path}: no instance is waiting (all are connected)`);
     return readDacl(this.#waiting, 'file');
   }
 
@@ -215,7 +217,8 @@ export class NamedPipeServer {
     this.#closed = true;
     if (this.#retry !== undefined) clearTimeout(this.#retry);
     if (!this.#forLibuv) {
-      if (!this.#waiting.closed) this.#waiting.close();
+      // Only an instance still waiting: one handed out belongs to its connection now.
+      if (this.#waiting !== undefined && !this.#waiting.closed) this.#waiting.close();
     } else {
       // The event wait owns an OVERLAPPED until the cancelled connect completes: cancel, and let
       // #accept close the instance once it has settled.
@@ -269,6 +272,12 @@ export class NamedPipeServer {
         if (this.#closed) {
           instance.close();
           return;
+        }
+        // Handed out from here on: close() must not close it, even when no next instance can be
+        // made yet (maxInstances reached).
+        if (this.#waiting === instance) {
+          this.#waiting = undefined;
+          this.#cancelWait = undefined;
         }
         // The next instance first, so the name never lacks a listener for long.
         this.#nextInstance();
