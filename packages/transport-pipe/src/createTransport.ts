@@ -70,8 +70,8 @@ export const createTransport: TransportFactory = (url: URL, context: TransportCo
     });
     // A member of a remote pipe can only connect: the hub must be on the pipe's own machine.
     const hubOptions = address.server === undefined ? options : { ...options, canBeHub: false };
-    return new HubTransport(endpoint, { maxFrameSize: context.maxFrameSize }, hubOptions);
+    return new HubTransport(endpoint, { maxFrameSize: context.maxFrameSize, memberId: context.memberId }, hubOptions);
   }
   const endpoint = new UnixSocketEndpoint(address.name, { maxFrameSize: context.maxFrameSize, ...options });
-  return new HubTransport(endpoint, { maxFrameSize: context.maxFrameSize }, options);
+  return new HubTransport(endpoint, { maxFrameSize: context.maxFrameSize, memberId: context.memberId }, options);
 };
