@@ -16,6 +16,7 @@ export {
   ConnectTimeoutError,
   InsecureSocketDirectoryError,
   PeerRejectedError,
+  PipeHandshakeError,
   PipeNameHeldError,
   PipeSquattedError,
   StalledFrameError,

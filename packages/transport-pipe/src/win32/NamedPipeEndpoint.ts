@@ -18,7 +18,7 @@ import {
   Win32Error,
   type Win32Handle,
 } from '@busway/win32';
-import { PipeNameHeldError, PipeSquattedError } from '../errors.js';
+import { PipeHandshakeError, PipeNameHeldError, PipeSquattedError } from '../errors.js';
 import { NamedPipeClient } from './NamedPipeClient.js';
 import { HandshakeLink, PIPE_HELLO, PIPE_WELCOME, sameBytes } from './HandshakeLink.js';
 import { NamedPipeServer } from './NamedPipeServer.js';
@@ -75,7 +75,8 @@ const ERROR_FILE_NOT_FOUND = 2;
  * creates the pipe with `FILE_FLAG_FIRST_PIPE_INSTANCE`: if the claim is held or the name exists
  * (another member is hub, or a stranger squats it), it fails with `AddressInUseError` and the member
  * connects instead, but only joins a hub that completes busway's handshake (hello / welcome
- * within `handshakeTimeout`); anything else fails with {@link PipeSquattedError}. The hub drops a
+ * within `handshakeTimeout`); a wrong answer fails with {@link PipeSquattedError}, a holder that
+ * closes the pipe or stays silent with {@link PipeHandshakeError}. The hub drops a
  * client whose first message is not the hello. Every instance rejects remote clients unless
  * `acceptRemoteClients` is true, and grants the current user and SYSTEM only unless `sddl` says
  * otherwise. The hub sees each client's process id (`GetNamedPipeClientProcessId`) on frames that
@@ -162,8 +163,9 @@ export class NamedPipeEndpoint implements HubEndpoint {
 
   /**
    * Join the hub: open the pipe and complete the handshake. Rejects with
-   * {@link PipeSquattedError}, naming the holder's process id, when whoever holds the pipe does
-   * not answer the hello with busway's welcome within `handshakeTimeout`.
+   * {@link PipeSquattedError}, naming the holder's process id, when whoever holds the pipe answers
+   * the hello with anything but busway's welcome, and with {@link PipeHandshakeError} when it
+   * closes the pipe or says nothing within `handshakeTimeout` (a dying or slow hub looks so too).
    */
   async connect(): Promise<FrameLink> {
     let handle: Win32Handle;
@@ -214,7 +216,16 @@ export class NamedPipeEndpoint implements HubEndpoint {
           reject(error);
         }
       };
-      const timer = setTimeout(() => settle(squatted(`no busway welcome within ${timeout} ms`)), timeout);
+      // Closing or silence may be a real hub that is dying or slow: not blamed on a squatter.
+      const failed = (reason: 'closed' | 'silent', detail: string, cause?: unknown): PipeHandshakeError =>
+        new PipeHandshakeError(
+          this.path,
+          reason,
+          holder.unknown === undefined ? detail : `${detail}; ${holder.unknown}`,
+          holder.pid,
+          { cause },
+        );
+      const timer = setTimeout(() => settle(failed('silent', `no busway welcome within ${timeout} ms`)), timeout);
       connection.start({
         onFrame: (message) => {
           if (done) return link.sink.onFrame(message);
@@ -223,7 +234,7 @@ export class NamedPipeEndpoint implements HubEndpoint {
         },
         onClose: (error) => {
           if (done) return link.sink.onClose(error);
-          settle(squatted('it closed the pipe during the handshake', error));
+          settle(failed('closed', error === undefined ? 'an orderly close' : error.message, error));
         },
       });
       connection.send(PIPE_HELLO);
