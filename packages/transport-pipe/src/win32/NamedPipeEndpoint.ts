@@ -3,9 +3,10 @@
  *
  * @module
  */
-import { ConfigurationError, FrameError, type PeerIdentity } from '@busway/core';
+import { ConfigurationError, FrameError, FrameTooLargeError, type PeerIdentity } from '@busway/core';
 import {
   AddressInUseError,
+  StalledFrameError,
   StreamFrameLink,
   type FrameLink,
   type HubEndpoint,
@@ -234,7 +235,11 @@ export class NamedPipeEndpoint implements HubEndpoint {
         },
         onClose: (error) => {
           if (done) return link.sink.onClose(error);
-          settle(failed('closed', error === undefined ? 'an orderly close' : error.message, error));
+          // Bytes that are no busway frame (an absurd length, garbage, a frame never finished)
+          // are a wrong answer; the holder hanging up, or the pipe breaking, is a close.
+          if (error instanceof FrameError || error instanceof FrameTooLargeError || error instanceof StalledFrameError)
+            settle(squatted(`it answered the hello with bytes that are no busway frame: ${error.message}`, error));
+          else settle(failed('closed', error === undefined ? 'an orderly close' : error.message, error));
         },
       });
       connection.send(PIPE_HELLO);
