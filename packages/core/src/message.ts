@@ -7,7 +7,17 @@ import type { Observable } from 'rxjs';
 import type { Headers } from './envelope.js';
 import type { PeerIdentity } from './transport.js';
 
-/** Who sent a message. */
+/**
+ * Who sent a message: its member id always, and the OS identity of its process (`pid`, `uid`,
+ * `address`) where the transport learnt it first-hand. On hub transports (`tcp://`, `pipe://`) a
+ * member that is not the hub learns that only for the hub's own messages: for a message the hub
+ * relayed from another member those fields are absent, never the hub's.
+ *
+ * @example
+ * ```ts
+ * bus.subscribe('orders.>').subscribe((m) => console.log(m.sender.member, m.sender.pid ?? 'pid unknown'));
+ * ```
+ */
 export interface Sender extends PeerIdentity {
   /** The sending bus's member id (base 36), the same in every frame it sends. */
   readonly member: string;

@@ -28,7 +28,17 @@ export interface TransportCapabilities {
   readonly knowsResponders: boolean;
 }
 
-/** The identity of the process that sent a frame, as the operating system reported it. */
+/**
+ * The identity of the process that sent a frame, as the operating system reported it. Only what
+ * the OS reported first-hand: on a hub transport a member that is not the hub knows the OS
+ * identity of its link, the hub, so it has one only for the hub's own frames; frames the hub
+ * relayed from other members carry none (`peer` undefined, and only `member` in `Sender`).
+ *
+ * @example
+ * ```ts
+ * const peer: PeerIdentity = { pid: 4242, uid: 1000 };
+ * ```
+ */
 export interface PeerIdentity {
   /** Process id (Win32 `GetNamedPipeClientProcessId`, `SO_PEERCRED` on Linux). */
   readonly pid?: number;
@@ -44,7 +54,10 @@ export interface PeerIdentity {
  */
 export interface InboundFrame {
   readonly bytes: Uint8Array;
-  /** Who sent it, when the mechanism can tell (for a hub, the member that handed it in). */
+  /**
+   * Who sent it, when the mechanism can tell first-hand (for a hub, the member that handed it in);
+   * undefined for a frame only relayed to this member by a hub.
+   */
   readonly peer?: PeerIdentity | undefined;
 }
 

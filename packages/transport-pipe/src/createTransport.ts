@@ -14,9 +14,11 @@ import { NamedPipeEndpoint, type NamedPipeEndpointOptions } from './win32/NamedP
  * optional; the defaults are those of the pieces it configures. The same options mean the same on
  * Windows and POSIX: `stallTimeout` is a deadline for a whole frame from its first byte on both,
  * `maxWriteBuffer` the bound on bytes waiting to be written. An option of one platform is
- * ignored on the other, where nothing it governs exists: `sddl`, `maxInstances` and
- * `acceptRemoteClients` on POSIX (a Unix socket is never reachable from another machine),
- * `directory` on Windows.
+ * ignored on the other, where nothing it governs exists: `sddl`, `maxInstances`,
+ * `acceptRemoteClients` (a Unix socket is never reachable from another machine),
+ * `handshakeTimeout`, `pipeIo` and `readBufferSize` on POSIX, `directory` on Windows. In
+ * particular POSIX has no handshake: a client that connects and stays silent is not dropped
+ * there (a frame it begins must still end within `stallTimeout`).
  *
  * Remote access on Windows takes two explicit choices, one per direction: `acceptRemoteClients:
  * true` on the members of the machine that hosts the bus (any of them may become the hub, so all
@@ -70,8 +72,8 @@ export const createTransport: TransportFactory = (url: URL, context: TransportCo
     });
     // A member of a remote pipe can only connect: the hub must be on the pipe's own machine.
     const hubOptions = address.server === undefined ? options : { ...options, canBeHub: false };
-    return new HubTransport(endpoint, { maxFrameSize: context.maxFrameSize }, hubOptions);
+    return new HubTransport(endpoint, { maxFrameSize: context.maxFrameSize, memberId: context.memberId }, hubOptions);
   }
   const endpoint = new UnixSocketEndpoint(address.name, { maxFrameSize: context.maxFrameSize, ...options });
-  return new HubTransport(endpoint, { maxFrameSize: context.maxFrameSize }, options);
+  return new HubTransport(endpoint, { maxFrameSize: context.maxFrameSize, memberId: context.memberId }, options);
 };

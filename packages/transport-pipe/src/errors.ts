@@ -116,3 +116,75 @@ export class PipeSquattedError extends BuswayError {
     this.serverPid = serverPid;
   }
 }
+
+/**
+ * No member can become the hub of the bus, nor join one: another process holds the name's claim
+ * (the named mutex the hub holds, `Local\\busway-pipe-…`) but serves no pipe of that name. A
+ * squatter, or a hub hung between taking the claim and creating its pipe. Members keep retrying
+ * (the holder may yet serve or die); a first `open()` fails with `ConnectionLostError` whose
+ * `cause` is this error once `openTimeout` has passed.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await endpoint.connect();
+ * } catch (err) {
+ *   if (err instanceof PipeNameHeldError) console.error(`${err.address}: ${err.message}`);
+ * }
+ * ```
+ */
+export class PipeNameHeldError extends BuswayError {
+  /** The pipe path. */
+  readonly address: string;
+
+  constructor(address: string, options?: BuswayErrorOptions) {
+    super(
+      'PIPE_NAME_HELD',
+      `${address} does not exist, yet another process holds its hub claim (a named mutex): it holds the name without serving it`,
+      options,
+    );
+    this.name = 'PipeNameHeldError';
+    this.address = address;
+  }
+}
+
+/**
+ * The process holding the bus's pipe did not complete busway's handshake, but did not answer
+ * wrongly either: it closed the pipe during the handshake (`reason: 'closed'`, for example a hub
+ * that is dying or dropping this member) or said nothing within `handshakeTimeout`
+ * (`reason: 'silent'`, a hub too busy or hung, or a squatter that never answers). Unlike
+ * {@link PipeSquattedError} it does not say the holder is no busway hub: it may well be one.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await endpoint.connect();
+ * } catch (err) {
+ *   if (err instanceof PipeHandshakeError && err.reason === 'silent') console.warn(`${err.address}: hub ${err.serverPid} is not answering`);
+ * }
+ * ```
+ */
+export class PipeHandshakeError extends BuswayError {
+  /** The pipe path. */
+  readonly address: string;
+  /** `'closed'`: the holder closed the pipe before welcoming us; `'silent'`: no answer in time. */
+  readonly reason: 'closed' | 'silent';
+  /** The holder's process id, as `GetNamedPipeServerProcessId` reported it; undefined when unknown. */
+  readonly serverPid: number | undefined;
+
+  constructor(
+    address: string,
+    reason: 'closed' | 'silent',
+    detail: string,
+    serverPid: number | undefined,
+    options?: BuswayErrorOptions,
+  ) {
+    const holder = serverPid === undefined ? 'the process holding it' : `process ${serverPid}, which holds it,`;
+    const what = reason === 'closed' ? 'closed the pipe during the handshake' : 'did not answer the handshake';
+    super('PIPE_HANDSHAKE_FAILED', `${address}: ${holder} ${what} (${detail})`, options);
+    this.name = 'PipeHandshakeError';
+    this.address = address;
+    this.reason = reason;
+    this.serverPid = serverPid;
+  }
+}

@@ -16,6 +16,8 @@ export {
   ConnectTimeoutError,
   InsecureSocketDirectoryError,
   PeerRejectedError,
+  PipeHandshakeError,
+  PipeNameHeldError,
   PipeSquattedError,
   StalledFrameError,
 } from './errors.js';
@@ -33,7 +35,7 @@ export {
   type SecureSocketDirectoryOptions,
 } from './posix/SecureSocketDirectory.js';
 export { readPeerCredentials } from './posix/PeerCredentials.js';
-export { NamedPipeServer, type NamedPipeServerOptions } from './win32/NamedPipeServer.js';
+export { NamedPipeServer, PipeNameClaimedError, type NamedPipeServerOptions } from './win32/NamedPipeServer.js';
 export { NamedPipeClient, type NamedPipeClientOptions } from './win32/NamedPipeClient.js';
 export { NamedPipeConnection, type NamedPipeConnectionOptions } from './win32/NamedPipeConnection.js';
 export { NamedPipeEndpoint, type NamedPipeEndpointOptions } from './win32/NamedPipeEndpoint.js';

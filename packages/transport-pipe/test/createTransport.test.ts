@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { link, lstat, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
@@ -95,6 +95,49 @@ describe.runIf(process.platform !== 'win32')('createTransport over Unix sockets'
     expect(topics(b)).toEqual(['news.a', 'news.c']);
     expect(topics(c)).toEqual(['news.a', 'news.b']);
   });
+
+  it("a member sees a relayed message's sender without the hub's pid; the hub's own with it", async () => {
+    // Three processes: the hub is this one (a bare transport, member id 7); subscriber and
+    // publisher are children running the built code.
+    const run = join(directory, 'run');
+    const hub = await member('ident', 7);
+    expect(hub.t.isHub).toBe(true);
+    const script = fileURLToPath(new URL('./fixtures/ident-member.mjs', import.meta.url));
+    const children: ChildProcess[] = [];
+    const lines: string[] = [];
+    try {
+      const sub = spawn(process.execPath, [script, 'sub', 'ident', run], { stdio: ['ignore', 'pipe', 'inherit'] });
+      children.push(sub);
+      sub.stdout.setEncoding('utf8').on('data', (d: string) => lines.push(...d.trim().split('\n')));
+      await until(() => lines.includes('ready'), 20_000);
+      const pub = spawn(process.execPath, [script, 'pub', 'ident', run], { stdio: 'ignore' });
+      children.push(pub);
+      const received = (topic: string) =>
+        lines
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as { topic: string; pid: number | null; data: unknown })
+          .filter((m) => m.topic === topic);
+      await until(() => received('id.member').length > 0, 20_000);
+      // Relayed by the hub: the publisher's pid, or none; never the hub's (the old behaviour).
+      for (const m of received('id.member')) {
+        expect(m.data).toBe(pub.pid);
+        expect(m.pid === null || m.pid === pub.pid).toBe(true);
+        expect(m.pid).not.toBe(process.pid);
+      }
+      // The hub's own message: its pid, first-hand from the OS.
+      let sequence = 0;
+      const publishFromHub = (): void => hub.t.send(publish(7, ++sequence, 'id.hub'));
+      const timer = setInterval(publishFromHub, 100);
+      try {
+        await until(() => received('id.hub').length > 0, 10_000);
+      } finally {
+        clearInterval(timer);
+      }
+      expect(received('id.hub')[0]?.pid).toBe(process.pid);
+    } finally {
+      for (const c of children) c.kill();
+    }
+  }, 60_000);
 
   it('a hub process killed with SIGKILL leaves a stale socket; the survivors take over and carry on', async () => {
     const run = join(directory, 'run');

@@ -63,6 +63,7 @@ export { createEvent, openEvent, resetEvent, setEvent } from './event.js';
 export type { EventOptions } from './event.js';
 export { createSemaphore, openSemaphore, releaseSemaphore } from './semaphore.js';
 export type { SemaphoreOptions } from './semaphore.js';
+export { createMutex, releaseMutex, tryAcquireMutex } from './mutex.js';
 export { waitForMultipleObjects, waitForSingleObject, waitForSingleObjectAsync } from './wait.js';
 export type { WaitResult } from './wait.js';
 export {

@@ -186,6 +186,8 @@ export interface Kernel32 {
   ): HandleValue;
   OpenSemaphoreW(access: number, inherit: Bool, name: string): HandleValue;
   ReleaseSemaphore(handle: HandleValue, releaseCount: number, previousCount: Out<number> | null): Bool;
+  CreateMutexW(sa: SecurityAttributesStruct | null, initialOwner: Bool, name: string | null): HandleValue;
+  ReleaseMutex(handle: HandleValue): Bool;
   WaitForSingleObject(handle: HandleValue, milliseconds: number): number;
   WaitForMultipleObjects(count: number, handles: HandleValue[], waitAll: Bool, milliseconds: number): number;
   SignalObjectAndWait(toSignal: HandleValue, toWaitOn: HandleValue, milliseconds: number, alertable: Bool): number;
@@ -320,6 +322,8 @@ function bind(): Kernel32Bindings {
     f('CreateSemaphoreW', HANDLE, [LPSA, 'int32_t', 'int32_t', LPCWSTR]),
     f('OpenSemaphoreW', HANDLE, [DWORD, BOOL, LPCWSTR]),
     f('ReleaseSemaphore', BOOL, [HANDLE, 'int32_t', OUT_LONG]),
+    f('CreateMutexW', HANDLE, [LPSA, BOOL, LPCWSTR]),
+    f('ReleaseMutex', BOOL, [HANDLE]),
     f('WaitForSingleObject', DWORD, [HANDLE, DWORD]),
     f('WaitForMultipleObjects', DWORD, [DWORD, koffi.pointer(HANDLE), BOOL, DWORD]),
     f('SignalObjectAndWait', DWORD, [HANDLE, HANDLE, DWORD, BOOL]),

@@ -37,6 +37,7 @@
  * @module
  */
 import { type Observable, ReplaySubject, Subject, distinctUntilChanged } from 'rxjs';
+import { checkEnvelopeHeader, ENVELOPE_HEADER_SIZE, encodeEnvelope, FrameKind, peekRoute } from '../envelope.js';
 import { ClosedError, ConnectionLostError, FrameTooLargeError } from '../errors.js';
 import { InterestRouter, type RouterLink } from '../interest-router.js';
 import type { ConnectionState, InboundFrame, Transport, TransportCapabilities } from '../transport.js';
@@ -78,6 +79,32 @@ export type HubTransportOptions = Readonly<
 export interface HubTransportContext {
   /** Largest frame accepted by `send`, in bytes. */
   readonly maxFrameSize: number;
+  /**
+   * The member id of the bus that owns the transport. While hub, it is announced to each member
+   * that joins, so that members attach the OS identity of their link (the hub's) only to the
+   * hub's own frames. Without it, members attach none to any frame. Default: undefined.
+   */
+  readonly memberId?: number;
+}
+
+/** Topic of the `Hello` frame a hub sends first on each link: its origin is the hub's member id. */
+const HUB_ANNOUNCEMENT = '_HUB';
+
+/** Whether a Hello frame is a hub's announcement; a malformed one is not. */
+function isAnnouncement(frame: Uint8Array): boolean {
+  try {
+    checkEnvelopeHeader(frame, frame.length);
+    return peekRoute(frame).topic === HUB_ANNOUNCEMENT;
+  } catch {
+    return false;
+  }
+}
+
+/** A frame's origin (the sending member), or undefined for a frame too short to have one. */
+function originOf(frame: Uint8Array): number | undefined {
+  if (frame.length < 16) return undefined;
+  const view = new DataView(frame.buffer, frame.byteOffset, 16);
+  return view.getUint32(8) * 0x1_0000_0000 + view.getUint32(12);
 }
 
 /** Test seams of a {@link HubTransport}; production code passes none. */
@@ -136,6 +163,7 @@ export class HubTransport implements Transport {
 
   readonly #endpoint: HubEndpoint;
   readonly #maxFrameSize: number;
+  readonly #memberId: number | undefined;
   readonly #takeoverTimeout: number;
   readonly #openTimeout: number;
   readonly #canBeHub: boolean;
@@ -169,6 +197,7 @@ export class HubTransport implements Transport {
   ) {
     this.#endpoint = endpoint;
     this.#maxFrameSize = context.maxFrameSize;
+    this.#memberId = context.memberId;
     this.#takeoverTimeout = options.takeoverTimeout ?? 1000;
     this.#openTimeout = options.openTimeout ?? 10_000;
     this.#canBeHub = options.canBeHub ?? true;
@@ -377,6 +406,11 @@ export class HubTransport implements Transport {
     router.add(self);
     const counters = this.#counters;
     const closing = (): boolean => this.#closing !== undefined;
+    const memberId = this.#memberId;
+    const announcement =
+      memberId === undefined
+        ? undefined
+        : encodeEnvelope({ kind: FrameKind.Hello, origin: memberId, sequence: 0, topic: HUB_ANNOUNCEMENT });
     let replay: TakeoverReplay<RouterLink> | undefined;
     const route = (frame: Uint8Array, from: RouterLink): void => {
       router.route(frame, from);
@@ -417,6 +451,9 @@ export class HubTransport implements Transport {
             router.remove(member);
           },
         });
+        // First on the link, before anything is routed to it: who the hub's own member is (see
+        // #newMemberRole). Nothing can be routed to it in between: routing runs on frames received.
+        if (announcement !== undefined) link.send(announcement);
       },
       send(frame: Uint8Array): void {
         route(frame, self);
@@ -444,8 +481,23 @@ export class HubTransport implements Transport {
       queuedBytes: () => link.queuedBytes ?? 0,
       close: async () => link.close(),
     };
+    // The link's identity is the hub's, first-hand from the OS; most frames on it were only
+    // relayed by the hub from other members, whose identity this member cannot know. So it goes
+    // only on frames whose origin is the hub's own member, as the hub announces first thing.
+    let hubOrigin: number | undefined;
+    let first = true;
     link.start({
-      onFrame: (frame) => frames.next({ bytes: frame, peer: link.peer }),
+      onFrame: (frame) => {
+        if (first) {
+          first = false;
+          if (frame.length >= ENVELOPE_HEADER_SIZE && frame[3] === FrameKind.Hello && isAnnouncement(frame)) {
+            hubOrigin = originOf(frame);
+            return;
+          }
+        }
+        const peer = hubOrigin !== undefined && originOf(frame) === hubOrigin ? link.peer : undefined;
+        frames.next({ bytes: frame, peer });
+      },
       onClose: () => this.#lost(role),
     });
     return role;

@@ -3,9 +3,10 @@
  *
  * @module
  */
-import { ConfigurationError, FrameError, type PeerIdentity } from '@busway/core';
+import { ConfigurationError, FrameError, FrameTooLargeError, type PeerIdentity } from '@busway/core';
 import {
   AddressInUseError,
+  StalledFrameError,
   StreamFrameLink,
   type FrameLink,
   type HubEndpoint,
@@ -18,7 +19,7 @@ import {
   Win32Error,
   type Win32Handle,
 } from '@busway/win32';
-import { PipeSquattedError } from '../errors.js';
+import { PipeHandshakeError, PipeNameHeldError, PipeSquattedError } from '../errors.js';
 import { NamedPipeClient } from './NamedPipeClient.js';
 import { HandshakeLink, PIPE_HELLO, PIPE_WELCOME, sameBytes } from './HandshakeLink.js';
 import { NamedPipeServer } from './NamedPipeServer.js';
@@ -64,16 +65,19 @@ export interface NamedPipeEndpointOptions extends NamedPipeStreamLinkOptions {
 
 const ERROR_ACCESS_DENIED = 5;
 const ERROR_PIPE_BUSY = 231;
+const ERROR_FILE_NOT_FOUND = 2;
 
 /**
  * A `HubEndpoint` over Win32 named pipes: byte mode with core's length-prefixed frames (see
  * `NamedPipeStreamLink` for why not message mode). busway creates, secures and connects the pipe
  * through `@busway/win32`; once connected, libuv moves its bytes (see `pipeIo`).
  *
- * `listen` creates the pipe with `FILE_FLAG_FIRST_PIPE_INSTANCE`: if the name exists (another
- * member is hub, or a stranger squats it), it fails with `AddressInUseError` and the member
+ * `listen` takes the name's hub claim (a named mutex, see `NamedPipeServer.listenHandles`) and
+ * creates the pipe with `FILE_FLAG_FIRST_PIPE_INSTANCE`: if the claim is held or the name exists
+ * (another member is hub, or a stranger squats it), it fails with `AddressInUseError` and the member
  * connects instead, but only joins a hub that completes busway's handshake (hello / welcome
- * within `handshakeTimeout`); anything else fails with {@link PipeSquattedError}. The hub drops a
+ * within `handshakeTimeout`); a wrong answer fails with {@link PipeSquattedError}, a holder that
+ * closes the pipe or stays silent with {@link PipeHandshakeError}. The hub drops a
  * client whose first message is not the hello. Every instance rejects remote clients unless
  * `acceptRemoteClients` is true, and grants the current user and SYSTEM only unless `sddl` says
  * otherwise. The hub sees each client's process id (`GetNamedPipeClientProcessId`) on frames that
@@ -160,11 +164,27 @@ export class NamedPipeEndpoint implements HubEndpoint {
 
   /**
    * Join the hub: open the pipe and complete the handshake. Rejects with
-   * {@link PipeSquattedError}, naming the holder's process id, when whoever holds the pipe does
-   * not answer the hello with busway's welcome within `handshakeTimeout`.
+   * {@link PipeSquattedError}, naming the holder's process id, when whoever holds the pipe answers
+   * the hello with anything but busway's welcome, and with {@link PipeHandshakeError} when it
+   * closes the pipe or says nothing within `handshakeTimeout` (a dying or slow hub looks so too).
    */
   async connect(): Promise<FrameLink> {
-    const handle = await NamedPipeClient.open(this.path, false, this.#options);
+    let handle: Win32Handle;
+    try {
+      handle = await NamedPipeClient.open(this.path, false, this.#options);
+    } catch (err) {
+      // No pipe, and listen() could not claim the name either: say who is in the way, rather than
+      // retrying on a bare "file not found" for as long as the holder lives.
+      if (
+        err instanceof Win32Error &&
+        err.errno === ERROR_FILE_NOT_FOUND &&
+        this.#options.server === undefined &&
+        NamedPipeServer.claimedElsewhere(this.path)
+      ) {
+        throw new PipeNameHeldError(this.path, { cause: err });
+      }
+      throw err;
+    }
     // Asked before the handshake: a squatter that hangs up on our hello can no longer be asked.
     const holder = serverProcessId(handle);
     let connection: FrameLink;
@@ -197,7 +217,16 @@ export class NamedPipeEndpoint implements HubEndpoint {
           reject(error);
         }
       };
-      const timer = setTimeout(() => settle(squatted(`no busway welcome within ${timeout} ms`)), timeout);
+      // Closing or silence may be a real hub that is dying or slow: not blamed on a squatter.
+      const failed = (reason: 'closed' | 'silent', detail: string, cause?: unknown): PipeHandshakeError =>
+        new PipeHandshakeError(
+          this.path,
+          reason,
+          holder.unknown === undefined ? detail : `${detail}; ${holder.unknown}`,
+          holder.pid,
+          { cause },
+        );
+      const timer = setTimeout(() => settle(failed('silent', `no busway welcome within ${timeout} ms`)), timeout);
       connection.start({
         onFrame: (message) => {
           if (done) return link.sink.onFrame(message);
@@ -206,7 +235,11 @@ export class NamedPipeEndpoint implements HubEndpoint {
         },
         onClose: (error) => {
           if (done) return link.sink.onClose(error);
-          settle(squatted('it closed the pipe during the handshake', error));
+          // Bytes that are no busway frame (an absurd length, garbage, a frame never finished)
+          // are a wrong answer; the holder hanging up, or the pipe breaking, is a close.
+          if (error instanceof FrameError || error instanceof FrameTooLargeError || error instanceof StalledFrameError)
+            settle(squatted(`it answered the hello with bytes that are no busway frame: ${error.message}`, error));
+          else settle(failed('closed', error === undefined ? 'an orderly close' : error.message, error));
         },
       });
       connection.send(PIPE_HELLO);

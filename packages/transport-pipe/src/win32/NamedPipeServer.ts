@@ -3,18 +3,22 @@
  *
  * @module
  */
+import { createHash } from 'node:crypto';
 import {
+  createMutex,
   createNamedPipe,
   getNamedPipeClientProcessId,
   sharedHandleWaiter,
   pipePath,
   readDacl,
+  releaseMutex,
+  tryAcquireMutex,
   waitForPipeClient,
   waitNamedPipe,
   Win32Error,
   type Win32Handle,
 } from '@busway/win32';
-import type { PeerIdentity } from '@busway/core';
+import { ClosedError, type PeerIdentity } from '@busway/core';
 import { NamedPipeConnection, type NamedPipeConnectionOptions } from './NamedPipeConnection.js';
 import { sharedCompletionPort } from './sharedCompletionPort.js';
 
@@ -23,6 +27,14 @@ const ERROR_ACCESS_DENIED = 5;
 const ERROR_FILE_NOT_FOUND = 2;
 const ERROR_BAD_PATHNAME = 161;
 const ERROR_NO_DATA = 232;
+/** The local pipe namespace: only names in it can be created, so only they are claimed. */
+const LOCAL_PIPE_PREFIX = '\\\\.\\pipe\\';
+/**
+ * Claim mutexes this process holds, by mutex name. A Win32 mutex is recursive for its owning
+ * thread, and every server of this process claims on the main thread, so a second claim here would
+ * succeed at the OS level: this set is what refuses it.
+ */
+const claimedHere = new Set<string>();
 /** Pause before a new instance after a failed wait, or while every instance is taken. */
 const ACCEPT_RETRY_MS = 50;
 
@@ -83,9 +95,11 @@ export class NamedPipeServer {
   #cancelWait: (() => void) | undefined;
   /** The current event wait, settled or not; resolves either way. */
   #settledWait: Promise<void> = Promise.resolve();
-  #waiting: Win32Handle;
+  /** The instance waiting for a client; undefined from when it is handed out until the next exists. */
+  #waiting: Win32Handle | undefined;
   #closed = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
+  readonly #claim: PipeNameClaim | undefined;
 
   private constructor(
     path: string,
@@ -94,8 +108,10 @@ export class NamedPipeServer {
     onInstance: (instance: Win32Handle, peer: PeerIdentity | undefined) => void,
     options: Readonly<Partial<NamedPipeServerOptions>>,
     forLibuv: boolean,
+    claim: PipeNameClaim | undefined,
   ) {
     this.path = path;
+    this.#claim = claim;
     this.#waiting = first;
     this.#messageMode = messageMode;
     this.#forLibuv = forLibuv;
@@ -106,7 +122,9 @@ export class NamedPipeServer {
 
   /**
    * Create the pipe (its first instance) and start accepting. Throws `Win32Error`
-   * (`ERROR_ACCESS_DENIED`) when the name is already owned by another server, squatter or not.
+   * (`ERROR_ACCESS_DENIED`) when the name is already owned by another server, squatter or not,
+   * including {@link PipeNameClaimedError} when another server holds the name's claim: a named
+   * mutex, held until `close()`, that makes creating a free name atomic across processes.
    * `name` is a short name or a full `\\.\pipe\…` path.
    */
   static listen(
@@ -144,9 +162,39 @@ export class NamedPipeServer {
     forLibuv = false,
   ): NamedPipeServer {
     const path = pipePath(name);
-    refuseExistingName(path);
-    const first = createNamedPipe(path, { firstInstance: true, messageMode, ...instanceOptions(options) });
-    return new NamedPipeServer(path, first, messageMode, onInstance, options, forLibuv);
+    // Claimed first, so that of several processes racing for a free name exactly one goes on to
+    // create it: the name check and FILE_FLAG_FIRST_PIPE_INSTANCE below cannot decide that under
+    // Wine (see refuseExistingName).
+    const claim = PipeNameClaim.take(path, options.sddl);
+    let first: Win32Handle;
+    try {
+      refuseExistingName(path);
+      first = createNamedPipe(path, { firstInstance: true, messageMode, ...instanceOptions(options) });
+    } catch (err) {
+      claim?.release();
+      throw err;
+    }
+    return new NamedPipeServer(path, first, messageMode, onInstance, options, forLibuv, claim);
+  }
+
+  /**
+   * Whether another process holds the claim on `name` while no pipe of that name exists: a
+   * process that squats the name without serving it (or a hub that is hung between the two).
+   * Takes and gives back the claim to find out, on the calling (main) thread.
+   *
+   * @example
+   * ```ts
+   * if (NamedPipeServer.claimedElsewhere('\\\\.\\pipe\\busway\\orders')) console.warn('held, not served');
+   * ```
+   */
+  static claimedElsewhere(name: string): boolean {
+    const path = pipePath(name);
+    try {
+      PipeNameClaim.take(path, undefined)?.release();
+      return false;
+    } catch (err) {
+      return err instanceof PipeNameClaimedError && !err.here;
+    }
   }
 
   /**
@@ -159,6 +207,7 @@ export class NamedPipeServer {
    * ```
    */
   readDacl(): string {
+    if (this.#waiting === undefined) throw new ClosedError(`${this.path}: no instance is waiting (all are connected)`);
     return readDacl(this.#waiting, 'file');
   }
 
@@ -168,13 +217,17 @@ export class NamedPipeServer {
     this.#closed = true;
     if (this.#retry !== undefined) clearTimeout(this.#retry);
     if (!this.#forLibuv) {
-      if (!this.#waiting.closed) this.#waiting.close();
-      return;
+      // Only an instance still waiting: one handed out belongs to its connection now.
+      if (this.#waiting !== undefined && !this.#waiting.closed) this.#waiting.close();
+    } else {
+      // The event wait owns an OVERLAPPED until the cancelled connect completes: cancel, and let
+      // #accept close the instance once it has settled.
+      this.#cancelWait?.();
+      await this.#settledWait;
     }
-    // The event wait owns an OVERLAPPED until the cancelled connect completes: cancel, and let
-    // #accept close the instance once it has settled.
-    this.#cancelWait?.();
-    await this.#settledWait;
+    // Given up only once nothing waits for clients any more: the next claimant then finds the
+    // name free of listening instances.
+    this.#claim?.release();
   }
 
   #nextInstance(): void {
@@ -219,6 +272,12 @@ export class NamedPipeServer {
         if (this.#closed) {
           instance.close();
           return;
+        }
+        // Handed out from here on: close() must not close it, even when no next instance can be
+        // made yet (maxInstances reached).
+        if (this.#waiting === instance) {
+          this.#waiting = undefined;
+          this.#cancelWait = undefined;
         }
         // The next instance first, so the name never lacks a listener for long.
         this.#nextInstance();
@@ -269,6 +328,109 @@ function refuseExistingName(path: string): void {
     ERROR_ACCESS_DENIED,
     `${path}: the name is already taken (FILE_FLAG_FIRST_PIPE_INSTANCE)`,
   );
+}
+
+/**
+ * Another server holds the claim on a pipe name (see {@link PipeNameClaim}). Reported as
+ * `FILE_FLAG_FIRST_PIPE_INSTANCE` reports a taken name, `ERROR_ACCESS_DENIED`, so callers treat
+ * both alike; `here` tells whether the holder is this process.
+ */
+export class PipeNameClaimedError extends Win32Error {
+  /** True when a server of this process holds the claim. */
+  readonly here: boolean;
+
+  constructor(path: string, mutexName: string, here: boolean) {
+    super(
+      'WaitForSingleObject',
+      ERROR_ACCESS_DENIED,
+      `${path}: the name is claimed by ${here ? 'this process' : 'another process'} (mutex ${mutexName})`,
+    );
+    this.name = 'PipeNameClaimedError';
+    this.here = here;
+  }
+}
+
+/**
+ * The right to create a local pipe name, held as a named mutex (`Local\busway-pipe-…`, derived
+ * from the pipe's path) for as long as the server lives. Creating the pipe cannot decide alone
+ * which of several processes becomes its server: Wine ignores `FILE_FLAG_FIRST_PIPE_INSTANCE`,
+ * and checking the name first (`refuseExistingName`) leaves a gap between check and create in
+ * which every process racing for a freed name (the survivors of a dead hub) sees it free. Taking a
+ * mutex is atomic on Windows and Wine alike. When the holder dies its mutex is abandoned, and the
+ * next claimant takes it as free.
+ *
+ * A mutex belongs to the thread that acquired it, so it is taken here on the main thread with a
+ * zero timeout, and released from the same thread. Never through koffi's `.async`: that would
+ * acquire it on one of libuv's pool threads, which outlive the call, so the main thread could not
+ * release it (`ERROR_NOT_OWNER`) and it would not be abandoned either until the process exited.
+ *
+ * The mutex carries the pipe's DACL (by default the current user and SYSTEM only), so nobody who
+ * may not open the pipe may hold its name either.
+ */
+class PipeNameClaim {
+  readonly #mutex: Win32Handle;
+  readonly #name: string;
+
+  private constructor(mutex: Win32Handle, name: string) {
+    this.#mutex = mutex;
+    this.#name = name;
+  }
+
+  /**
+   * Claim `path`; undefined for a path outside the local namespace (nothing can create it here).
+   * Throws {@link PipeNameClaimedError} when another server, of this process or another, holds it.
+   */
+  static take(path: string, sddl: string | undefined): PipeNameClaim | undefined {
+    if (!path.toLowerCase().startsWith(LOCAL_PIPE_PREFIX)) return undefined;
+    const name = claimMutexName(path);
+    if (claimedHere.has(name)) throw new PipeNameClaimedError(path, name, true);
+    let mutex: Win32Handle;
+    try {
+      mutex = createMutex(name, sddl === undefined ? {} : { sddl });
+    } catch (err) {
+      // A mutex of that name whose DACL shuts this user out: someone else's, holding the name.
+      if (err instanceof Win32Error && err.errno === ERROR_ACCESS_DENIED)
+        throw new PipeNameClaimedError(path, name, false);
+      throw err;
+    }
+    let state: 'acquired' | 'abandoned' | 'busy';
+    try {
+      state = tryAcquireMutex(mutex);
+    } catch (err) {
+      mutex.close();
+      throw err;
+    }
+    if (state === 'busy') {
+      mutex.close();
+      throw new PipeNameClaimedError(path, name, false);
+    }
+    // 'abandoned': the previous server died holding it, which is how a hub's death looks here.
+    claimedHere.add(name);
+    return new PipeNameClaim(mutex, name);
+  }
+
+  /** Give the name up. Idempotent. */
+  release(): void {
+    if (this.#mutex.closed) return;
+    claimedHere.delete(this.#name);
+    try {
+      releaseMutex(this.#mutex);
+    } finally {
+      this.#mutex.close();
+    }
+  }
+}
+
+/**
+ * The claim mutex's name for a pipe path. Pipe names are case-insensitive and mutex names are not,
+ * hence the lower case; a backslash may not appear in a mutex name past its namespace; a long name
+ * is hashed to stay within the limit of a kernel object name.
+ */
+function claimMutexName(path: string): string {
+  const pipeName = path.slice(LOCAL_PIPE_PREFIX.length).toLowerCase().replaceAll('\\', '/');
+  const readable = `busway-pipe-${pipeName}`;
+  if (readable.length <= 200) return readable;
+  return `busway-pipe-sha256-${createHash('sha256').update(pipeName).digest('hex')}`;
 }
 
 function instanceOptions(options: Readonly<Partial<NamedPipeServerOptions>>): {

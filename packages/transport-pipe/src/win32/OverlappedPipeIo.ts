@@ -34,10 +34,11 @@ export interface PipeFraming {
   readonly onClosing: (error: Error | undefined) => void;
 }
 
-// Ways a pipe reports that the other end went away: an orderly end, not a failure.
-const PEER_GONE = new Set([
-  109 /* BROKEN_PIPE */, 232 /* NO_DATA */, 233 /* PIPE_NOT_CONNECTED */, 995 /* OPERATION_ABORTED */,
-]);
+// Ways a pipe reports that the other end went away: an orderly end, not a failure. Not
+// ERROR_OPERATION_ABORTED (995): I/O this link cancels itself completes after #closed is set and
+// never gets here, so a 995 here means this end was cut off (its handle closed or its I/O
+// cancelled by someone else), which the peer did not do and the link must report.
+const PEER_GONE = new Set([109 /* BROKEN_PIPE */, 232 /* NO_DATA */, 233 /* PIPE_NOT_CONNECTED */]);
 
 /** `undefined` (an orderly end) when `error` says the peer went away, else `error`. */
 function failureOf(error: Error | undefined): Error | undefined {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { FrameTooLargeError } from '@busway/core';
+import { ClosedError, FrameTooLargeError } from '@busway/core';
 import { currentUserSid, Win32Error } from '@busway/win32';
 import { describe, expect, it, vi } from 'vitest';
 import { ConnectTimeoutError } from '../../src/errors.js';
@@ -172,6 +172,39 @@ describe('NamedPipeServer / NamedPipeClient in message mode, against plain Win32
     good.send(Buffer.from('still fine'));
     while (got.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(got).toEqual(['still fine']);
+  });
+
+  it('close() with every instance taken (maxInstances 1) leaves the accepted connection open', async () => {
+    const name = uniqueName('busway-test');
+    const accepted: NamedPipeConnection[] = [];
+    const serverCloses: Array<Error | undefined> = [];
+    const server = NamedPipeServer.listen(
+      name,
+      (c) => {
+        accepted.push(c);
+        c.start({ onFrame: (m) => c.send(m), onClose: (e) => serverCloses.push(e) });
+      },
+      { maxInstances: 1 },
+    );
+    cleanup.push(
+      () => server.close(),
+      () => accepted.forEach((a) => a.close()),
+    );
+    const client = await NamedPipeClient.connect(name);
+    cleanup.push(() => client.close());
+    const echoes: string[] = [];
+    const clientCloses: Array<Error | undefined> = [];
+    client.start({ onFrame: (m) => echoes.push(text(m)), onClose: (e) => clientCloses.push(e) });
+    client.send(Buffer.from('before'));
+    await until(() => echoes.length === 1);
+    // The only instance is connected, and the next cannot be made (ERROR_PIPE_BUSY): none waits.
+    expect(() => server.readDacl()).toThrow(ClosedError);
+    await server.close();
+    client.send(Buffer.from('after close()'));
+    await until(() => echoes.length === 2 || clientCloses.length > 0);
+    expect(echoes).toEqual(['before', 'after close()']);
+    expect(serverCloses).toEqual([]);
+    expect(accepted[0]?.closed).toBe(false);
   });
 
   it('a client finding every instance busy retries, then fails with ConnectTimeoutError', async () => {

@@ -3,10 +3,10 @@ import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ConnectionLostError, FrameError, FrameKind } from '@busway/core';
 import { AddressInUseError, encodeEnvelope, type FrameLink, type HubListener } from '@busway/core/internal';
-import { canOpenPipeSockets, currentUserSid, sharedHandleWaiter, waitNamedPipe } from '@busway/win32';
+import { canOpenPipeSockets, currentUserSid, sharedHandleWaiter, waitNamedPipe, type Win32Handle } from '@busway/win32';
 import { describe, expect, it } from 'vitest';
 import { createTransport } from '../../src/createTransport.js';
-import { PipeSquattedError, StalledFrameError } from '../../src/errors.js';
+import { PipeHandshakeError, PipeSquattedError, StalledFrameError } from '../../src/errors.js';
 import { PIPE_HELLO } from '../../src/win32/HandshakeLink.js';
 import { sharedCompletionPort } from '../../src/win32/sharedCompletionPort.js';
 import { NamedPipeClient } from '../../src/win32/NamedPipeClient.js';
@@ -59,6 +59,37 @@ describe.each(PIPE_IOS)('NamedPipeEndpoint, pipeIo: %s', (pipeIo) => {
     await until(() => back.length === 1);
     expect(back[0]).toEqual(frame('down'));
   });
+
+  it.each(['closed', 'silent'] as const)(
+    'a holder that is %s during the handshake is PipeHandshakeError, not blamed as a squatter',
+    async (reason) => {
+      const name = uniqueName('ep');
+      const held: Win32Handle[] = [];
+      // Takes the busway name like a hub would, then hangs up at once, or never answers.
+      const holder = NamedPipeServer.listenHandles(
+        `\\\\.\\pipe\\busway\\${name}`,
+        false,
+        (handle) => (reason === 'closed' ? handle.close() : held.push(handle)),
+        {},
+        pipeIo === 'libuv',
+      );
+      cleanup.push(
+        () => holder.close(),
+        () => held.forEach((h) => h.close()),
+      );
+      const started = Date.now();
+      const error = await new NamedPipeEndpoint(name, { pipeIo, handshakeTimeout: 300 })
+        .connect()
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PipeHandshakeError);
+      expect(error).not.toBeInstanceOf(PipeSquattedError);
+      const failed = error as PipeHandshakeError;
+      expect(failed.code).toBe('PIPE_HANDSHAKE_FAILED');
+      expect(failed.reason).toBe(reason);
+      expect(failed.serverPid).toBe(process.pid);
+      if (reason === 'silent') expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    },
+  );
 
   it('a second member cannot also become hub: AddressInUseError', async () => {
     const name = uniqueName('ep');

@@ -85,12 +85,20 @@ describe('OverlappedPipeIo', () => {
     expect(() => io.start(sink, 'TestLink')).toThrow('TestLink.start called twice');
   });
 
-  it.each([109, 232, 233, 995])('a read failing with %i (the peer went away) is an orderly end', (errno) => {
+  it.each([109, 232, 233])('a read failing with %i (the peer went away) is an orderly end', (errno) => {
     const { fake, sink } = fakeIo();
     fake.fail(errno);
     expect(sink.closes).toEqual([undefined]);
     expect(fake.handle.closed).toBe(true);
     expect(fake.reads).toHaveLength(0);
+  });
+
+  it('a read aborted under a link that did not close itself (995) is a failure, not the peer leaving', () => {
+    const { fake, sink } = fakeIo();
+    fake.fail(995 /* ERROR_OPERATION_ABORTED */);
+    expect(sink.closes).toHaveLength(1);
+    expect(sink.closes[0]).toBeInstanceOf(Win32Error);
+    expect((sink.closes[0] as Win32Error).errno).toBe(995);
   });
 
   it('any other read failure closes with that error', () => {
