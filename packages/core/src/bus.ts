@@ -13,7 +13,14 @@
  *
  * @module
  */
-import { BehaviorSubject, distinctUntilChanged, isObservable, Observable, type Subscription } from 'rxjs';
+import {
+  BehaviorSubject,
+  distinctUntilChanged,
+  isObservable,
+  Observable,
+  type Subscriber,
+  type Subscription,
+} from 'rxjs';
 import { ActiveHandlings } from './active-handlings.js';
 import type { BusOptions, ResolvedBusOptions } from './bus-options.js';
 import { codecFor } from './codec.js';
@@ -593,13 +600,24 @@ export class Bus {
   /** A streaming handler: one Reply frame per value, then ReplyEnd (or ReplyError). */
   #replyStream(active: ActiveHandling, values: Observable<unknown>): void {
     const { replyTo: topic, correlation } = active;
-    active.subscription = values.subscribe({
+    // The wrapper hands us the subscriber the source emits into. A synchronous source runs to its
+    // end inside subscribe(), before `active.subscription` is assigned; unsubscribing this
+    // subscriber is what stops it from within its own next() once the handling is over.
+    let source: Subscriber<unknown> | undefined;
+    active.subscription = new Observable<unknown>((subscriber) => {
+      source = subscriber;
+      return values.subscribe(subscriber);
+    }).subscribe({
       next: (value) => {
+        if (!this.#isActive(active)) {
+          source?.unsubscribe();
+          return;
+        }
         let payload: Uint8Array;
         try {
           payload = this.#options.codec.encode(value);
         } catch (err) {
-          active.subscription?.unsubscribe();
+          source?.unsubscribe();
           this.#replyError(active, err);
           return;
         }

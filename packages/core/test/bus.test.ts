@@ -1,7 +1,9 @@
-import { firstValueFrom, interval, lastValueFrom, Observable, take, toArray } from 'rxjs';
+import { firstValueFrom, interval, lastValueFrom, Observable, take, takeWhile, toArray } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type Bus,
+  type BusOptions,
+  BufferFullError,
   ClosedError,
   ConfigurationError,
   createBus,
@@ -12,6 +14,7 @@ import {
   type Message,
   NoRespondersError,
   PeerLostError,
+  type Transport,
   rawCodec,
   TimeoutError,
   TopicError,
@@ -26,7 +29,7 @@ function url(query = ''): string {
   counter += 1;
   return `memory://bus-test-${counter}${query}`;
 }
-async function join(target: string): Promise<Bus> {
+async function join(target: string | BusOptions): Promise<Bus> {
   const bus = await createBus(target);
   buses.push(bus);
   return bus;
@@ -39,6 +42,85 @@ afterEach(async () => {
 /** Resolves with the first `count` messages of a subscription. */
 function collect<T>(source: Observable<Message<T>>, count: number): Promise<Message<T>[]> {
   return lastValueFrom(source.pipe(take(count), toArray()));
+}
+
+/**
+ * Registers a scheme whose transports record the kind (byte 3) of every frame they send into
+ * `kinds`, then hand it to a memory transport on the domain of `memoryUrl`. `capabilities`
+ * overrides what the memory transport reports (for example `broadcast: 'native'`).
+ */
+function spying(memoryUrl: string, capabilities?: Partial<Transport['capabilities']>): { url: string; kinds: number[] } {
+  counter += 1;
+  const scheme = `spy-bus-test-${counter}`;
+  const kinds: number[] = [];
+  registerTransport(
+    scheme,
+    (_u, ctx) =>
+      new FaultInjectingTransport(new MemoryTransport(new URL(memoryUrl), ctx), {
+        drop: (frame) => {
+          kinds.push(frame[3] as number);
+          return false;
+        },
+        ...(capabilities === undefined ? {} : { capabilities }),
+      }),
+  );
+  return { url: `${scheme}://x`, kinds };
+}
+
+/**
+ * Registers a scheme whose transports hand each frame to a memory transport on the domain of
+ * `memoryUrl` through `send(inner, frame, index)`, `index` counting the frames sent from 0.
+ */
+function wrapping(
+  memoryUrl: string,
+  send: (inner: Transport, frame: Uint8Array, index: number) => void | Promise<void>,
+): string {
+  counter += 1;
+  const scheme = `wrap-bus-test-${counter}`;
+  registerTransport(scheme, (_u, ctx) => {
+    const inner = new MemoryTransport(new URL(memoryUrl), ctx);
+    let index = 0;
+    const wrapper: Transport = {
+      capabilities: inner.capabilities,
+      state$: inner.state$,
+      frames$: inner.frames$,
+      open: () => inner.open(),
+      close: () => inner.close(),
+      send: (frame) => send(inner, frame, index++),
+    };
+    return wrapper;
+  });
+  return `${scheme}://x`;
+}
+
+/**
+ * A transport that accepts each frame only later, as one with backpressure does: send returns a
+ * promise that resolves on the next turn of the event loop, when the frame is passed on.
+ */
+function acceptingLater(memoryUrl: string): string {
+  return wrapping(
+    memoryUrl,
+    (inner, frame) =>
+      new Promise<void>((resolve, reject) =>
+        setImmediate(() => {
+          try {
+            void inner.send(frame);
+            resolve();
+          } catch (err) {
+            reject(err as Error);
+          }
+        }),
+      ),
+  );
+}
+
+/** A transport that refuses (BufferFullError) the frames whose kind is Publish and `refuse` picks. */
+function refusing(memoryUrl: string, refuse: (frame: Uint8Array, publishIndex: number) => boolean): string {
+  let publishes = 0;
+  return wrapping(memoryUrl, (inner, frame) => {
+    if (frame[3] === FrameKind.Publish && refuse(frame, publishes++)) throw new BufferFullError(0);
+    return inner.send(frame);
+  });
 }
 
 /** Lets queued microtasks (the memory transport's delivery) and immediates run. */
@@ -252,6 +334,34 @@ describe('request / reply', () => {
     await settle();
     await server.close();
     expect(await result).toBeInstanceOf(PeerLostError);
+  });
+
+  it('stops a streamed reply at the first value that cannot be encoded', async () => {
+    const u = url();
+    const spy = spying(u);
+    const server = await join({ url: spy.url, codec: jsonCodec });
+    const client = await join(u);
+    let emittedAfterFailure = 0;
+    server.handle(
+      's',
+      () =>
+        new Observable<unknown>((o) => {
+          o.next(1);
+          o.next(10n); // JSON cannot encode a BigInt
+          for (let i = 0; i < 3 && !o.closed; i += 1) {
+            o.next(i);
+            emittedAfterFailure += 1;
+          }
+          o.complete();
+        }),
+    );
+    await settle();
+    spy.kinds.length = 0;
+    const err = await lastValueFrom(client.request('s', null)).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CODEC' });
+    await settle();
+    expect(spy.kinds).toEqual([FrameKind.Reply, FrameKind.ReplyError]);
+    expect(emittedAfterFailure).toBe(0);
   });
 
   it('is cold: nothing is sent until subscribed', async () => {
