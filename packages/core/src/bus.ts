@@ -360,9 +360,7 @@ export class Bus {
       return () => {
         const stillPending = this.#settle(correlation);
         if (stillPending === undefined || this.#closing !== undefined) return;
-        // Stop the handler: the one that answered, or every handler of the topic if none did yet.
-        const target = stillPending.responder === undefined ? topic : inboxTopic(stillPending.responder);
-        this.#sendQuietly({ kind: FrameKind.Cancel, topic: target, correlation });
+        this.#cancel(correlation, stillPending);
       };
     });
   }
@@ -722,10 +720,20 @@ export class Bus {
   #timedOut(correlation: number): void {
     const pending = this.#settle(correlation);
     if (pending === undefined) return;
-    // Stop the handler: the one that answered, or every handler of the topic if none did yet.
+    this.#cancel(correlation, pending);
+    pending.observer.error(new TimeoutError(pending.topic, pending.timeout));
+  }
+
+  /** Stop the handler of a request the requester gave up: the one that answered, or every one. */
+  #cancel(correlation: number, pending: PendingRequest): void {
+    if (pending.responder === undefined && pending.servedLocally) {
+      // The request went to a local handler only (#wantsRemote), which has not replied or acked
+      // yet: a Cancel to the request topic would reach only the other members, never it.
+      this.#active.remove(this.#memberId, correlation)?.subscription?.unsubscribe();
+      return;
+    }
     const target = pending.responder === undefined ? pending.topic : inboxTopic(pending.responder);
     this.#sendQuietly({ kind: FrameKind.Cancel, topic: target, correlation });
-    pending.observer.error(new TimeoutError(pending.topic, pending.timeout));
   }
 
   #failPending(makeError: () => BuswayError): void {

@@ -336,6 +336,24 @@ describe('request / reply', () => {
     expect(await result).toBeInstanceOf(PeerLostError);
   });
 
+  it('cancels a local handler when the requester unsubscribes before any reply or ack', async () => {
+    const a = await join(url());
+    let started = 0;
+    let tornDown = 0;
+    a.handle(
+      'ticks',
+      () =>
+        new Observable<number>(() => {
+          started += 1;
+          return () => (tornDown += 1);
+        }),
+    );
+    // switchMap does this when the next request comes at once: subscribe, then unsubscribe.
+    a.request('ticks', null, { timeout: 60_000 }).subscribe().unsubscribe();
+    expect(started).toBe(1);
+    await vi.waitFor(() => expect(tornDown).toBe(1));
+  });
+
   it('stops a streamed reply at the first value that cannot be encoded', async () => {
     const u = url();
     const spy = spying(u);
