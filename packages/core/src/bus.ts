@@ -571,7 +571,28 @@ export class Bus {
   #reply(active: ActiveHandling, init: Omit<EnvelopeInit, 'origin' | 'sequence'>, last: boolean): void {
     if (last) this.#active.remove(active.requester, active.correlation);
     active.answered = true;
-    this.#sendQuietly(init);
+    let sent: Promise<void> | void;
+    try {
+      sent = this.#emit(init);
+    } catch (err) {
+      this.#replyFailed(active, init.kind, err);
+      return;
+    }
+    sent?.catch((err: unknown) => this.#replyFailed(active, init.kind, err));
+  }
+
+  /**
+   * A frame of the reply could not be sent (larger than `maxMessageSize`, buffer full): end the
+   * handling and send the requester a ReplyError carrying that error, so it fails at once with its
+   * code rather than wait for its timeout.
+   */
+  #replyFailed(active: ActiveHandling, kind: FrameKind, err: unknown): void {
+    // A ReplyError that cannot be sent leaves nothing smaller to say it with: the timeout covers it.
+    if (kind === FrameKind.ReplyError) return;
+    if (this.#isActive(active)) this.#active.remove(active.requester, active.correlation);
+    active.subscription?.unsubscribe();
+    const { replyTo: topic, correlation } = active;
+    this.#sendQuietly({ kind: FrameKind.ReplyError, topic, correlation, payload: encodeRemoteError(err) });
   }
 
   /** One reply that also ends the stream: a single frame for value and promise handlers. */
@@ -621,6 +642,7 @@ export class Bus {
         }
         const encoding = this.#options.codec.encoding;
         this.#reply(active, { kind: FrameKind.Reply, topic, correlation, encoding, payload }, false);
+        if (!this.#isActive(active)) source?.unsubscribe(); // the reply could not be sent
       },
       error: (err: unknown) => this.#replyError(active, err),
       complete: () => {

@@ -354,6 +354,38 @@ describe('request / reply', () => {
     await vi.waitFor(() => expect(tornDown).toBe(1));
   });
 
+  it('fails the request with the reason when the reply cannot be sent', async () => {
+    const u = url();
+    const server = await join({ url: u, maxMessageSize: 1000 });
+    const client = await join(u);
+    let streamed = 0;
+    server.handle('big', () => 'x'.repeat(5000));
+    server.handle(
+      'stream',
+      () =>
+        new Observable<string>((o) => {
+          o.next('small');
+          o.next('x'.repeat(5000));
+          if (!o.closed) streamed += 1; // the stream was not stopped after its failed reply
+          o.complete();
+        }),
+    );
+    await settle();
+    // Without a reason the requester would wait for its whole timeout and get TimeoutError.
+    const err = await firstValueFrom(client.request('big', null, { timeout: 10_000 })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'FrameTooLargeError', code: 'FRAME_TOO_LARGE' });
+    const values: unknown[] = [];
+    const streamErr = await lastValueFrom(
+      client.request('stream', null, { timeout: 10_000 }).pipe(
+        takeWhile((v) => values.push(v) > 0),
+        toArray(),
+      ),
+    ).catch((e: unknown) => e);
+    expect(values).toEqual(['small']);
+    expect(streamErr).toMatchObject({ code: 'FRAME_TOO_LARGE' });
+    expect(streamed).toBe(0);
+  });
+
   it('stops a streamed reply at the first value that cannot be encoded', async () => {
     const u = url();
     const spy = spying(u);
