@@ -5,7 +5,10 @@
  * - Every frame this member sends goes through {@link Bus.emit}, which delivers it locally when a
  *   local subscriber or handler wants it and hands it to the transport when another member might.
  *   Local delivery decodes the encoded frame, so a subscriber never shares an object with the
- *   publisher, whatever the transport.
+ *   publisher, whatever the transport; for a frame that also goes out, it waits until the
+ *   transport accepted it. Frames go out in the order emitted: behind a fragmented message or a
+ *   frame not yet accepted, later ones wait in the outbox. Only frames handed to the transport take
+ *   a sequence number.
  * - Every frame received goes through {@link Bus.receive}: decode, duplicate suppression (for the
  *   sequenced kinds), reassembly, then dispatch by kind.
  * - Interest (subscriptions, handlers, the inbox) is announced with control frames and announced
@@ -29,11 +32,14 @@ import {
   decodeEnvelope,
   DEFAULT_MAX_FRAME_SIZE,
   encodeEnvelope,
+  ENVELOPE_HEADER_SIZE,
   type Envelope,
   type EnvelopeInit,
+  envelopeSize,
   FrameFlags,
   FrameKind,
   type Headers,
+  setEnvelopeSequence,
 } from './envelope.js';
 import {
   BuswayError,
@@ -95,6 +101,17 @@ interface PendingRequest {
   servedLocally: boolean;
 }
 
+/** Frames waiting in the outbox for those ahead of them (see `Bus.#emit`). */
+interface Outgoing {
+  /** One frame, or the fragments of one message; sequenced ones are numbered as they go out. */
+  readonly frames: Uint8Array[];
+  readonly sequenced: boolean;
+  /** The whole message for this member's own subscribers, delivered once every frame was accepted. */
+  readonly local: Uint8Array | undefined;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
 interface ActiveHandling {
   /** The requester's member id. */
   readonly requester: number;
@@ -144,6 +161,10 @@ export class Bus {
   readonly #dedup: DedupWindow;
   readonly #reassembler: Reassembler;
   readonly #frameLimit: number;
+  /** Below both the frame limit and `maxMessageSize`: a rough size bound is enough under it. */
+  readonly #exactSizeAbove: number;
+  /** Frames waiting for those ahead of them to be accepted; undefined while nothing is on its way. */
+  #outbox: Outgoing[] | undefined;
 
   readonly #subscriptions = new TopicTrie<LocalSubscription>();
   readonly #subscriptionCounts = new Map<string, number>();
@@ -177,6 +198,7 @@ export class Bus {
       maxMessageSize: options.maxMessageSize,
     });
     this.#frameLimit = Math.min(options.maxFrameSize, transport.capabilities.maxFrameSize);
+    this.#exactSizeAbove = Math.min(this.#frameLimit, options.maxMessageSize);
   }
 
   /**
@@ -218,8 +240,15 @@ export class Bus {
   }
 
   /**
-   * Publish `data` on `topic`. Resolves once the transport accepted the frame; rejects with
-   * `BufferFullError` when it cannot take it (nothing is sent then), `TopicError` for a bad topic,
+   * Publish `data` on `topic`. Resolves once the transport accepted the frame, or every fragment of
+   * a message larger than a frame; this member's own subscribers get the message then, not before.
+   * A sender's messages go out in the order of the calls, also when one does not await the last.
+   *
+   * Rejects with `BufferFullError` when the transport cannot take the message: no subscriber, here
+   * or elsewhere, gets it then. (Of a message sent in fragments, those the transport took before it
+   * refused one do reach the other members, who never complete it: they drop it after
+   * `fragmentTimeout` and count it in `stats().fragmentsExpired`.) Rejects with
+   * `FrameTooLargeError` over `maxMessageSize` (nothing is sent), `TopicError` for a bad topic,
    * `ClosedError` after close.
    *
    * @example
@@ -819,18 +848,71 @@ export class Bus {
   }
 
   /**
-   * Encode and send one message: fragments it when it exceeds the frame limit, delivers it locally
-   * when this member is interested, and hands it to the transport when another member may be.
+   * Encode and send one message: delivers it locally when this member is interested, and hands it
+   * to the transport when another member may be, in fragments when it exceeds the frame limit.
+   *
+   * Only a frame that goes to the transport takes a sequence number, so that a receiver sees one
+   * number after another from this member (a hole means a lost frame on a broadcast medium).
+   * Frames reach the transport in the order they were emitted: while a fragmented message, or a
+   * frame the transport has not accepted yet, is on its way, later frames wait in the outbox, and
+   * take their numbers as they are handed over. Local subscribers get a message once the transport
+   * accepted all of it, so a message the transport refuses reaches no one.
+   *
+   * Throws (or rejects) with `FrameTooLargeError` over `maxMessageSize`, and with what the
+   * transport throws.
    */
   #emit(init: Omit<EnvelopeInit, 'origin' | 'sequence'>): Promise<void> | void {
     const kind = init.kind;
+    const topic = init.topic;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: under both limits by this bound, a message needs
+    // no exact count. Headers are always counted.
+    let size = ENVELOPE_HEADER_SIZE + topic.length * 3 + (init.payload?.length ?? 0);
+    if (init.headers !== undefined || size > this.#exactSizeAbove) size = envelopeSize(init);
+    if (size > this.#options.maxMessageSize) throw new FrameTooLargeError(size, this.#options.maxMessageSize);
+    const local = this.#wantsLocally(kind, topic);
+    if (!this.#wantsRemote(kind, topic)) {
+      if (local) this.#dispatchOwn(encodeEnvelope(this.#envelope(init, 0)));
+      return undefined;
+    }
     const sequenced = SEQUENCED.has(kind);
+    if (size > this.#frameLimit) {
+      // Numbered 0, 1, ... here; the outbox numbers each fragment for real as it goes out.
+      let index = 0;
+      const frames = fragmentEnvelope(this.#envelope(init, 0), this.#frameLimit, () => (index += 1));
+      return this.#enqueue(frames, sequenced, local ? encodeEnvelope(this.#envelope(init, 0)) : undefined);
+    }
+    if (this.#outbox !== undefined) {
+      const frame = encodeEnvelope(this.#envelope(init, 0));
+      return this.#enqueue([frame], sequenced, local ? frame : undefined);
+    }
+    // The common case: one frame, nothing waiting. No array, no fragmenter, no promise.
+    const sequence = sequenced ? this.#nextSequence() : 0;
+    let frame: Uint8Array;
+    let sent: Promise<void> | void;
+    try {
+      frame = encodeEnvelope(this.#envelope(init, sequence));
+      sent = this.#transport.send(frame);
+    } catch (err) {
+      if (sequenced) this.#unsequence(sequence);
+      throw err;
+    }
+    if (sent === undefined) {
+      if (local) this.#dispatchOwn(frame);
+      return undefined;
+    }
+    // Accepted later: what comes next waits behind it.
+    this.#outbox = [];
+    return this.#acceptedLater(sent, frame, sequenced ? sequence : undefined, local);
+  }
+
+  /** The envelope of `init` from this member. */
+  #envelope(init: Omit<EnvelopeInit, 'origin' | 'sequence'>, sequence: number): EnvelopeInit {
     // Spelled out field by field: an object spread of the varied `init` shapes was the single
     // largest cost of a publish in profiles.
-    const full: EnvelopeInit = {
-      kind,
+    return {
+      kind: init.kind,
       origin: this.#memberId,
-      sequence: sequenced ? this.#nextSequence() : 0,
+      sequence,
       topic: init.topic,
       encoding: init.encoding,
       correlation: init.correlation,
@@ -838,29 +920,77 @@ export class Bus {
       payload: init.payload,
       last: init.last,
     };
-    const size = (full.payload?.length ?? 0) + full.topic.length * 3 + 64;
-    if (size > this.#options.maxMessageSize) throw new FrameTooLargeError(size, this.#options.maxMessageSize);
-    const local = this.#wantsLocally(kind, init.topic);
-    const remote = this.#wantsRemote(kind, init.topic);
-    if (!local && !remote) return undefined;
-    if ((full.payload?.length ?? 0) + 2048 < this.#frameLimit) {
-      // The common case, one frame: no array, no fragmenter.
-      const frame = encodeEnvelope(full);
-      if (local) this.#dispatch(decodeEnvelope(frame, Number.MAX_SAFE_INTEGER), undefined);
-      return remote ? this.#transport.send(frame) : undefined;
-    }
-    const frames = fragmentEnvelope(full, this.#frameLimit, () => this.#nextSequence());
-    if (local) {
-      const whole = frames.length === 1 ? (frames[0] as Uint8Array) : encodeEnvelope(full);
-      this.#dispatch(decodeEnvelope(whole, Number.MAX_SAFE_INTEGER), undefined);
-    }
-    if (!remote) return undefined;
-    if (frames.length === 1) return this.#transport.send(frames[0] as Uint8Array);
-    return this.#sendAll(frames);
   }
 
-  async #sendAll(frames: Uint8Array[]): Promise<void> {
-    for (const frame of frames) await this.#transport.send(frame);
+  /** Deliver a frame of our own to this member's subscribers, handler or pending request. */
+  #dispatchOwn(frame: Uint8Array): void {
+    this.#dispatch(decodeEnvelope(frame, Number.MAX_SAFE_INTEGER), undefined);
+  }
+
+  /** The frame that made the outbox busy settled: deliver it locally or give its number back. */
+  async #acceptedLater(
+    sent: Promise<void>,
+    frame: Uint8Array,
+    sequence: number | undefined,
+    local: boolean,
+  ): Promise<void> {
+    try {
+      await sent;
+    } catch (err) {
+      if (sequence !== undefined) this.#unsequence(sequence);
+      void this.#pump();
+      throw err;
+    }
+    if (local) this.#dispatchOwn(frame);
+    void this.#pump();
+  }
+
+  /** Queue frames behind those in progress; resolves once the transport accepted them all. */
+  #enqueue(frames: Uint8Array[], sequenced: boolean, local: Uint8Array | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const entry: Outgoing = { frames, sequenced, local, resolve, reject };
+      if (this.#outbox !== undefined) {
+        this.#outbox.push(entry);
+        return;
+      }
+      this.#outbox = [entry];
+      void this.#pump();
+    });
+  }
+
+  /**
+   * Hand the outbox to the transport, one frame at a time, awaiting each (a transport's promise
+   * is its backpressure; a synchronous one still yields, so that a memory domain drains between
+   * fragments). Runs until the outbox is empty, then marks it idle.
+   */
+  async #pump(): Promise<void> {
+    const outbox = this.#outbox as Outgoing[];
+    for (let entry = outbox.shift(); entry !== undefined; entry = outbox.shift()) {
+      try {
+        for (const frame of entry.frames) {
+          // Nothing else takes a number while the outbox is busy: a message's fragments get
+          // consecutive ones, as the receiver needs.
+          const sequence = entry.sequenced ? this.#nextSequence() : 0;
+          if (entry.sequenced) setEnvelopeSequence(frame, sequence);
+          try {
+            await this.#transport.send(frame);
+          } catch (err) {
+            if (entry.sequenced) this.#unsequence(sequence);
+            throw err;
+          }
+        }
+      } catch (err) {
+        // Fragments already accepted reach the others but are never completed: they expire there.
+        entry.reject(err);
+        continue;
+      }
+      try {
+        if (entry.local !== undefined) this.#dispatchOwn(entry.local);
+      } finally {
+        entry.resolve();
+      }
+    }
+    this.#outbox = undefined;
   }
 
   #wantsLocally(kind: FrameKind, topic: string): boolean {
@@ -899,6 +1029,11 @@ export class Bus {
   #nextSequence(): number {
     this.#sequence = (this.#sequence + 1) >>> 0;
     return this.#sequence;
+  }
+
+  /** Give back `sequence`, taken for a frame the transport refused, if nothing took one since. */
+  #unsequence(sequence: number): void {
+    if (this.#sequence === sequence) this.#sequence = (sequence - 1) >>> 0;
   }
 
   #assertUsable(): void {

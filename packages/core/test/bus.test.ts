@@ -209,6 +209,65 @@ describe('publish / subscribe', () => {
     expect(Buffer.from(m?.data ?? []).equals(Buffer.from(big))).toBe(true);
   });
 
+  // 6 MB in 4 KiB frames is ~1 500 fragments, more than the receiver's dedup window (1024): a
+  // publish sent between them used to push the rest out of the window as late, losing the message.
+  it.each([
+    ['a transport that accepts at once', (u: string): string => u],
+    ['a transport that accepts later', acceptingLater],
+  ])('keeps a sender’s order when a publish follows a fragmented one unawaited (%s)', async (_name, sender) => {
+    const u = url('?maxFrameSize=4096');
+    const a = await join(sender(u));
+    const b = await join(u);
+    const seen = lastValueFrom(
+      b.subscribe<Uint8Array | number>('t.>').pipe(
+        takeWhile((m) => m.topic !== 't.small', true),
+        toArray(),
+      ),
+    );
+    await settle();
+    const big = a.publish('t.big', new Uint8Array(6_000_000).fill(7));
+    const small = a.publish('t.small', 1);
+    await Promise.all([big, small]);
+    const messages = await seen;
+    expect(messages.map((m) => m.topic)).toEqual(['t.big', 't.small']);
+    expect((messages[0]?.data as Uint8Array).length).toBe(6_000_000);
+  });
+
+  it('fragments by the exact encoded size, headers included', async () => {
+    const u = url('?maxFrameSize=8192');
+    const a = await join(u);
+    const b = await join(u);
+    const headers = { note: 'h'.repeat(4000) };
+    const remote = collect(b.subscribe<Uint8Array>('t'), 2);
+    const local = collect(a.subscribe<Uint8Array>('t'), 2);
+    await settle();
+    // 5000 + 4000 bytes of headers: more than a frame, although the payload alone is not.
+    await a.publish('t', new Uint8Array(5000), { headers });
+    await a.publish('t', new Uint8Array(7000), { headers });
+    for (const got of [await remote, await local]) {
+      expect(got.map((m) => m.data.length)).toEqual([5000, 7000]);
+      expect(got.map((m) => m.headers)).toEqual([headers, headers]);
+    }
+  });
+
+  it('delivers to local subscribers only what the transport accepted', async () => {
+    const u = url();
+    // Refuses the first publish frame, and the third fragment of the 2nd message (1 KiB frames).
+    const a = await join({ url: refusing(u, (_f, i) => i === 0 || i === 3), maxFrameSize: 1024 });
+    const b = await join(u);
+    const local: number[] = [];
+    const remote: number[] = [];
+    a.subscribe<Uint8Array>('t').subscribe((m) => local.push(m.data.length));
+    b.subscribe<Uint8Array>('t').subscribe((m) => remote.push(m.data.length));
+    await settle();
+    await expect(a.publish('t', new Uint8Array(300))).rejects.toBeInstanceOf(BufferFullError);
+    await expect(a.publish('t', new Uint8Array(10_000))).rejects.toBeInstanceOf(BufferFullError);
+    await a.publish('t', new Uint8Array(10));
+    await vi.waitFor(() => expect(remote).toContain(10));
+    expect(remote).toEqual([10]);
+    expect(local).toEqual([10]);
+  });
+
   it('rejects bad topics and patterns with TopicError', async () => {
     const a = await join(url());
     await expect(a.publish('orders.*', 1)).rejects.toBeInstanceOf(TopicError);
@@ -447,6 +506,30 @@ describe('statistics', () => {
     await Promise.all([seenB, seenC]);
     expect(b.stats().gaps).toBe(0);
     expect(c.stats().gaps).toBe(0);
+  });
+  it('numbers only the frames that go on the wire', async () => {
+    // A 'native' medium promises every frame to every member, so b counts any hole in a's
+    // sequence as a lost frame: frames a keeps to itself or refuses must not make holes.
+    const u = url();
+    const native = spying(u, { broadcast: 'native' });
+    const a = await join({ url: native.url, maxMessageSize: 10_000 });
+    const b = await join(native.url);
+    let got = 0;
+    b.subscribe('p').subscribe(() => (got += 1));
+    a.handle<number, number>('local.calc', (m) => m.data * 2);
+    a.handle('local.slow', () => new Observable<never>(() => undefined));
+    await settle();
+    for (let i = 0; i < 1200; i += 1) {
+      await a.publish('p', i);
+      // Served in-process: the request, its reply, ack and cancel never leave this member.
+      await firstValueFrom(a.request('local.calc', i));
+      if (i % 100 === 0) {
+        a.request('local.slow', i).subscribe().unsubscribe();
+        await expect(a.publish('p', new Uint8Array(20_000))).rejects.toMatchObject({ code: 'FRAME_TOO_LARGE' });
+      }
+    }
+    await vi.waitFor(() => expect(got).toBe(1200));
+    expect(b.stats().gaps).toBe(0);
   });
 });
 
