@@ -181,6 +181,12 @@ export class Bus {
   #sequence = 0;
   #correlation = 0;
   #closing: Promise<void> | undefined;
+  /**
+   * Set as #shutdown starts. `#closing` is assigned only once #shutdown returns its promise, and a
+   * transport that reports 'closed' synchronously inside close() (memory does) would otherwise
+   * start a second shutdown from #onTransportState, sending a second Leave.
+   */
+  #shuttingDown = false;
   #transportSubscriptions: Subscription[] = [];
   #counters = { published: 0, delivered: 0, badFrames: 0 };
 
@@ -339,6 +345,14 @@ export class Bus {
    * the transport can tell), `PeerLostError` (the handler's member left), `ConnectionLostError`
    * (the transport dropped) or the handler's own error.
    *
+   * `PeerLostError` needs the requester to know which member serves the request: it learns that
+   * from the handler's first reply, or from its ack, sent once the handler has returned without
+   * answering (on the next turn of its event loop). A handling member that closes its bus before
+   * then still acks first; one whose process dies before then (killed, or crashing in the
+   * handler's synchronous part) cannot, and the request fails with `TimeoutError` after `timeout`
+   * instead. With `timeout: Infinity` it would wait forever: give requests to handlers that may
+   * die a finite timeout.
+   *
    * @example
    * ```ts
    * const quote = await firstValueFrom(bus.request('price.quote', { sku: 'A' }, { timeout: 2000 }));
@@ -443,10 +457,22 @@ export class Bus {
   }
 
   async #shutdown(): Promise<void> {
-    if (this.#state.value === 'open') this.#sendQuietly({ kind: FrameKind.Leave, topic: '_LEAVE' });
+    this.#shuttingDown = true;
+    const abandoned = this.#active.removeAll();
+    if (this.#state.value === 'open') {
+      // A requester learns who serves its request from the first ack or reply, and only then
+      // takes our Leave as PeerLostError. Acks go out after a handler returns (setImmediate), so a
+      // request taken just now has none yet: send it before the Leave, or it waits for its timeout.
+      for (const active of abandoned) {
+        if (!active.answered) {
+          this.#sendQuietly({ kind: FrameKind.Ack, topic: active.replyTo, correlation: active.correlation });
+        }
+      }
+      this.#sendQuietly({ kind: FrameKind.Leave, topic: '_LEAVE' });
+    }
     this.#failPending(() => new ClosedError());
     this.#deadlines.clear();
-    for (const active of this.#active.removeAll()) active.subscription?.unsubscribe();
+    for (const active of abandoned) active.subscription?.unsubscribe();
     for (const s of [...this.#allSubscriptions]) s.observer.complete();
     this.#allSubscriptions.clear();
     this.#reassembler.close();
@@ -795,7 +821,7 @@ export class Bus {
   }
 
   #onTransportState(state: ConnectionState): void {
-    if (this.#closing !== undefined) return;
+    if (this.#closing !== undefined || this.#shuttingDown) return;
     const previous = this.#state.value;
     if (state === 'open' && previous !== 'open') {
       this.#state.next('open');
@@ -815,7 +841,7 @@ export class Bus {
   }
 
   #onTransportDown(err: unknown): void {
-    if (this.#closing !== undefined) return;
+    if (this.#closing !== undefined || this.#shuttingDown) return;
     this.#failPending(() => (err instanceof BuswayError ? err : new ConnectionLostError(undefined, { cause: err })));
     this.#closing = this.#shutdown().catch(() => undefined);
   }

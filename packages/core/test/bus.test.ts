@@ -473,6 +473,27 @@ describe('request / reply', () => {
     expect(emittedAfterFailure).toBe(0);
   });
 
+  it('errors with PeerLostError when the handling member closes before acknowledging', async () => {
+    const u = url();
+    const spy = spying(u);
+    const server = await join(spy.url);
+    const client = await join(u);
+    server.handle('quick', () => 1);
+    server.handle('work', () => {
+      void server.close(); // leaves while its handler runs, before the deferred ack
+      return new Observable(() => undefined);
+    });
+    await settle();
+    spy.kinds.length = 0;
+    // The common round trip keeps its single frame: no ack ahead of a synchronous answer.
+    expect(await firstValueFrom(client.request('quick', null))).toBe(1);
+    expect(spy.kinds).toEqual([FrameKind.Reply]);
+    spy.kinds.length = 0;
+    const err = await firstValueFrom(client.request('work', 1, { timeout: 10_000 })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PeerLostError);
+    expect(spy.kinds).toEqual([FrameKind.Ack, FrameKind.Leave]);
+  });
+
   it('is cold: nothing is sent until subscribed', async () => {
     const u = url();
     const server = await join(u);
@@ -506,6 +527,30 @@ describe('statistics', () => {
     await Promise.all([seenB, seenC]);
     expect(b.stats().gaps).toBe(0);
     expect(c.stats().gaps).toBe(0);
+  });
+  it('numbers only the frames that go on the wire', async () => {
+    // A 'native' medium promises every frame to every member, so b counts any hole in a's
+    // sequence as a lost frame: frames a keeps to itself or refuses must not make holes.
+    const u = url();
+    const native = spying(u, { broadcast: 'native' });
+    const a = await join({ url: native.url, maxMessageSize: 10_000 });
+    const b = await join(native.url);
+    let got = 0;
+    b.subscribe('p').subscribe(() => (got += 1));
+    a.handle<number, number>('local.calc', (m) => m.data * 2);
+    a.handle('local.slow', () => new Observable<never>(() => undefined));
+    await settle();
+    for (let i = 0; i < 1200; i += 1) {
+      await a.publish('p', i);
+      // Served in-process: the request, its reply, ack and cancel never leave this member.
+      await firstValueFrom(a.request('local.calc', i));
+      if (i % 100 === 0) {
+        a.request('local.slow', i).subscribe().unsubscribe();
+        await expect(a.publish('p', new Uint8Array(20_000))).rejects.toMatchObject({ code: 'FRAME_TOO_LARGE' });
+      }
+    }
+    await vi.waitFor(() => expect(got).toBe(1200));
+    expect(b.stats().gaps).toBe(0);
   });
   it('numbers only the frames that go on the wire', async () => {
     // A 'native' medium promises every frame to every member, so b counts any hole in a's
