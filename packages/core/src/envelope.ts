@@ -235,8 +235,7 @@ export function encodeEnvelope(init: EnvelopeInit): Uint8Array {
  */
 export function envelopeSize(init: Pick<EnvelopeInit, 'topic' | 'headers' | 'payload'>): number {
   const headers = init.headers;
-  const headersSize =
-    headers !== undefined && Object.keys(headers).length > 0 ? encodeHeaders(headers).length : 0;
+  const headersSize = headers !== undefined && Object.keys(headers).length > 0 ? encodeHeaders(headers).length : 0;
   return ENVELOPE_HEADER_SIZE + topicBytes(init.topic).length + headersSize + (init.payload?.length ?? 0);
 }
 

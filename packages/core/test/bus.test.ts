@@ -49,7 +49,10 @@ function collect<T>(source: Observable<Message<T>>, count: number): Promise<Mess
  * `kinds`, then hand it to a memory transport on the domain of `memoryUrl`. `capabilities`
  * overrides what the memory transport reports (for example `broadcast: 'native'`).
  */
-function spying(memoryUrl: string, capabilities?: Partial<Transport['capabilities']>): { url: string; kinds: number[] } {
+function spying(
+  memoryUrl: string,
+  capabilities?: Partial<Transport['capabilities']>,
+): { url: string; kinds: number[] } {
   counter += 1;
   const scheme = `spy-bus-test-${counter}`;
   const kinds: number[] = [];
