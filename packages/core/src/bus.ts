@@ -5,7 +5,10 @@
  * - Every frame this member sends goes through {@link Bus.emit}, which delivers it locally when a
  *   local subscriber or handler wants it and hands it to the transport when another member might.
  *   Local delivery decodes the encoded frame, so a subscriber never shares an object with the
- *   publisher, whatever the transport.
+ *   publisher, whatever the transport; for a frame that also goes out, it waits until the
+ *   transport accepted it. Frames go out in the order emitted: behind a fragmented message or a
+ *   frame not yet accepted, later ones wait in the outbox. Only frames handed to the transport take
+ *   a sequence number.
  * - Every frame received goes through {@link Bus.receive}: decode, duplicate suppression (for the
  *   sequenced kinds), reassembly, then dispatch by kind.
  * - Interest (subscriptions, handlers, the inbox) is announced with control frames and announced
@@ -13,7 +16,14 @@
  *
  * @module
  */
-import { BehaviorSubject, distinctUntilChanged, isObservable, Observable, type Subscription } from 'rxjs';
+import {
+  BehaviorSubject,
+  distinctUntilChanged,
+  isObservable,
+  Observable,
+  type Subscriber,
+  type Subscription,
+} from 'rxjs';
 import { ActiveHandlings } from './active-handlings.js';
 import type { BusOptions, ResolvedBusOptions } from './bus-options.js';
 import { codecFor } from './codec.js';
@@ -22,11 +32,14 @@ import {
   decodeEnvelope,
   DEFAULT_MAX_FRAME_SIZE,
   encodeEnvelope,
+  ENVELOPE_HEADER_SIZE,
   type Envelope,
   type EnvelopeInit,
+  envelopeSize,
   FrameFlags,
   FrameKind,
   type Headers,
+  setEnvelopeSequence,
 } from './envelope.js';
 import {
   BuswayError,
@@ -88,6 +101,17 @@ interface PendingRequest {
   servedLocally: boolean;
 }
 
+/** Frames waiting in the outbox for those ahead of them (see `Bus.#emit`). */
+interface Outgoing {
+  /** One frame, or the fragments of one message; sequenced ones are numbered as they go out. */
+  readonly frames: Uint8Array[];
+  readonly sequenced: boolean;
+  /** The whole message for this member's own subscribers, delivered once every frame was accepted. */
+  readonly local: Uint8Array | undefined;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
 interface ActiveHandling {
   /** The requester's member id. */
   readonly requester: number;
@@ -137,6 +161,10 @@ export class Bus {
   readonly #dedup: DedupWindow;
   readonly #reassembler: Reassembler;
   readonly #frameLimit: number;
+  /** Below both the frame limit and `maxMessageSize`: a rough size bound is enough under it. */
+  readonly #exactSizeAbove: number;
+  /** Frames waiting for those ahead of them to be accepted; undefined while nothing is on its way. */
+  #outbox: Outgoing[] | undefined;
 
   readonly #subscriptions = new TopicTrie<LocalSubscription>();
   readonly #subscriptionCounts = new Map<string, number>();
@@ -153,6 +181,12 @@ export class Bus {
   #sequence = 0;
   #correlation = 0;
   #closing: Promise<void> | undefined;
+  /**
+   * Set as #shutdown starts. `#closing` is assigned only once #shutdown returns its promise, and a
+   * transport that reports 'closed' synchronously inside close() (memory does) would otherwise
+   * start a second shutdown from #onTransportState, sending a second Leave.
+   */
+  #shuttingDown = false;
   #transportSubscriptions: Subscription[] = [];
   #counters = { published: 0, delivered: 0, badFrames: 0 };
 
@@ -170,6 +204,7 @@ export class Bus {
       maxMessageSize: options.maxMessageSize,
     });
     this.#frameLimit = Math.min(options.maxFrameSize, transport.capabilities.maxFrameSize);
+    this.#exactSizeAbove = Math.min(this.#frameLimit, options.maxMessageSize);
   }
 
   /**
@@ -211,8 +246,15 @@ export class Bus {
   }
 
   /**
-   * Publish `data` on `topic`. Resolves once the transport accepted the frame; rejects with
-   * `BufferFullError` when it cannot take it (nothing is sent then), `TopicError` for a bad topic,
+   * Publish `data` on `topic`. Resolves once the transport accepted the frame, or every fragment of
+   * a message larger than a frame; this member's own subscribers get the message then, not before.
+   * A sender's messages go out in the order of the calls, also when one does not await the last.
+   *
+   * Rejects with `BufferFullError` when the transport cannot take the message: no subscriber, here
+   * or elsewhere, gets it then. (Of a message sent in fragments, those the transport took before it
+   * refused one do reach the other members, who never complete it: they drop it after
+   * `fragmentTimeout` and count it in `stats().fragmentsExpired`.) Rejects with
+   * `FrameTooLargeError` over `maxMessageSize` (nothing is sent), `TopicError` for a bad topic,
    * `ClosedError` after close.
    *
    * @example
@@ -303,6 +345,14 @@ export class Bus {
    * the transport can tell), `PeerLostError` (the handler's member left), `ConnectionLostError`
    * (the transport dropped) or the handler's own error.
    *
+   * `PeerLostError` needs the requester to know which member serves the request: it learns that
+   * from the handler's first reply, or from its ack, sent once the handler has returned without
+   * answering (on the next turn of its event loop). A handling member that closes its bus before
+   * then still acks first; one whose process dies before then (killed, or crashing in the
+   * handler's synchronous part) cannot, and the request fails with `TimeoutError` after `timeout`
+   * instead. With `timeout: Infinity` it would wait forever: give requests to handlers that may
+   * die a finite timeout.
+   *
    * @example
    * ```ts
    * const quote = await firstValueFrom(bus.request('price.quote', { sku: 'A' }, { timeout: 2000 }));
@@ -353,9 +403,7 @@ export class Bus {
       return () => {
         const stillPending = this.#settle(correlation);
         if (stillPending === undefined || this.#closing !== undefined) return;
-        // Stop the handler: the one that answered, or every handler of the topic if none did yet.
-        const target = stillPending.responder === undefined ? topic : inboxTopic(stillPending.responder);
-        this.#sendQuietly({ kind: FrameKind.Cancel, topic: target, correlation });
+        this.#cancel(correlation, stillPending);
       };
     });
   }
@@ -409,10 +457,22 @@ export class Bus {
   }
 
   async #shutdown(): Promise<void> {
-    if (this.#state.value === 'open') this.#sendQuietly({ kind: FrameKind.Leave, topic: '_LEAVE' });
+    this.#shuttingDown = true;
+    const abandoned = this.#active.removeAll();
+    if (this.#state.value === 'open') {
+      // A requester learns who serves its request from the first ack or reply, and only then
+      // takes our Leave as PeerLostError. Acks go out after a handler returns (setImmediate), so a
+      // request taken just now has none yet: send it before the Leave, or it waits for its timeout.
+      for (const active of abandoned) {
+        if (!active.answered) {
+          this.#sendQuietly({ kind: FrameKind.Ack, topic: active.replyTo, correlation: active.correlation });
+        }
+      }
+      this.#sendQuietly({ kind: FrameKind.Leave, topic: '_LEAVE' });
+    }
     this.#failPending(() => new ClosedError());
     this.#deadlines.clear();
-    for (const active of this.#active.removeAll()) active.subscription?.unsubscribe();
+    for (const active of abandoned) active.subscription?.unsubscribe();
     for (const s of [...this.#allSubscriptions]) s.observer.complete();
     this.#allSubscriptions.clear();
     this.#reassembler.close();
@@ -566,7 +626,28 @@ export class Bus {
   #reply(active: ActiveHandling, init: Omit<EnvelopeInit, 'origin' | 'sequence'>, last: boolean): void {
     if (last) this.#active.remove(active.requester, active.correlation);
     active.answered = true;
-    this.#sendQuietly(init);
+    let sent: Promise<void> | void;
+    try {
+      sent = this.#emit(init);
+    } catch (err) {
+      this.#replyFailed(active, init.kind, err);
+      return;
+    }
+    sent?.catch((err: unknown) => this.#replyFailed(active, init.kind, err));
+  }
+
+  /**
+   * A frame of the reply could not be sent (larger than `maxMessageSize`, buffer full): end the
+   * handling and send the requester a ReplyError carrying that error, so it fails at once with its
+   * code rather than wait for its timeout.
+   */
+  #replyFailed(active: ActiveHandling, kind: FrameKind, err: unknown): void {
+    // A ReplyError that cannot be sent leaves nothing smaller to say it with: the timeout covers it.
+    if (kind === FrameKind.ReplyError) return;
+    if (this.#isActive(active)) this.#active.remove(active.requester, active.correlation);
+    active.subscription?.unsubscribe();
+    const { replyTo: topic, correlation } = active;
+    this.#sendQuietly({ kind: FrameKind.ReplyError, topic, correlation, payload: encodeRemoteError(err) });
   }
 
   /** One reply that also ends the stream: a single frame for value and promise handlers. */
@@ -593,18 +674,30 @@ export class Bus {
   /** A streaming handler: one Reply frame per value, then ReplyEnd (or ReplyError). */
   #replyStream(active: ActiveHandling, values: Observable<unknown>): void {
     const { replyTo: topic, correlation } = active;
-    active.subscription = values.subscribe({
+    // The wrapper hands us the subscriber the source emits into. A synchronous source runs to its
+    // end inside subscribe(), before `active.subscription` is assigned; unsubscribing this
+    // subscriber is what stops it from within its own next() once the handling is over.
+    let source: Subscriber<unknown> | undefined;
+    active.subscription = new Observable<unknown>((subscriber) => {
+      source = subscriber;
+      return values.subscribe(subscriber);
+    }).subscribe({
       next: (value) => {
+        if (!this.#isActive(active)) {
+          source?.unsubscribe();
+          return;
+        }
         let payload: Uint8Array;
         try {
           payload = this.#options.codec.encode(value);
         } catch (err) {
-          active.subscription?.unsubscribe();
+          source?.unsubscribe();
           this.#replyError(active, err);
           return;
         }
         const encoding = this.#options.codec.encoding;
         this.#reply(active, { kind: FrameKind.Reply, topic, correlation, encoding, payload }, false);
+        if (!this.#isActive(active)) source?.unsubscribe(); // the reply could not be sent
       },
       error: (err: unknown) => this.#replyError(active, err),
       complete: () => {
@@ -704,10 +797,20 @@ export class Bus {
   #timedOut(correlation: number): void {
     const pending = this.#settle(correlation);
     if (pending === undefined) return;
-    // Stop the handler: the one that answered, or every handler of the topic if none did yet.
+    this.#cancel(correlation, pending);
+    pending.observer.error(new TimeoutError(pending.topic, pending.timeout));
+  }
+
+  /** Stop the handler of a request the requester gave up: the one that answered, or every one. */
+  #cancel(correlation: number, pending: PendingRequest): void {
+    if (pending.responder === undefined && pending.servedLocally) {
+      // The request went to a local handler only (#wantsRemote), which has not replied or acked
+      // yet: a Cancel to the request topic would reach only the other members, never it.
+      this.#active.remove(this.#memberId, correlation)?.subscription?.unsubscribe();
+      return;
+    }
     const target = pending.responder === undefined ? pending.topic : inboxTopic(pending.responder);
     this.#sendQuietly({ kind: FrameKind.Cancel, topic: target, correlation });
-    pending.observer.error(new TimeoutError(pending.topic, pending.timeout));
   }
 
   #failPending(makeError: () => BuswayError): void {
@@ -718,7 +821,7 @@ export class Bus {
   }
 
   #onTransportState(state: ConnectionState): void {
-    if (this.#closing !== undefined) return;
+    if (this.#closing !== undefined || this.#shuttingDown) return;
     const previous = this.#state.value;
     if (state === 'open' && previous !== 'open') {
       this.#state.next('open');
@@ -738,7 +841,7 @@ export class Bus {
   }
 
   #onTransportDown(err: unknown): void {
-    if (this.#closing !== undefined) return;
+    if (this.#closing !== undefined || this.#shuttingDown) return;
     this.#failPending(() => (err instanceof BuswayError ? err : new ConnectionLostError(undefined, { cause: err })));
     this.#closing = this.#shutdown().catch(() => undefined);
   }
@@ -771,18 +874,71 @@ export class Bus {
   }
 
   /**
-   * Encode and send one message: fragments it when it exceeds the frame limit, delivers it locally
-   * when this member is interested, and hands it to the transport when another member may be.
+   * Encode and send one message: delivers it locally when this member is interested, and hands it
+   * to the transport when another member may be, in fragments when it exceeds the frame limit.
+   *
+   * Only a frame that goes to the transport takes a sequence number, so that a receiver sees one
+   * number after another from this member (a hole means a lost frame on a broadcast medium).
+   * Frames reach the transport in the order they were emitted: while a fragmented message, or a
+   * frame the transport has not accepted yet, is on its way, later frames wait in the outbox, and
+   * take their numbers as they are handed over. Local subscribers get a message once the transport
+   * accepted all of it, so a message the transport refuses reaches no one.
+   *
+   * Throws (or rejects) with `FrameTooLargeError` over `maxMessageSize`, and with what the
+   * transport throws.
    */
   #emit(init: Omit<EnvelopeInit, 'origin' | 'sequence'>): Promise<void> | void {
     const kind = init.kind;
+    const topic = init.topic;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: under both limits by this bound, a message needs
+    // no exact count. Headers are always counted.
+    let size = ENVELOPE_HEADER_SIZE + topic.length * 3 + (init.payload?.length ?? 0);
+    if (init.headers !== undefined || size > this.#exactSizeAbove) size = envelopeSize(init);
+    if (size > this.#options.maxMessageSize) throw new FrameTooLargeError(size, this.#options.maxMessageSize);
+    const local = this.#wantsLocally(kind, topic);
+    if (!this.#wantsRemote(kind, topic)) {
+      if (local) this.#dispatchOwn(encodeEnvelope(this.#envelope(init, 0)));
+      return undefined;
+    }
     const sequenced = SEQUENCED.has(kind);
+    if (size > this.#frameLimit) {
+      // Numbered 0, 1, ... here; the outbox numbers each fragment for real as it goes out.
+      let index = 0;
+      const frames = fragmentEnvelope(this.#envelope(init, 0), this.#frameLimit, () => (index += 1));
+      return this.#enqueue(frames, sequenced, local ? encodeEnvelope(this.#envelope(init, 0)) : undefined);
+    }
+    if (this.#outbox !== undefined) {
+      const frame = encodeEnvelope(this.#envelope(init, 0));
+      return this.#enqueue([frame], sequenced, local ? frame : undefined);
+    }
+    // The common case: one frame, nothing waiting. No array, no fragmenter, no promise.
+    const sequence = sequenced ? this.#nextSequence() : 0;
+    let frame: Uint8Array;
+    let sent: Promise<void> | void;
+    try {
+      frame = encodeEnvelope(this.#envelope(init, sequence));
+      sent = this.#transport.send(frame);
+    } catch (err) {
+      if (sequenced) this.#unsequence(sequence);
+      throw err;
+    }
+    if (sent === undefined) {
+      if (local) this.#dispatchOwn(frame);
+      return undefined;
+    }
+    // Accepted later: what comes next waits behind it.
+    this.#outbox = [];
+    return this.#acceptedLater(sent, frame, sequenced ? sequence : undefined, local);
+  }
+
+  /** The envelope of `init` from this member. */
+  #envelope(init: Omit<EnvelopeInit, 'origin' | 'sequence'>, sequence: number): EnvelopeInit {
     // Spelled out field by field: an object spread of the varied `init` shapes was the single
     // largest cost of a publish in profiles.
-    const full: EnvelopeInit = {
-      kind,
+    return {
+      kind: init.kind,
       origin: this.#memberId,
-      sequence: sequenced ? this.#nextSequence() : 0,
+      sequence,
       topic: init.topic,
       encoding: init.encoding,
       correlation: init.correlation,
@@ -790,29 +946,77 @@ export class Bus {
       payload: init.payload,
       last: init.last,
     };
-    const size = (full.payload?.length ?? 0) + full.topic.length * 3 + 64;
-    if (size > this.#options.maxMessageSize) throw new FrameTooLargeError(size, this.#options.maxMessageSize);
-    const local = this.#wantsLocally(kind, init.topic);
-    const remote = this.#wantsRemote(kind, init.topic);
-    if (!local && !remote) return undefined;
-    if ((full.payload?.length ?? 0) + 2048 < this.#frameLimit) {
-      // The common case, one frame: no array, no fragmenter.
-      const frame = encodeEnvelope(full);
-      if (local) this.#dispatch(decodeEnvelope(frame, Number.MAX_SAFE_INTEGER), undefined);
-      return remote ? this.#transport.send(frame) : undefined;
-    }
-    const frames = fragmentEnvelope(full, this.#frameLimit, () => this.#nextSequence());
-    if (local) {
-      const whole = frames.length === 1 ? (frames[0] as Uint8Array) : encodeEnvelope(full);
-      this.#dispatch(decodeEnvelope(whole, Number.MAX_SAFE_INTEGER), undefined);
-    }
-    if (!remote) return undefined;
-    if (frames.length === 1) return this.#transport.send(frames[0] as Uint8Array);
-    return this.#sendAll(frames);
   }
 
-  async #sendAll(frames: Uint8Array[]): Promise<void> {
-    for (const frame of frames) await this.#transport.send(frame);
+  /** Deliver a frame of our own to this member's subscribers, handler or pending request. */
+  #dispatchOwn(frame: Uint8Array): void {
+    this.#dispatch(decodeEnvelope(frame, Number.MAX_SAFE_INTEGER), undefined);
+  }
+
+  /** The frame that made the outbox busy settled: deliver it locally or give its number back. */
+  async #acceptedLater(
+    sent: Promise<void>,
+    frame: Uint8Array,
+    sequence: number | undefined,
+    local: boolean,
+  ): Promise<void> {
+    try {
+      await sent;
+    } catch (err) {
+      if (sequence !== undefined) this.#unsequence(sequence);
+      void this.#pump();
+      throw err;
+    }
+    if (local) this.#dispatchOwn(frame);
+    void this.#pump();
+  }
+
+  /** Queue frames behind those in progress; resolves once the transport accepted them all. */
+  #enqueue(frames: Uint8Array[], sequenced: boolean, local: Uint8Array | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const entry: Outgoing = { frames, sequenced, local, resolve, reject };
+      if (this.#outbox !== undefined) {
+        this.#outbox.push(entry);
+        return;
+      }
+      this.#outbox = [entry];
+      void this.#pump();
+    });
+  }
+
+  /**
+   * Hand the outbox to the transport, one frame at a time, awaiting each (a transport's promise
+   * is its backpressure; a synchronous one still yields, so that a memory domain drains between
+   * fragments). Runs until the outbox is empty, then marks it idle.
+   */
+  async #pump(): Promise<void> {
+    const outbox = this.#outbox as Outgoing[];
+    for (let entry = outbox.shift(); entry !== undefined; entry = outbox.shift()) {
+      try {
+        for (const frame of entry.frames) {
+          // Nothing else takes a number while the outbox is busy: a message's fragments get
+          // consecutive ones, as the receiver needs.
+          const sequence = entry.sequenced ? this.#nextSequence() : 0;
+          if (entry.sequenced) setEnvelopeSequence(frame, sequence);
+          try {
+            await this.#transport.send(frame);
+          } catch (err) {
+            if (entry.sequenced) this.#unsequence(sequence);
+            throw err;
+          }
+        }
+      } catch (err) {
+        // Fragments already accepted reach the others but are never completed: they expire there.
+        entry.reject(err);
+        continue;
+      }
+      try {
+        if (entry.local !== undefined) this.#dispatchOwn(entry.local);
+      } finally {
+        entry.resolve();
+      }
+    }
+    this.#outbox = undefined;
   }
 
   #wantsLocally(kind: FrameKind, topic: string): boolean {
@@ -851,6 +1055,11 @@ export class Bus {
   #nextSequence(): number {
     this.#sequence = (this.#sequence + 1) >>> 0;
     return this.#sequence;
+  }
+
+  /** Give back `sequence`, taken for a frame the transport refused, if nothing took one since. */
+  #unsequence(sequence: number): void {
+    if (this.#sequence === sequence) this.#sequence = (sequence - 1) >>> 0;
   }
 
   #assertUsable(): void {

@@ -222,6 +222,39 @@ export function encodeEnvelope(init: EnvelopeInit): Uint8Array {
 }
 
 /**
+ * The exact size in bytes of the envelope {@link encodeEnvelope} writes for `init` as one frame:
+ * the 40-byte header, the topic and the headers block in UTF-8, and the payload. Lets a sender
+ * decide whether a message fits in a frame (or under a size limit) without encoding it. Encodes
+ * the headers, if any, to count them: they are rare and short, and so counted exactly as written.
+ *
+ * @example
+ * ```ts
+ * const size = envelopeSize({ topic: 'files.up', headers: { traceparent }, payload });
+ * if (size > maxFrameSize) sendInFragments();
+ * ```
+ */
+export function envelopeSize(init: Pick<EnvelopeInit, 'topic' | 'headers' | 'payload'>): number {
+  const headers = init.headers;
+  const headersSize = headers !== undefined && Object.keys(headers).length > 0 ? encodeHeaders(headers).length : 0;
+  return ENVELOPE_HEADER_SIZE + topicBytes(init.topic).length + headersSize + (init.payload?.length ?? 0);
+}
+
+/**
+ * Overwrite the sequence number of an encoded envelope, in place. For a sender that encodes a frame
+ * before it knows when the frame will go out, and numbers it then, so that numbers follow the order
+ * frames are sent in and frames never sent take none.
+ *
+ * @example
+ * ```ts
+ * setEnvelopeSequence(frame, nextSequence());
+ * transport.send(frame);
+ * ```
+ */
+export function setEnvelopeSequence(frame: Uint8Array, sequence: number): void {
+  writeU32(frame, 16, sequence >>> 0);
+}
+
+/**
  * Check the fixed header of a frame without decoding it: magic, version, kind and that the
  * declared lengths add up to `frameLength`. Throws {@link FrameError}. Used by decoders to reject
  * a frame before allocating anything for it.

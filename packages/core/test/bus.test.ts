@@ -1,7 +1,9 @@
-import { firstValueFrom, interval, lastValueFrom, Observable, take, toArray } from 'rxjs';
+import { firstValueFrom, interval, lastValueFrom, Observable, take, takeWhile, toArray } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type Bus,
+  type BusOptions,
+  BufferFullError,
   ClosedError,
   ConfigurationError,
   createBus,
@@ -12,6 +14,7 @@ import {
   type Message,
   NoRespondersError,
   PeerLostError,
+  type Transport,
   rawCodec,
   TimeoutError,
   TopicError,
@@ -26,7 +29,7 @@ function url(query = ''): string {
   counter += 1;
   return `memory://bus-test-${counter}${query}`;
 }
-async function join(target: string): Promise<Bus> {
+async function join(target: string | BusOptions): Promise<Bus> {
   const bus = await createBus(target);
   buses.push(bus);
   return bus;
@@ -39,6 +42,88 @@ afterEach(async () => {
 /** Resolves with the first `count` messages of a subscription. */
 function collect<T>(source: Observable<Message<T>>, count: number): Promise<Message<T>[]> {
   return lastValueFrom(source.pipe(take(count), toArray()));
+}
+
+/**
+ * Registers a scheme whose transports record the kind (byte 3) of every frame they send into
+ * `kinds`, then hand it to a memory transport on the domain of `memoryUrl`. `capabilities`
+ * overrides what the memory transport reports (for example `broadcast: 'native'`).
+ */
+function spying(
+  memoryUrl: string,
+  capabilities?: Partial<Transport['capabilities']>,
+): { url: string; kinds: number[] } {
+  counter += 1;
+  const scheme = `spy-bus-test-${counter}`;
+  const kinds: number[] = [];
+  registerTransport(
+    scheme,
+    (_u, ctx) =>
+      new FaultInjectingTransport(new MemoryTransport(new URL(memoryUrl), ctx), {
+        drop: (frame) => {
+          kinds.push(frame[3] as number);
+          return false;
+        },
+        ...(capabilities === undefined ? {} : { capabilities }),
+      }),
+  );
+  return { url: `${scheme}://x`, kinds };
+}
+
+/**
+ * Registers a scheme whose transports hand each frame to a memory transport on the domain of
+ * `memoryUrl` through `send(inner, frame, index)`, `index` counting the frames sent from 0.
+ */
+function wrapping(
+  memoryUrl: string,
+  send: (inner: Transport, frame: Uint8Array, index: number) => void | Promise<void>,
+): string {
+  counter += 1;
+  const scheme = `wrap-bus-test-${counter}`;
+  registerTransport(scheme, (_u, ctx) => {
+    const inner = new MemoryTransport(new URL(memoryUrl), ctx);
+    let index = 0;
+    const wrapper: Transport = {
+      capabilities: inner.capabilities,
+      state$: inner.state$,
+      frames$: inner.frames$,
+      open: () => inner.open(),
+      close: () => inner.close(),
+      send: (frame) => send(inner, frame, index++),
+    };
+    return wrapper;
+  });
+  return `${scheme}://x`;
+}
+
+/**
+ * A transport that accepts each frame only later, as one with backpressure does: send returns a
+ * promise that resolves on the next turn of the event loop, when the frame is passed on.
+ */
+function acceptingLater(memoryUrl: string): string {
+  return wrapping(
+    memoryUrl,
+    (inner, frame) =>
+      new Promise<void>((resolve, reject) =>
+        setImmediate(() => {
+          try {
+            void inner.send(frame);
+            resolve();
+          } catch (err) {
+            reject(err as Error);
+          }
+        }),
+      ),
+  );
+}
+
+/** A transport that refuses (BufferFullError) the frames whose kind is Publish and `refuse` picks. */
+function refusing(memoryUrl: string, refuse: (frame: Uint8Array, publishIndex: number) => boolean): string {
+  let publishes = 0;
+  return wrapping(memoryUrl, (inner, frame) => {
+    if (frame[3] === FrameKind.Publish && refuse(frame, publishes++)) throw new BufferFullError(0);
+    return inner.send(frame);
+  });
 }
 
 /** Lets queued microtasks (the memory transport's delivery) and immediates run. */
@@ -125,6 +210,65 @@ describe('publish / subscribe', () => {
     const [m] = await got;
     // Compared as buffers: a deep equality walk over 300 000 elements takes seconds.
     expect(Buffer.from(m?.data ?? []).equals(Buffer.from(big))).toBe(true);
+  });
+
+  // 6 MB in 4 KiB frames is ~1 500 fragments, more than the receiver's dedup window (1024): a
+  // publish sent between them used to push the rest out of the window as late, losing the message.
+  it.each([
+    ['a transport that accepts at once', (u: string): string => u],
+    ['a transport that accepts later', acceptingLater],
+  ])('keeps a sender’s order when a publish follows a fragmented one unawaited (%s)', async (_name, sender) => {
+    const u = url('?maxFrameSize=4096');
+    const a = await join(sender(u));
+    const b = await join(u);
+    const seen = lastValueFrom(
+      b.subscribe<Uint8Array | number>('t.>').pipe(
+        takeWhile((m) => m.topic !== 't.small', true),
+        toArray(),
+      ),
+    );
+    await settle();
+    const big = a.publish('t.big', new Uint8Array(6_000_000).fill(7));
+    const small = a.publish('t.small', 1);
+    await Promise.all([big, small]);
+    const messages = await seen;
+    expect(messages.map((m) => m.topic)).toEqual(['t.big', 't.small']);
+    expect((messages[0]?.data as Uint8Array).length).toBe(6_000_000);
+  });
+
+  it('fragments by the exact encoded size, headers included', async () => {
+    const u = url('?maxFrameSize=8192');
+    const a = await join(u);
+    const b = await join(u);
+    const headers = { note: 'h'.repeat(4000) };
+    const remote = collect(b.subscribe<Uint8Array>('t'), 2);
+    const local = collect(a.subscribe<Uint8Array>('t'), 2);
+    await settle();
+    // 5000 + 4000 bytes of headers: more than a frame, although the payload alone is not.
+    await a.publish('t', new Uint8Array(5000), { headers });
+    await a.publish('t', new Uint8Array(7000), { headers });
+    for (const got of [await remote, await local]) {
+      expect(got.map((m) => m.data.length)).toEqual([5000, 7000]);
+      expect(got.map((m) => m.headers)).toEqual([headers, headers]);
+    }
+  });
+
+  it('delivers to local subscribers only what the transport accepted', async () => {
+    const u = url();
+    // Refuses the first publish frame, and the third fragment of the 2nd message (1 KiB frames).
+    const a = await join({ url: refusing(u, (_f, i) => i === 0 || i === 3), maxFrameSize: 1024 });
+    const b = await join(u);
+    const local: number[] = [];
+    const remote: number[] = [];
+    a.subscribe<Uint8Array>('t').subscribe((m) => local.push(m.data.length));
+    b.subscribe<Uint8Array>('t').subscribe((m) => remote.push(m.data.length));
+    await settle();
+    await expect(a.publish('t', new Uint8Array(300))).rejects.toBeInstanceOf(BufferFullError);
+    await expect(a.publish('t', new Uint8Array(10_000))).rejects.toBeInstanceOf(BufferFullError);
+    await a.publish('t', new Uint8Array(10));
+    await vi.waitFor(() => expect(remote).toContain(10));
+    expect(remote).toEqual([10]);
+    expect(local).toEqual([10]);
   });
 
   it('rejects bad topics and patterns with TopicError', async () => {
@@ -254,6 +398,105 @@ describe('request / reply', () => {
     expect(await result).toBeInstanceOf(PeerLostError);
   });
 
+  it('cancels a local handler when the requester unsubscribes before any reply or ack', async () => {
+    const a = await join(url());
+    let started = 0;
+    let tornDown = 0;
+    a.handle(
+      'ticks',
+      () =>
+        new Observable<number>(() => {
+          started += 1;
+          return () => (tornDown += 1);
+        }),
+    );
+    // switchMap does this when the next request comes at once: subscribe, then unsubscribe.
+    a.request('ticks', null, { timeout: 60_000 }).subscribe().unsubscribe();
+    expect(started).toBe(1);
+    await vi.waitFor(() => expect(tornDown).toBe(1));
+  });
+
+  it('fails the request with the reason when the reply cannot be sent', async () => {
+    const u = url();
+    const server = await join({ url: u, maxMessageSize: 1000 });
+    const client = await join(u);
+    let streamed = 0;
+    server.handle('big', () => 'x'.repeat(5000));
+    server.handle(
+      'stream',
+      () =>
+        new Observable<string>((o) => {
+          o.next('small');
+          o.next('x'.repeat(5000));
+          if (!o.closed) streamed += 1; // the stream was not stopped after its failed reply
+          o.complete();
+        }),
+    );
+    await settle();
+    // Without a reason the requester would wait for its whole timeout and get TimeoutError.
+    const err = await firstValueFrom(client.request('big', null, { timeout: 10_000 })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'FrameTooLargeError', code: 'FRAME_TOO_LARGE' });
+    const values: unknown[] = [];
+    const streamErr = await lastValueFrom(
+      client.request('stream', null, { timeout: 10_000 }).pipe(
+        takeWhile((v) => values.push(v) > 0),
+        toArray(),
+      ),
+    ).catch((e: unknown) => e);
+    expect(values).toEqual(['small']);
+    expect(streamErr).toMatchObject({ code: 'FRAME_TOO_LARGE' });
+    expect(streamed).toBe(0);
+  });
+
+  it('stops a streamed reply at the first value that cannot be encoded', async () => {
+    const u = url();
+    const spy = spying(u);
+    const server = await join({ url: spy.url, codec: jsonCodec });
+    const client = await join(u);
+    let emittedAfterFailure = 0;
+    server.handle(
+      's',
+      () =>
+        new Observable<unknown>((o) => {
+          o.next(1);
+          o.next(10n); // JSON cannot encode a BigInt
+          for (let i = 0; i < 3 && !o.closed; i += 1) {
+            o.next(i);
+            emittedAfterFailure += 1;
+          }
+          o.complete();
+        }),
+    );
+    await settle();
+    spy.kinds.length = 0;
+    const err = await lastValueFrom(client.request('s', null)).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CODEC' });
+    await settle();
+    expect(spy.kinds).toEqual([FrameKind.Reply, FrameKind.ReplyError]);
+    expect(emittedAfterFailure).toBe(0);
+  });
+
+  it('errors with PeerLostError when the handling member closes before acknowledging', async () => {
+    const u = url();
+    const spy = spying(u);
+    const server = await join(spy.url);
+    const client = await join(u);
+    server.handle('quick', () => 1);
+    server.handle('work', () => {
+      void server.close(); // leaves while its handler runs, before the deferred ack
+      return new Observable(() => undefined);
+    });
+    await settle();
+    spy.kinds.length = 0;
+    // The common round trip keeps its single frame: no ack ahead of a synchronous answer.
+    expect(await firstValueFrom(client.request('quick', null))).toBe(1);
+    expect(spy.kinds).toEqual([FrameKind.Reply]);
+    spy.kinds.length = 0;
+    const err = await firstValueFrom(client.request('work', 1, { timeout: 10_000 })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PeerLostError);
+    expect(spy.kinds).toEqual([FrameKind.Ack, FrameKind.Leave]);
+  });
+
   it('is cold: nothing is sent until subscribed', async () => {
     const u = url();
     const server = await join(u);
@@ -270,23 +513,64 @@ describe('request / reply', () => {
 });
 
 describe('statistics', () => {
-  it('does not count frames routed elsewhere by a hub as lost', async () => {
+  it('counts holes in a sender’s sequence as lost on a broadcast medium, not on a hub', async () => {
     // B and C each see only the topic they subscribe to, so each sees every other sequence number
-    // of A's: on a hub transport that is routing, not loss.
-    const u = url();
-    const a = await join(u);
-    const b = await join(u);
-    const c = await join(u);
-    const seenB = collect(b.subscribe('x'), 1500);
-    const seenC = collect(c.subscribe('y'), 1500);
-    await settle();
-    for (let i = 0; i < 1500; i += 1) {
-      await a.publish('x', i);
-      await a.publish('y', i);
+    // of A's. A medium that reports 'native' broadcast promises every frame to every member, so
+    // there those holes are losses; on a hub they are routing. Same traffic, both ways.
+    const hubUrl = url();
+    const nativeUrl = url();
+    const native = spying(nativeUrl, { broadcast: 'native' });
+    for (const [target, expectLost] of [
+      [hubUrl, false],
+      [native.url, true],
+    ] as const) {
+      const a = await join(target);
+      const b = await join(target);
+      const c = await join(target);
+      const seenB = collect(b.subscribe('x'), 1500);
+      const seenC = collect(c.subscribe('y'), 1500);
+      await settle();
+      for (let i = 0; i < 1500; i += 1) {
+        await a.publish('x', i);
+        await a.publish('y', i);
+      }
+      await Promise.all([seenB, seenC]);
+      if (expectLost) {
+        // 1500 holes each, less the ~512 still inside the 1024-frame window.
+        for (const member of [b, c]) {
+          expect(member.stats().gaps).toBeGreaterThan(900);
+          expect(member.stats().gaps).toBeLessThanOrEqual(1500);
+        }
+      } else {
+        expect(b.stats().gaps).toBe(0);
+        expect(c.stats().gaps).toBe(0);
+      }
     }
-    await Promise.all([seenB, seenC]);
+  });
+
+  it('numbers only the frames that go on the wire', async () => {
+    // A 'native' medium promises every frame to every member, so b counts any hole in a's
+    // sequence as a lost frame: frames a keeps to itself or refuses must not make holes.
+    const u = url();
+    const native = spying(u, { broadcast: 'native' });
+    const a = await join({ url: native.url, maxMessageSize: 10_000 });
+    const b = await join(native.url);
+    let got = 0;
+    b.subscribe('p').subscribe(() => (got += 1));
+    a.handle<number, number>('local.calc', (m) => m.data * 2);
+    a.handle('local.slow', () => new Observable<never>(() => undefined));
+    await settle();
+    for (let i = 0; i < 1200; i += 1) {
+      await a.publish('p', i);
+      // Served in-process: the request, its reply, ack and cancel never leave this member.
+      await firstValueFrom(a.request('local.calc', i));
+      if (i % 100 === 0) {
+        a.request('local.slow', i).subscribe().unsubscribe();
+        await expect(a.publish('p', new Uint8Array(20_000))).rejects.toMatchObject({ code: 'FRAME_TOO_LARGE' });
+      }
+    }
+    await vi.waitFor(() => expect(got).toBe(1200));
     expect(b.stats().gaps).toBe(0);
-    expect(c.stats().gaps).toBe(0);
   });
 });
 

@@ -268,12 +268,27 @@ export function describeConformance(options: ConformanceOptions): void {
       });
       await raw.open();
       const garbage = new Uint8Array(200).map((_, i) => (i * 7919) & 0xff);
+      const before = rejections([a, b]);
+      let refused = false;
+      let cutOff = false;
+      const watch = raw.state$.subscribe((state) => (cutOff ||= state !== 'open' && state !== 'connecting'));
       try {
         await raw.send(garbage);
       } catch {
         // A transport may refuse to send what is not an envelope: that is fine too.
+        refused = true;
       }
-      await new Promise((r) => setTimeout(r, 50));
+      // Delivered to no one is not enough: it must have been rejected, either counted by whoever
+      // saw it (the bus, a receiving transport, a hub's router) or by closing the sender's
+      // connection, as a stream transport does when its decoder rejects a frame.
+      if (!refused) {
+        await waitUntil(
+          () => cutOff || rejections([a, b]) > before,
+          waitMs,
+          'the garbage frame was neither counted as rejected nor did it cut its sender off',
+        );
+      }
+      watch.unsubscribe();
       await raw.close();
       await a.publish('conf.after-garbage', 'still here');
       expect((await got.done)[0]?.data).toBe('still here');
@@ -385,6 +400,23 @@ async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): P
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The counters, in `bus.stats()`, under which the bus or a transport counts a frame it rejected:
+ * the bus's own, memory's and the hubs' (`badFrames`), udp's (`malformed`), mailslot's
+ * (`datagramsGarbage`). A transport reports only its own; the others are absent and count as 0.
+ */
+const REJECTION_COUNTERS = ['badFrames', 'transport.badFrames', 'transport.malformed', 'transport.datagramsGarbage'];
+
+/** Frames rejected as malformed so far, summed over `members` and {@link REJECTION_COUNTERS}. */
+function rejections(members: readonly Bus[]): number {
+  let total = 0;
+  for (const member of members) {
+    const stats = member.stats() as unknown as Record<string, number | undefined>;
+    for (const name of REJECTION_COUNTERS) total += stats[name] ?? 0;
+  }
+  return total;
 }
 
 async function waitUntil(check: () => boolean, ms: number, what: string): Promise<void> {
