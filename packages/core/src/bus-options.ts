@@ -29,6 +29,13 @@ export type BusOptions = Readonly<
     dedupWindow: number;
     /** Senders remembered for duplicate suppression; the least recent is forgotten. Default: 4096. */
     maxSenders: number;
+    /**
+     * Bytes of messages allowed to wait in the bus behind one still on its way (the fragments of a
+     * large message, or a frame the transport has not accepted yet). A publish that would go past
+     * it rejects with `BufferFullError` and sends nothing; the message in progress is never
+     * refused by it. Default: 64 MiB.
+     */
+    maxQueuedBytes: number;
     /** Options handed to the transport as they are, for example TLS certificates. Default: none. */
     transportOptions: Readonly<Record<string, unknown>>;
   }>
@@ -44,5 +51,6 @@ export interface ResolvedBusOptions {
   readonly maxReassemblyBytes: number;
   readonly dedupWindow: number;
   readonly maxSenders: number;
+  readonly maxQueuedBytes: number;
   readonly transportOptions: Readonly<Record<string, unknown>>;
 }

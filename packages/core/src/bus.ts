@@ -42,6 +42,7 @@ import {
   setEnvelopeSequence,
 } from './envelope.js';
 import {
+  BufferFullError,
   BuswayError,
   ClosedError,
   ConnectionLostError,
@@ -108,6 +109,8 @@ interface Outgoing {
   readonly sequenced: boolean;
   /** The whole message for this member's own subscribers, delivered once every frame was accepted. */
   readonly local: Uint8Array | undefined;
+  /** Bytes of `frames`, counted against `maxQueuedBytes` while the entry waits. */
+  readonly bytes: number;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
@@ -135,6 +138,7 @@ export function resolveBusOptions(options: BusOptions): ResolvedBusOptions {
     maxReassemblyBytes: options.maxReassemblyBytes ?? 64 * 1024 * 1024,
     dedupWindow: options.dedupWindow ?? 1024,
     maxSenders: options.maxSenders ?? 4096,
+    maxQueuedBytes: options.maxQueuedBytes ?? 64 * 1024 * 1024,
     transportOptions: options.transportOptions ?? {},
   };
 }
@@ -165,6 +169,8 @@ export class Bus {
   readonly #exactSizeAbove: number;
   /** Frames waiting for those ahead of them to be accepted; undefined while nothing is on its way. */
   #outbox: Outgoing[] | undefined;
+  /** Bytes of the entries waiting in `#outbox` (not of the one being sent). */
+  #outboxBytes = 0;
 
   readonly #subscriptions = new TopicTrie<LocalSubscription>();
   readonly #subscriptionCounts = new Map<string, number>();
@@ -973,12 +979,22 @@ export class Bus {
 
   /** Queue frames behind those in progress; resolves once the transport accepted them all. */
   #enqueue(frames: Uint8Array[], sequenced: boolean, local: Uint8Array | undefined): Promise<void> {
+    let bytes = 0;
+    for (const frame of frames) bytes += frame.length;
     return new Promise<void>((resolve, reject) => {
-      const entry: Outgoing = { frames, sequenced, local, resolve, reject };
+      const entry: Outgoing = { frames, sequenced, local, bytes, resolve, reject };
       if (this.#outbox !== undefined) {
+        // A publisher that does not await would otherwise pile messages up here without bound.
+        const limit = this.#options.maxQueuedBytes;
+        if (this.#outboxBytes + bytes > limit) {
+          reject(new BufferFullError(limit, `the bus's send queue is full (${limit} bytes); the frame was not sent`));
+          return;
+        }
+        this.#outboxBytes += bytes;
         this.#outbox.push(entry);
         return;
       }
+      this.#outboxBytes += bytes;
       this.#outbox = [entry];
       void this.#pump();
     });
@@ -992,6 +1008,7 @@ export class Bus {
   async #pump(): Promise<void> {
     const outbox = this.#outbox as Outgoing[];
     for (let entry = outbox.shift(); entry !== undefined; entry = outbox.shift()) {
+      this.#outboxBytes -= entry.bytes;
       try {
         for (const frame of entry.frames) {
           // Nothing else takes a number while the outbox is busy: a message's fragments get

@@ -236,6 +236,26 @@ describe('publish / subscribe', () => {
     expect((messages[0]?.data as Uint8Array).length).toBe(6_000_000);
   });
 
+  it('rejects a publish that would queue past maxQueuedBytes behind one in progress, and sends on', async () => {
+    const u = url('?maxFrameSize=4096');
+    const a = await join({ url: acceptingLater(u), maxQueuedBytes: 10_000 });
+    const b = await join(u);
+    const seen: number[] = [];
+    b.subscribe<Uint8Array>('t').subscribe((m) => seen.push(m.data.length));
+    await settle();
+    // The message in progress is never refused by the bound, however large.
+    const big = a.publish('t', new Uint8Array(100_000));
+    const waiting = [a.publish('t', new Uint8Array(4000)), a.publish('t', new Uint8Array(4000))];
+    const over = a.publish('t', new Uint8Array(4000));
+    await expect(over).rejects.toBeInstanceOf(BufferFullError);
+    await expect(over).rejects.toMatchObject({ code: 'BUFFER_FULL', limit: 10_000 });
+    await Promise.all([big, ...waiting]);
+    // Drained: the queue takes messages again.
+    await a.publish('t', new Uint8Array(4000));
+    await vi.waitFor(() => expect(seen).toHaveLength(4));
+    expect(seen).toEqual([100_000, 4000, 4000, 4000]);
+  });
+
   it('fragments by the exact encoded size, headers included', async () => {
     const u = url('?maxFrameSize=8192');
     const a = await join(u);
