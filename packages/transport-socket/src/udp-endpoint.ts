@@ -41,6 +41,11 @@ export type UdpEndpointOptions = Readonly<
      * 10 MiB message is ~9000 datagrams) from overrunning receivers' buffers. Default: 32.
      */
     burst: number;
+    /**
+     * How long `close()` keeps sending what is still queued (a member's last frames, its Leave
+     * among them) before discarding the rest, in milliseconds. Default: 250.
+     */
+    closeFlushTimeout: number;
   }>
 >;
 
@@ -54,6 +59,8 @@ export interface UdpEndpointStats {
   readonly oversized: number;
   /** Sends the kernel refused (`ENOBUFS`, unreachable network, …); each is a datagram lost. */
   readonly sendErrors: number;
+  /** Datagrams still queued when `close()` gave up flushing after `closeFlushTimeout`: never sent. */
+  readonly discardedAtClose: number;
 }
 
 /** Receives each accepted datagram's payload (tag removed) and its sender. */
@@ -81,12 +88,21 @@ export class UdpEndpoint {
   readonly #maxDatagram: number;
   readonly #queueLimit: number;
   readonly #burst: number;
+  readonly #closeFlushTimeout: number;
   #queue: Uint8Array[] = [];
   #queueHead = 0;
   #queuedBytes = 0;
   #drainScheduled = false;
+  /** Datagrams handed to the kernel whose send callback has not run yet. */
+  #inFlight = 0;
+  /** `close()` was called: `send` refuses, the queue is still being flushed. */
   #closed = false;
-  #counters = { sent: 0, received: 0, unauthenticated: 0, oversized: 0, sendErrors: 0 };
+  /** The socket is closed (or closing): nothing more is handed to it. */
+  #socketClosed = false;
+  #closing: Promise<void> | undefined;
+  /** Set while `close()` waits for the queue to empty; called once it has. */
+  #onFlushed: (() => void) | undefined;
+  #counters = { sent: 0, received: 0, unauthenticated: 0, oversized: 0, sendErrors: 0, discardedAtClose: 0 };
 
   private constructor(socket: dgram.Socket, group: string, port: number, options: UdpEndpointOptions) {
     this.#socket = socket;
@@ -96,6 +112,7 @@ export class UdpEndpoint {
     this.#maxDatagram = options.maxDatagramSize ?? 1200;
     this.#queueLimit = options.sendQueueLimit ?? 8 * 1024 * 1024;
     this.#burst = options.burst ?? 32;
+    this.#closeFlushTimeout = options.closeFlushTimeout ?? 250;
     if (this.#maxDatagram <= UDP_TAG_SIZE || this.#maxDatagram > 65_507) {
       throw new ConfigurationError(`maxDatagramSize must be from ${UDP_TAG_SIZE + 1} to 65507`);
     }
@@ -188,32 +205,61 @@ export class UdpEndpoint {
   }
 
   /**
-   * Leave the group and close the socket; queued datagrams are discarded. Idempotent.
+   * Stop accepting sends, give what is still queued up to `closeFlushTimeout` to reach the kernel
+   * (a bus sends its Leave just before closing, and the others rely on it to fail requests to
+   * this member at once), then leave the group and close the socket. Datagrams still queued
+   * after that are discarded and counted in `discardedAtClose`. Idempotent.
    *
    * @example
    * ```ts
-   * await endpoint.close();
+   * endpoint.send(lastWords);
+   * await endpoint.close(); // lastWords is sent first
    * ```
    */
   close(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
     this.#closed = true;
+    if (!this.#flushed()) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.#closeFlushTimeout);
+        this.#onFlushed = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#onFlushed = undefined;
+    }
+    this.#counters.discardedAtClose += this.#queue.length - this.#queueHead;
+    this.#socketClosed = true;
     this.#queue = [];
+    this.#queueHead = 0;
     this.#queuedBytes = 0;
-    return new Promise((resolve) => this.#socket.close(() => resolve()));
+    await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
+  }
+
+  /** Nothing queued and every datagram handed to the kernel has had its send callback. */
+  #flushed(): boolean {
+    return this.#queueHead >= this.#queue.length && this.#inFlight === 0;
   }
 
   readonly #drain = (): void => {
     this.#drainScheduled = false;
-    if (this.#closed) return;
+    if (this.#socketClosed) return;
     const end = Math.min(this.#queue.length, this.#queueHead + this.#burst);
     for (; this.#queueHead < end; this.#queueHead += 1) {
       const datagram = this.#queue[this.#queueHead] as Uint8Array;
       const size = datagram.length - (this.#secret === undefined ? 0 : UDP_TAG_SIZE);
+      this.#inFlight += 1;
       this.#socket.send(datagram, this.#port, this.#group, (err) => {
-        this.#queuedBytes -= size;
+        this.#inFlight -= 1;
+        if (!this.#socketClosed) this.#queuedBytes -= size;
         if (err) this.#counters.sendErrors += 1;
         else this.#counters.sent += 1;
+        if (this.#onFlushed !== undefined && this.#flushed()) this.#onFlushed();
       });
     }
     if (this.#queueHead < this.#queue.length) {
