@@ -5,7 +5,6 @@ import {
   AuthenticationError,
   FramedTcpClient,
   FramedTcpServer,
-  HandshakeError,
   StalledFrameError,
   type StreamFrameLink,
 } from '../src/index.js';
@@ -151,9 +150,10 @@ describe('FramedTcpServer and FramedTcpClient', () => {
   it('authenticates both ways with a shared secret and counts failures', async () => {
     const { server } = await echoServer({ secret: 'right' });
     await stillServes(server.port, { secret: 'right' });
-    await expect(FramedTcpClient.connect({ port: server.port, secret: 'wrong' })).rejects.toBeInstanceOf(
-      HandshakeError,
-    );
+    // The hub answers a wrong proof with its fixed refusal, so the member can say why it failed.
+    const refused = await FramedTcpClient.connect({ port: server.port, secret: 'wrong' }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(AuthenticationError);
+    expect(refused).toMatchObject({ code: 'AUTH_FAILED' });
     await expect(FramedTcpClient.connect({ port: server.port })).rejects.toBeInstanceOf(AuthenticationError);
     // The wrong-secret client was refused by the server: counted there.
     await new Promise((r) => setTimeout(r, 50));
@@ -185,6 +185,27 @@ describe('FramedTcpServer and FramedTcpClient', () => {
     }
     expect(thrown).toBeInstanceOf(BufferFullError);
     client.close();
+  });
+});
+
+describe('FramedTcpClient against a fake hub', () => {
+  it('fails with AuthenticationError when the hub cannot prove the shared secret', async () => {
+    // A fake hub that does not know the key: it demands a secret, ignores the member's proof and
+    // answers with a made-up proof of its own.
+    const fake = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.write(Buffer.concat([Buffer.from('BWH1'), Buffer.from([1]), Buffer.alloc(16, 3)]));
+      socket.once('data', () => socket.write(Buffer.concat([Buffer.from('BWS1'), Buffer.alloc(32, 4)])));
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (fake.address() as net.AddressInfo).port;
+      const err = await FramedTcpClient.connect({ port, secret: 'right' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AuthenticationError);
+      expect(err).toMatchObject({ code: 'AUTH_FAILED', message: expect.stringMatching(/hub failed to prove/) });
+    } finally {
+      fake.close();
+    }
   });
 });
 
