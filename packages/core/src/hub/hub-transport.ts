@@ -231,14 +231,15 @@ export class HubTransport implements Transport {
 
   /**
    * Counters: role, reconnects, takeovers, bytes buffered while reconnecting, bytes queued on the
-   * links (`sendQueueBytes`), rejected frames, links closed for bad frames or slowness.
+   * links (`sendQueueBytes`), rejected frames, links closed for bad frames or slowness, and the
+   * endpoint's own counters if it has `stats()`.
    */
   stats(): Readonly<Record<string, number>> {
     const router = this.#router?.stats();
     const c = this.#counters;
     // Field by field: V8 builds `{ ...counters, more }` (or a clone then assignments) through a slow
     // path that measured 10–18 µs a call on Node 20, and publishers poll stats for backpressure.
-    return {
+    const out: Record<string, number> = {
       reconnects: c.reconnects,
       takeovers: c.takeovers,
       bufferRejected: c.bufferRejected,
@@ -255,6 +256,11 @@ export class HubTransport implements Transport {
       unrouted: router?.unrouted ?? 0,
       noResponders: router?.noResponders ?? 0,
     };
+    // The endpoint's counters (a TCP hub's refused and unauthenticated connections) are added
+    // one by one for the same reason as above.
+    const own = this.#endpoint.stats?.();
+    if (own !== undefined) for (const k in own) out[k] = own[k] as number;
+    return out;
   }
 
   async #shutdown(): Promise<void> {
