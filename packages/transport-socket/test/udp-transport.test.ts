@@ -2,7 +2,13 @@ import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBus, FrameTooLargeError, PeerLostError, registerTransport } from '@busway/core';
 import { decodeEnvelope, FrameKind } from '@busway/core/internal';
-import { createTransport, UdpEndpoint, UdpTransport } from '../src/index.js';
+import {
+  createTransport,
+  UDP_AUTH_OVERHEAD,
+  UdpEndpoint,
+  UdpTransport,
+  type UdpEndpointOptions,
+} from '../src/index.js';
 import { frameOf, until } from './helpers.js';
 import { nextPort } from './ports.js';
 
@@ -12,8 +18,14 @@ const closers: { close(): Promise<void> }[] = [];
 afterEach(async () => {
   await Promise.all(closers.splice(0).map((c) => c.close()));
 });
-async function udp(group: string, port: number, memberId: number, secret?: string): Promise<UdpTransport> {
-  const t = new UdpTransport(group, port, { memberId }, secret === undefined ? {} : { secret });
+async function udp(
+  group: string,
+  port: number,
+  memberId: number,
+  secret?: string,
+  more: UdpEndpointOptions = {},
+): Promise<UdpTransport> {
+  const t = new UdpTransport(group, port, { memberId }, secret === undefined ? more : { ...more, secret });
   closers.push(t);
   await t.open();
   return t;
@@ -75,7 +87,7 @@ describe('udp:// transport', () => {
     a.send(frameOf('good', 10, 1));
     await until(() => got.length === 1 && b.stats()['unauthenticated'] === 2 && b.stats()['malformed'] === 1);
     expect(got).toEqual(['good']);
-    expect(a.capabilities.maxFrameSize).toBe(1200 - 16);
+    expect(a.capabilities.maxFrameSize).toBe(1200 - UDP_AUTH_OVERHEAD);
   });
 
   it('paces a burst so a receiver on the same host keeps up', async () => {
@@ -145,5 +157,34 @@ describe('udp:// transport', () => {
     const s = sender.stats();
     expect(s.discardedAtClose).toBeGreaterThan(0);
     expect(s.sent + s.sendErrors + s.discardedAtClose).toBe(10_000);
+  });
+
+  it('drops and counts a captured datagram replayed after the replay window, even to a member that joined later', async () => {
+    const port = nextPort();
+    const group = '239.255.10.8';
+    const window = { replayWindow: 300 };
+    const receiver = await udp(group, port, 1, 'k3y', window);
+    const sender = await udp(group, port, 2, 'k3y', window);
+    // An eavesdropper without the key: keeps every datagram as it went over the wire.
+    const captured: Uint8Array[] = [];
+    const sniffer = await UdpEndpoint.open(group, port, {}, (datagram) => captured.push(Uint8Array.from(datagram)));
+    closers.push(sniffer);
+    const got: string[] = [];
+    receiver.frames$.subscribe((f) => got.push(decodeEnvelope(f.bytes).topic));
+    sender.send(frameOf('payments.transfer', 10, 2));
+    await until(() => got.length === 1 && captured.length === 1);
+    await new Promise((r) => setTimeout(r, 600)); // twice the window: the capture is now stale
+    const late = await udp(group, port, 3, 'k3y', window);
+    const lateGot: string[] = [];
+    late.frames$.subscribe((f) => lateGot.push(decodeEnvelope(f.bytes).topic));
+    const replayer = await UdpEndpoint.open(group, port, {}, () => undefined); // no key: sends the bytes as they are
+    closers.push(replayer);
+    replayer.send(captured[0] as Uint8Array);
+    await until(() => late.stats()['stale'] === 1 || lateGot.length > 0);
+    // Before: no freshness under the MAC, and the member that joined later took it as new.
+    expect(lateGot).toEqual([]);
+    await until(() => receiver.stats()['stale'] === 1);
+    expect(got).toEqual(['payments.transfer']);
+    expect(late.stats()['unauthenticated']).toBe(0); // the tag was good: it is stale, not forged
   });
 });
