@@ -125,8 +125,11 @@ class HubLink implements RouterLink {
  *
  * @example
  * ```ts
- * export const createTransport: TransportFactory = (url, context) =>
- *   new HubTransport(new TcpHubEndpoint(url, context.options), context, context.options);
+ * // TcpHubEndpoint and parseSocketUrl come from @busway/transport-socket.
+ * export const createTransport: TransportFactory = (url, context) => {
+ *   const { host, port } = parseSocketUrl(url);
+ *   return new HubTransport(new TcpHubEndpoint(host, port, context.options), context, context.options);
+ * };
  * ```
  */
 export class HubTransport implements Transport {
