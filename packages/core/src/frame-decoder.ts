@@ -14,6 +14,13 @@ export const LENGTH_PREFIX_SIZE = 4;
 /** The length prefix plus the fixed envelope header: what must be seen before a frame is allocated. */
 const HEAD_SIZE = LENGTH_PREFIX_SIZE + ENVELOPE_HEADER_SIZE;
 
+/**
+ * Most bytes allocated for a frame that straddles reads before more of it has arrived. An announced
+ * length is only a claim: a peer that announces 16 MiB and sends 45 bytes must not hold 16 MiB of
+ * the hub's memory for `frameTimeout`. Frames up to this size (the common case) are allocated once.
+ */
+export const FRAME_INITIAL_ALLOCATION = 64 * 1024;
+
 /** Options of a {@link FrameDecoder}. */
 export type FrameDecoderOptions = Readonly<
   Partial<{
@@ -36,7 +43,10 @@ export type FrameHandler = (frame: Uint8Array) => void;
  * `onFrame` must copy what it keeps beyond the chunk's lifetime. A frame split across chunks is
  * assembled in a buffer allocated only once the length prefix and the 40-byte envelope header
  * have been seen and checked, so a hostile peer cannot make the decoder allocate more than the
- * limit, nor anything at all for a frame that is malformed.
+ * limit, nor anything at all for a frame that is malformed. That buffer starts at 64 KiB (or
+ * the announced length if smaller) and doubles as
+ * bytes arrive, never beyond the announced length: memory follows the bytes actually received
+ * (at most about twice them, or 64 KiB), not the length a peer claims ({@link FrameDecoder.allocatedBytes}).
  *
  * After any error the decoder is poisoned: the stream position is lost, so every later `push`
  * throws the same error and the caller is expected to close that one connection.
@@ -58,9 +68,11 @@ export class FrameDecoder {
   /** Prefix + header of the frame being received when they straddle chunks; allocated once. */
   readonly #head = new Uint8Array(HEAD_SIZE);
   #headFilled = 0;
-  /** Envelope being assembled across chunks, once its header has been checked. */
+  /** Envelope being assembled across chunks, once its header has been checked; may be shorter than announced. */
   #frame: Uint8Array | undefined;
   #frameFilled = 0;
+  /** Announced length of the frame being assembled. */
+  #frameLength = 0;
   #error: unknown;
   #failed = false;
 
@@ -79,6 +91,21 @@ export class FrameDecoder {
   get buffered(): number {
     // A frame in assembly has consumed its length prefix too; count it so the figure matches the stream.
     return this.#frame === undefined ? this.#headFilled : LENGTH_PREFIX_SIZE + this.#frameFilled;
+  }
+
+  /**
+   * Bytes allocated now for the frame being assembled across chunks (0 between frames): at most
+   * the larger of 64 KiB and about twice the bytes of it received so far, and never more than its
+   * announced length. For monitoring the memory a connection holds.
+   *
+   * @example
+   * ```ts
+   * decoder.push(prefixAndHeaderOf16MiBFrame, onFrame);
+   * decoder.allocatedBytes; // 65536, not 16777216
+   * ```
+   */
+  get allocatedBytes(): number {
+    return this.#frame?.length ?? 0;
   }
 
   /**
@@ -114,14 +141,17 @@ export class FrameDecoder {
       const frame = this.#frame;
       if (frame !== undefined) {
         // Continue a frame begun in an earlier chunk.
-        const take = Math.min(frame.length - this.#frameFilled, end - at);
-        frame.set(chunk.subarray(at, at + take), this.#frameFilled);
-        this.#frameFilled += take;
+        const filled = this.#frameFilled;
+        const take = Math.min(this.#frameLength - filled, end - at);
+        const into = filled + take <= frame.length ? frame : this.#grow(frame, filled + take);
+        into.set(chunk.subarray(at, at + take), filled);
+        this.#frameFilled = filled + take;
         at += take;
-        if (this.#frameFilled === frame.length) {
+        // Growth stops at the announced length, so a complete frame fills its buffer exactly.
+        if (this.#frameFilled === this.#frameLength) {
           this.#frame = undefined;
           this.#frameFilled = 0;
-          onFrame(frame);
+          onFrame(into);
         }
         continue;
       }
@@ -178,12 +208,21 @@ export class FrameDecoder {
     return length;
   }
 
-  /** Allocate the checked frame and copy in the bytes already at hand. */
+  /** Allocate room for the checked frame (not all of it unless it is small) and copy in the bytes at hand. */
   #startFrame(length: number, first: Uint8Array): void {
-    const frame = new Uint8Array(length);
+    const frame = new Uint8Array(Math.min(length, Math.max(FRAME_INITIAL_ALLOCATION, first.length)));
     frame.set(first, 0);
     this.#frame = frame;
     this.#frameFilled = first.length;
+    this.#frameLength = length;
+  }
+
+  /** Move the frame in assembly to a buffer of at least `needed` bytes: doubled, capped at its length. */
+  #grow(frame: Uint8Array, needed: number): Uint8Array {
+    const bigger = new Uint8Array(Math.min(this.#frameLength, Math.max(needed, frame.length * 2)));
+    bigger.set(frame.subarray(0, this.#frameFilled), 0);
+    this.#frame = bigger;
+    return bigger;
   }
 }
 

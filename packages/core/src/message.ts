@@ -74,6 +74,12 @@ export interface BusStats {
    * on broadcast transports (`capabilities.broadcast === 'native'`: mmf, udp, mailslot), where every
    * member sees every frame a sender sends. On hub transports a member receives only what it showed
    * interest in, so holes in a sender's sequence are expected and this stays 0.
+   *
+   * A lower bound that lags: a lost frame is counted only once frames from the same sender have
+   * arrived `dedupWindow` (1024) sequence numbers past it. Frames lost among a sender's last
+   * `dedupWindow` frames (the end of a burst, or after the last frame that did arrive) are not
+   * counted until that sender sends more, and never if it leaves first (its Leave makes this
+   * member forget it), is forgotten past `maxSenders`, or this member closes.
    */
   readonly gaps: number;
   /** Frames that could not be decoded and were dropped. */

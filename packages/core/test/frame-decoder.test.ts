@@ -68,6 +68,64 @@ describe('FrameDecoder', () => {
     );
   });
 
+  it('yields the same frames for any split when frames are larger than the first allocation (buffer growth)', () => {
+    // Frames of up to 300 KiB split at random: exercises growth from 64 KiB, at every boundary.
+    const bigArb = fc
+      .tuple(fc.integer({ min: 0, max: 300 * 1024 }), fc.integer({ min: 0, max: 255 }))
+      .map(([n, fill]) =>
+        encodeEnvelope({
+          kind: FrameKind.Publish,
+          origin: 1,
+          sequence: 1,
+          topic: 't',
+          payload: new Uint8Array(n).fill(fill),
+        }),
+      );
+    fc.assert(
+      fc.property(
+        fc.array(bigArb, { minLength: 1, maxLength: 3 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        (frames, cuts) => {
+          const stream = concat(frames.map(encodeLengthPrefixed));
+          const decoder = new FrameDecoder();
+          const out = decodeAll(decoder, split(stream, cuts));
+          // Compared through Buffer: vitest's deep equal of 300 KiB arrays takes seconds a run.
+          expect(out.map((f) => f.length)).toEqual(frames.map((f) => f.length));
+          expect(out.every((f, i) => Buffer.from(f).equals(frames[i] as Uint8Array))).toBe(true);
+          expect(decoder.allocatedBytes).toBe(0);
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
+  it('holds memory in step with the bytes received, not with the length announced', () => {
+    const announced = 16 * 1024 * 1024;
+    // A valid prefix and header announcing 16 MiB (topic "t", payload the rest), then little else.
+    const head = encodeLengthPrefixed(frameOf(0));
+    new DataView(head.buffer).setUint32(0, announced);
+    new DataView(head.buffer).setUint32(4 + 36, announced - ENVELOPE_HEADER_SIZE - 1);
+    const decoder = new FrameDecoder();
+    decoder.push(head, () => undefined);
+    decoder.push(new Uint8Array(59), () => undefined); // 100 bytes of the frame in all
+    expect(decoder.buffered).toBe(104);
+    // Before: the whole announced 16 MiB at once.
+    expect(decoder.allocatedBytes).toBeLessThanOrEqual(64 * 1024);
+    // Growth stays within about twice what arrived, and a complete frame is exactly its length.
+    let received = 100;
+    for (const size of [1000, 200_000, 1 << 20, 3 << 20]) {
+      decoder.push(new Uint8Array(size), () => undefined);
+      received += size;
+      expect(decoder.allocatedBytes).toBeLessThanOrEqual(Math.max(64 * 1024, 2 * received));
+      expect(decoder.allocatedBytes).toBeGreaterThanOrEqual(received);
+    }
+    let frame: Uint8Array | undefined;
+    decoder.push(new Uint8Array(announced - received), (f) => (frame = f));
+    expect(frame?.length).toBe(announced);
+    expect(frame?.buffer.byteLength).toBe(announced);
+    expect(decoder.allocatedBytes).toBe(0);
+  });
+
   it('yields the same frames when fed one byte at a time', () => {
     const frames = [frameOf(0), frameOf(1), frameOf(100)];
     const stream = concat(frames.map(encodeLengthPrefixed));

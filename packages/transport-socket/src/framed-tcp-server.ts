@@ -43,7 +43,10 @@ export interface FramedTcpServerStats {
  */
 export class FramedTcpServer {
   readonly #server: net.Server;
+  /** Every connection open, by its TCP socket (under TLS: the one beneath), from accept to close. */
   readonly #sockets = new Set<net.Socket>();
+  /** TLS only: TCP sockets whose TLS handshake is not through, by peer address and port. */
+  readonly #preTls = new Map<string, net.Socket>();
   readonly #handshaking = new Set<net.Socket>();
   readonly #links = new Set<StreamFrameLink>();
   #counters = { accepted: 0, rejectedAtCap: 0, handshakeFailures: 0, authFailures: 0 };
@@ -62,14 +65,35 @@ export class FramedTcpServer {
       this.#counters.handshakeFailures += 1;
       socket.destroy();
     });
+    // Connections are tracked from accept, under TLS too: a peer that never starts (or finishes)
+    // TLS is open, counts toward the cap, and must not hold up close() until handshakeTimeout.
+    server.on('connection', (raw: net.Socket) => {
+      if (this.#closing !== undefined) {
+        raw.destroy();
+        return;
+      }
+      this.#sockets.add(raw);
+      raw.on('error', () => undefined); // reported through close; an unhandled 'error' would crash the hub
+      raw.once('close', () => this.#sockets.delete(raw));
+      if (options.tls === undefined) {
+        onSocket(raw);
+        return;
+      }
+      // Node's TLS server wraps `raw` in a TLSSocket of its own and hands that out at
+      // secureConnection; the peer's address and port (unique among the live connections of one
+      // listening socket) pair the two.
+      const key = peerKey(raw);
+      this.#preTls.set(key, raw);
+      raw.once('close', () => {
+        if (this.#preTls.get(key) === raw) this.#preTls.delete(key);
+      });
+    });
     const onSocket = (socket: net.Socket): void => {
       if (this.#closing !== undefined) {
         socket.destroy();
         return;
       }
-      this.#sockets.add(socket);
       socket.on('error', () => undefined); // reported through close; an unhandled 'error' would crash the hub
-      socket.once('close', () => this.#sockets.delete(socket));
       this.#handshaking.add(socket);
       serverHandshake(socket, { secret: options.secret, timeout: handshakeTimeout }).then(
         (rest) => {
@@ -89,7 +113,10 @@ export class FramedTcpServer {
         },
       );
     };
-    server.on(options.tls === undefined ? 'connection' : 'secureConnection', onSocket);
+    server.on('secureConnection', (socket: tls.TLSSocket) => {
+      this.#preTls.delete(peerKey(socket));
+      onSocket(socket);
+    });
     this.#server = server;
   }
 
@@ -151,7 +178,12 @@ export class FramedTcpServer {
       this.#server.close(() => resolve());
       for (const link of this.#links) link.close();
       for (const socket of this.#handshaking) socket.destroy();
+      for (const raw of this.#preTls.values()) raw.destroy();
     });
     return this.#closing;
   }
+}
+
+function peerKey(socket: net.Socket): string {
+  return `${socket.remoteAddress ?? ''}|${socket.remotePort ?? ''}`;
 }

@@ -17,6 +17,8 @@ export { StreamFrameLink, StalledFrameError, type StreamFrameLinkOptions } from 
 export {
   UdpEndpoint,
   UDP_TAG_SIZE,
+  UDP_TIMESTAMP_SIZE,
+  UDP_AUTH_OVERHEAD,
   type UdpEndpointOptions,
   type UdpEndpointStats,
   type DatagramHandler,

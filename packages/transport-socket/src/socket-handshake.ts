@@ -5,6 +5,8 @@
  * hub    → member  "BWH1" flags(1) serverNonce(16)            21 bytes  flags bit 0: secret required
  * member → hub     "BWC1" clientNonce(16) clientProof(32)     52 bytes
  * hub    → member  "BWS1" serverProof(32)                     36 bytes
+ *   or, when clientProof is wrong:
+ * hub    → member  "BWF1" zero(32)                            36 bytes, then the hub closes
  * clientProof = HMAC-SHA256(secret, "busway client" ‖ serverNonce ‖ clientNonce)
  * serverProof = HMAC-SHA256(secret, "busway server" ‖ clientNonce ‖ serverNonce)
  * ```
@@ -16,6 +18,11 @@
  * sides make every proof single-use. Every message has a fixed size, so reading one allocates
  * nothing a peer controls.
  *
+ * "BWF1" tells a member that its proof was refused, so it can report `AuthenticationError` rather
+ * than a bare disconnect. It carries nothing but that fact (no reason, no hint about the secret),
+ * and it is as long as "BWS1" so the member reads either with the same fixed-size read. The same
+ * layout is in `docs/wire-format.md`.
+ *
  * @module
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -25,9 +32,14 @@ import { AuthenticationError, HandshakeError } from './socket-errors.js';
 const HELLO = Buffer.from('BWH1');
 const CLIENT = Buffer.from('BWC1');
 const SERVER = Buffer.from('BWS1');
+const REFUSED = Buffer.from('BWF1');
 const NONCE = 16;
 const PROOF = 32;
 const ZERO_PROOF = Buffer.alloc(PROOF);
+/** The hub's fixed answer to a wrong proof; as long as the "BWS1" reply it replaces. */
+const REFUSAL = Buffer.concat([REFUSED, ZERO_PROOF]);
+/** Longest the hub waits for its refusal to be flushed before the caller destroys the socket. */
+const REFUSAL_FLUSH_MS = 1000;
 
 /** Sizes of the three handshake messages, in order. */
 export const HANDSHAKE_SIZES = { hello: 4 + 1 + NONCE, client: 4 + NONCE + PROOF, server: 4 + PROOF } as const;
@@ -79,6 +91,17 @@ function readExactly(stream: Duplex, size: number, timeout: number): Promise<{ h
   });
 }
 
+/** Write `bytes` and end the stream; resolves once flushed, or after `timeout` regardless. */
+function endWith(stream: Duplex, bytes: Uint8Array, timeout: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeout);
+    stream.end(bytes, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 function toKey(secret: string | Uint8Array | undefined): Uint8Array | undefined {
   return typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
 }
@@ -86,7 +109,8 @@ function toKey(secret: string | Uint8Array | undefined): Uint8Array | undefined 
 /**
  * Run the hub side of the handshake on a fresh connection. Resolves with the bytes that followed
  * the handshake (the start of the frame stream); rejects with {@link HandshakeError} or
- * {@link AuthenticationError}, after which the caller destroys the socket.
+ * {@link AuthenticationError}, after which the caller destroys the socket. A wrong proof is
+ * answered with the fixed refusal first, so the member learns it was refused.
  *
  * @example
  * ```ts
@@ -105,6 +129,7 @@ export async function serverHandshake(
   const clientNonce = head.subarray(4, 4 + NONCE);
   const expected = proof(secret, 'busway client', serverNonce, clientNonce);
   if (!timingSafeEqual(head.subarray(4 + NONCE), expected)) {
+    await endWith(stream, REFUSAL, Math.min(REFUSAL_FLUSH_MS, options.timeout));
     throw new AuthenticationError('the peer failed to prove knowledge of the shared secret');
   }
   stream.write(Buffer.concat([SERVER, proof(secret, 'busway server', clientNonce, serverNonce)]));
@@ -144,6 +169,9 @@ export async function clientHandshake(
   stream.write(Buffer.concat([CLIENT, clientNonce, proof(secret, 'busway client', serverNonce, clientNonce)]));
   const remaining = Math.max(1, options.timeout - (Date.now() - started));
   const reply = await readExactly(stream, HANDSHAKE_SIZES.server, remaining);
+  if (reply.head.equals(REFUSAL)) {
+    throw new AuthenticationError('the hub refused this member: its shared secret does not match the hub secret');
+  }
   if (!reply.head.subarray(0, 4).equals(SERVER)) throw new HandshakeError('the hub sent a malformed handshake reply');
   if (!timingSafeEqual(reply.head.subarray(4), proof(secret, 'busway server', clientNonce, serverNonce))) {
     throw new AuthenticationError('the hub failed to prove knowledge of the shared secret');

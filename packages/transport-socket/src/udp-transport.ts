@@ -13,14 +13,15 @@ import {
   type TransportCapabilities,
 } from '@busway/core';
 import { checkEnvelopeHeader, peekRoute } from '@busway/core/internal';
-import { UdpEndpoint, type UdpEndpointOptions } from './udp-endpoint.js';
+import { UDP_AUTH_OVERHEAD, UdpEndpoint, type UdpEndpointOptions } from './udp-endpoint.js';
 
 /**
  * A bus over IP multicast (or broadcast): every member joins the group and every datagram reaches
  * every member, with no hub. Datagrams are small, may be lost, duplicated or reordered, and the
  * capabilities say so: core fragments messages to `maxFrameSize`, suppresses duplicates and counts
  * gaps (lost frames) per sender. What this layer itself drops is counted in `stats()`:
- * unauthenticated datagrams, malformed ones, and sends the kernel refused.
+ * unauthenticated datagrams, stale ones (outside `replayWindow`), malformed ones, and sends the
+ * kernel refused.
  *
  * A member hears its own multicast (loopback is on so members on one host meet); those echoes are
  * recognised by the envelope's origin and skipped, as the transport contract requires.
@@ -60,7 +61,7 @@ export class UdpTransport implements Transport {
     // message it may send (with per-fragment headers), or big messages could never be sent.
     const largest = context.maxFrameSize ?? 0;
     this.#options = { ...options, sendQueueLimit: options.sendQueueLimit ?? Math.max(8 * 1024 * 1024, 2 * largest) };
-    const tagSize = options.secret === undefined ? 0 : 16;
+    const tagSize = options.secret === undefined ? 0 : UDP_AUTH_OVERHEAD;
     this.capabilities = {
       reliable: false,
       ordered: false,
@@ -106,7 +107,7 @@ export class UdpTransport implements Transport {
     this.#state.complete();
   }
 
-  /** Datagram counters (sent, received, unauthenticated, oversized, sendErrors) plus malformed frames and own echoes skipped. */
+  /** Datagram counters (sent, received, unauthenticated, stale, oversized, sendErrors, discardedAtClose) plus malformed frames and own echoes skipped. */
   stats(): Readonly<Record<string, number>> {
     // Field by field: merging two objects by spread takes a slow path in V8 (about 4 µs a call).
     const e = this.#endpoint?.stats();
@@ -114,8 +115,10 @@ export class UdpTransport implements Transport {
       sent: e?.sent ?? 0,
       received: e?.received ?? 0,
       unauthenticated: e?.unauthenticated ?? 0,
+      stale: e?.stale ?? 0,
       oversized: e?.oversized ?? 0,
       sendErrors: e?.sendErrors ?? 0,
+      discardedAtClose: e?.discardedAtClose ?? 0,
       malformed: this.#counters.malformed,
       ownEchoes: this.#counters.ownEchoes,
     };

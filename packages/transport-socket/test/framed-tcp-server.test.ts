@@ -5,11 +5,11 @@ import {
   AuthenticationError,
   FramedTcpClient,
   FramedTcpServer,
-  HandshakeError,
   StalledFrameError,
   type StreamFrameLink,
 } from '../src/index.js';
 import { closedAfter, frameOf, prefix, rawHandshaken, until } from './helpers.js';
+import { selfSignedCert } from './tls-cert.js';
 
 const servers: FramedTcpServer[] = [];
 const sockets: net.Socket[] = [];
@@ -29,7 +29,7 @@ async function echoServer(options: Parameters<typeof FramedTcpServer.listen>[0] 
 }
 
 /** A well-behaved client that checks the server still echoes. */
-async function stillServes(port: number, options: { secret?: string } = {}): Promise<void> {
+async function stillServes(port: number, options: { secret?: string; tls?: { ca: string } } = {}): Promise<void> {
   const link = await FramedTcpClient.connect({ port, ...options });
   const echoed = new Promise<Uint8Array>((resolve) =>
     link.start({ onFrame: (f) => resolve(f.slice()), onClose: () => undefined }),
@@ -150,9 +150,10 @@ describe('FramedTcpServer and FramedTcpClient', () => {
   it('authenticates both ways with a shared secret and counts failures', async () => {
     const { server } = await echoServer({ secret: 'right' });
     await stillServes(server.port, { secret: 'right' });
-    await expect(FramedTcpClient.connect({ port: server.port, secret: 'wrong' })).rejects.toBeInstanceOf(
-      HandshakeError,
-    );
+    // The hub answers a wrong proof with its fixed refusal, so the member can say why it failed.
+    const refused = await FramedTcpClient.connect({ port: server.port, secret: 'wrong' }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(AuthenticationError);
+    expect(refused).toMatchObject({ code: 'AUTH_FAILED' });
     await expect(FramedTcpClient.connect({ port: server.port })).rejects.toBeInstanceOf(AuthenticationError);
     // The wrong-secret client was refused by the server: counted there.
     await new Promise((r) => setTimeout(r, 50));
@@ -184,5 +185,80 @@ describe('FramedTcpServer and FramedTcpClient', () => {
     }
     expect(thrown).toBeInstanceOf(BufferFullError);
     client.close();
+  });
+});
+
+describe('FramedTcpClient against a fake hub', () => {
+  it('fails with AuthenticationError when the hub cannot prove the shared secret', async () => {
+    // A fake hub that does not know the key: it demands a secret, ignores the member's proof and
+    // answers with a made-up proof of its own.
+    const fake = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.write(Buffer.concat([Buffer.from('BWH1'), Buffer.from([1]), Buffer.alloc(16, 3)]));
+      socket.once('data', () => socket.write(Buffer.concat([Buffer.from('BWS1'), Buffer.alloc(32, 4)])));
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (fake.address() as net.AddressInfo).port;
+      const err = await FramedTcpClient.connect({ port, secret: 'right' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AuthenticationError);
+      expect(err).toMatchObject({ code: 'AUTH_FAILED', message: expect.stringMatching(/hub failed to prove/) });
+    } finally {
+      fake.close();
+    }
+  });
+});
+
+describe('FramedTcpServer over TLS: peers that never get through TLS', () => {
+  const { key, cert } = selfSignedCert();
+  const tls = { key, cert };
+  /** A plain TCP connection to a TLS server: it never starts TLS unless the test writes. */
+  async function rawPeer(port: number): Promise<net.Socket> {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    sockets.push(socket);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    return socket;
+  }
+
+  it('counts a peer that has not started TLS as open, and close() does not wait for it', async () => {
+    const { server } = await echoServer({ tls, handshakeTimeout: 20_000 });
+    const idle = await rawPeer(server.port);
+    // Before: open stayed 0 until secureConnection, and close() waited out handshakeTimeout.
+    await until(() => server.stats().open === 1);
+    const closed = closedAfter(idle);
+    const since = Date.now();
+    await server.close();
+    expect(Date.now() - since).toBeLessThan(10_000);
+    await closed;
+    expect(server.stats().open).toBe(0);
+  }, 30_000);
+
+  it('disconnects a stalled TLS handshake within handshakeTimeout, counts it, and keeps serving', async () => {
+    const { server } = await echoServer({ tls, handshakeTimeout: 300 });
+    const stalled = await rawPeer(server.port);
+    const took = await closedAfter(stalled);
+    expect(took).toBeLessThan(5000);
+    await until(() => server.stats().handshakeFailures === 1 && server.stats().open === 0);
+    await stillServes(server.port, { tls: { ca: cert } });
+  });
+
+  it('disconnects a peer that sends something other than TLS, counts it, and keeps serving', async () => {
+    const { server } = await echoServer({ tls });
+    const garbage = await rawPeer(server.port);
+    garbage.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await closedAfter(garbage);
+    await until(() => server.stats().handshakeFailures === 1 && server.stats().open === 0);
+    await stillServes(server.port, { tls: { ca: cert } });
+  });
+
+  it('caps connections under TLS, peers still in the TLS handshake included', async () => {
+    const { server } = await echoServer({ tls, maxConnections: 2 });
+    await rawPeer(server.port);
+    await rawPeer(server.port);
+    await until(() => server.stats().open === 2);
+    const extra = await rawPeer(server.port);
+    await closedAfter(extra);
+    expect(server.stats()).toMatchObject({ rejectedAtCap: 1, open: 2 });
   });
 });

@@ -1,8 +1,9 @@
+import net from 'node:net';
 import { firstValueFrom, filter } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BufferFullError, type ConnectionState, type Transport } from '@busway/core';
+import { BufferFullError, createBus, registerTransport, type ConnectionState, type Transport } from '@busway/core';
 import { decodeEnvelope, encodeEnvelope, FrameKind, type HubTransport } from '@busway/core/internal';
-import { createTransport, type SocketTransportOptions } from '../src/index.js';
+import { AuthenticationError, createTransport, FramedTcpClient, type SocketTransportOptions } from '../src/index.js';
 import { nextPort } from './ports.js';
 import { selfSignedCert } from './tls-cert.js';
 import { closedAfter, prefix, rawHandshaken, until } from './helpers.js';
@@ -180,5 +181,21 @@ describe('tcp:// hub transport', () => {
     const got = firstValueFrom(b.frames$);
     a.send(publish(1, 'x', 7));
     expect(decodeEnvelope((await got).bytes).payload[0]).toBe(7);
+  });
+
+  it("counts the hub's refused connections in bus.stats() as transport.* counters", async () => {
+    registerTransport('tcp', createTransport);
+    const port = nextPort();
+    const hub = await createBus({ url: `tcp://127.0.0.1:${port}`, transportOptions: { secret: 'right' } });
+    transports.push({ close: () => hub.close() } as Transport);
+    await expect(FramedTcpClient.connect({ port, secret: 'wrong' })).rejects.toBeInstanceOf(AuthenticationError);
+    const garbage = net.connect({ port, host: '127.0.0.1' });
+    garbage.on('error', () => undefined);
+    garbage.resume(); // read, or the hub's FIN is never seen
+    garbage.write(Buffer.alloc(52, 0x41)); // a client message of the right size, wrong magic
+    await closedAfter(garbage);
+    // Before: these were only in FramedTcpServer.stats(), which bus.stats() never saw.
+    await until(() => hub.stats()['transport.handshakeFailures'] === 1);
+    expect(hub.stats()).toMatchObject({ 'transport.authFailures': 1, 'transport.handshakeFailures': 1 });
   });
 });

@@ -86,4 +86,10 @@ export interface HubEndpoint {
   connect(): Promise<FrameLink>;
   /** A human-readable name of the address, for messages. */
   readonly description: string;
+  /**
+   * The endpoint's own counters (connections refused at the cap, failed handshakes or
+   * authentication, …). `HubTransport.stats()` adds them to its own, so they reach `bus.stats()`
+   * as `transport.<name>`; names must not clash with `HubTransport`'s. Optional.
+   */
+  stats?(): Readonly<Record<string, number>>;
 }

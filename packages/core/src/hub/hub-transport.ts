@@ -152,8 +152,11 @@ class HubLink implements RouterLink {
  *
  * @example
  * ```ts
- * export const createTransport: TransportFactory = (url, context) =>
- *   new HubTransport(new TcpHubEndpoint(url, context.options), context, context.options);
+ * // TcpHubEndpoint and parseSocketUrl come from @busway/transport-socket.
+ * export const createTransport: TransportFactory = (url, context) => {
+ *   const { host, port } = parseSocketUrl(url);
+ *   return new HubTransport(new TcpHubEndpoint(host, port, context.options), context, context.options);
+ * };
  * ```
  */
 export class HubTransport implements Transport {
@@ -260,17 +263,17 @@ export class HubTransport implements Transport {
 
   /**
    * Counters: role, reconnects, takeovers, bytes buffered while reconnecting, bytes queued on the
-   * links (`sendQueueBytes`), rejected frames, links closed for bad frames or slowness, and, as
-   * hub, the router's: `spoofed` (frames in the name of a member another link owns, or a `Leave`
-   * for a member not behind the link) and `foreignInbox` (interest in other members' inboxes,
-   * ignored).
+   * links (`sendQueueBytes`), rejected frames, links closed for bad frames or slowness, as hub
+   * the router's: `spoofed` (frames in the name of a member another link owns, or a `Leave` for a
+   * member not behind the link) and `foreignInbox` (interest in other members' inboxes, ignored),
+   * and the endpoint's own counters if it has `stats()`.
    */
   stats(): Readonly<Record<string, number>> {
     const router = this.#router?.stats();
     const c = this.#counters;
     // Field by field: V8 builds `{ ...counters, more }` (or a clone then assignments) through a slow
     // path that measured 10–18 µs a call on Node 20, and publishers poll stats for backpressure.
-    return {
+    const out: Record<string, number> = {
       reconnects: c.reconnects,
       takeovers: c.takeovers,
       bufferRejected: c.bufferRejected,
@@ -289,6 +292,11 @@ export class HubTransport implements Transport {
       spoofed: router?.spoofed ?? 0,
       foreignInbox: router?.foreignInbox ?? 0,
     };
+    // The endpoint's counters (a TCP hub's refused and unauthenticated connections) are added
+    // one by one for the same reason as above.
+    const own = this.#endpoint.stats?.();
+    if (own !== undefined) for (const k in own) out[k] = own[k] as number;
+    return out;
   }
 
   async #shutdown(): Promise<void> {
