@@ -179,6 +179,29 @@ describe('SharedRing and RingReader', () => {
     expect(drain(reader)).toEqual([payload(5, 999, 100)]);
   });
 
+  describe('a reader more than 2^32 bytes behind counts what it missed as lost, at once', () => {
+    // 1024-byte records in a 4 KiB ring. Writing 4 GiB would take a minute: the cursor is moved
+    // to where 2^22 - 4 such records would have left it (2^32 - 4096), then real records follow,
+    // so the ring holds exactly what writers would have left there.
+    for (const extra of [0, 2048]) {
+      it(`2^32 + ${extra} bytes behind`, () => {
+        const clock = manualClock(); // never advances: a stuck reader would stay 'pending'
+        const ring = newRing();
+        const reader = new RingReader(ring, { now: clock.now });
+        const length = ring.maxPayload; // records of exactly 1024 bytes
+        const skipped = (2 ** 32 - CAPACITY) / recordSize(length);
+        new BigInt64Array(ring.buffer, 0, 32)[RingOffset.claim >> 3] = BigInt(2 ** 32 - CAPACITY) | (BigInt(skipped) << 32n);
+        const written = (CAPACITY + extra) / recordSize(length);
+        for (let n = 0; n < written; n++) ring.publish(payload(5, n, length));
+        expect(ring.loadClaim()).toEqual([extra, skipped + written]);
+        expect(reader.poll(() => expect.unreachable())).toBe('idle');
+        expect(reader.stats()).toEqual({ delivered: 0, lost: skipped + written, abandoned: 0 });
+        ring.publish(payload(5, 999, 100));
+        expect(drain(reader)).toEqual([payload(5, 999, 100)]);
+      });
+    }
+  });
+
   it('a reader exactly one ring behind still reads everything', () => {
     const ring = newRing();
     const reader = new RingReader(ring);
