@@ -7,6 +7,7 @@
 import { BufferFullError, ClosedError, FrameTooLargeError } from '@busway/core';
 import type { ConnectionState, InboundFrame, Transport, TransportCapabilities, TransportContext } from '@busway/core';
 import { BehaviorSubject, Subject } from 'rxjs';
+import { RingMismatchError } from './errors.js';
 import { resolveMmfOptions, type ResolvedMmfOptions } from './mmf-options.js';
 import { RingReader } from './ring-reader.js';
 import type { RingMapping, RingMappingRequest } from './ring-mapping.js';
@@ -84,6 +85,8 @@ export class MmfTransport implements Transport {
     this.#scheduled = false;
     this.#poll();
   };
+  /** Set when reading failed for good (a corrupt ring): frames$ errored, polling stopped. */
+  #broken = false;
   /** Counts sleeps, so that a wait that returns after a send took the reader out of it is ignored. */
   #sleeps = 0;
 
@@ -229,6 +232,22 @@ export class MmfTransport implements Transport {
    * writer rings. Only the sleep involves the kernel.
    */
   #poll(): void {
+    if (this.#broken) return;
+    try {
+      this.#pollOnce();
+    } catch (err) {
+      // Polls run from setImmediate, timers and sleep callbacks: an error thrown there is
+      // uncaught and ends the process. A RingMismatchError means the ring itself became unusable
+      // (a cursor off the record grid, written by something that is not a busway writer): end
+      // the stream with it, the transport's way to report an unrecoverable failure. Anything
+      // else is a bug and stays loud.
+      if (!(err instanceof RingMismatchError)) throw err;
+      this.#broken = true;
+      this.frames$.error(err);
+    }
+  }
+
+  #pollOnce(): void {
     const reader = this.#reader;
     const ring = this.#ring;
     const mapping = this.#mapping;

@@ -4,7 +4,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createTransport } from '../src/index.js';
 import { parseSize, resolveMmfOptions } from '../src/mmf-options.js';
 import type { MmfTransport } from '../src/mmf-transport.js';
+import { RingMismatchError } from '../src/errors.js';
 import { RingReader } from '../src/ring-reader.js';
+import { RingOffset } from '../src/ring-layout.js';
 import { SharedRing } from '../src/shared-ring.js';
 
 const transports: MmfTransport[] = [];
@@ -157,6 +159,28 @@ describe('MmfTransport', () => {
       expect(String((rejected[0] as PromiseRejectedResult).reason.message)).toMatch(/did not make room within 100 ms/);
     } finally {
       stuck.close();
+      await mapping.release();
+    }
+  });
+
+  it('a ring corrupted under an open member ends its frames$ with RingMismatchError instead of throwing from a timer', async () => {
+    const name = `corrupt-${process.pid}-${++n}`;
+    const a = member(`mmf://${name}?size=4KiB&abandonAfterMs=10&idleCheckMs=20`);
+    await a.open();
+    const ended = firstValueFrom(a.frames$).then(
+      () => 'a frame',
+      (err: unknown) => err,
+    );
+    const { openPosixRing } = await import('../src/posix/posix-ring-mapping.js');
+    const mapping = await openPosixRing({ name, capacity: 4096, scope: 'local', initTimeoutMs: 500 });
+    try {
+      // Something that is not a busway writer moves the cursor off the 16-byte grid, one record on.
+      new BigInt64Array(mapping.buffer, 0, 32)[RingOffset.claim >> 3] = BigInt(4096 - 4) | (1n << 32n);
+      const err = await ended;
+      expect(err).toBeInstanceOf(RingMismatchError);
+      expect(String((err as Error).message)).toMatch(/not a multiple of 16/);
+      expect(() => a.send(new Uint8Array(8))).toThrow(RingMismatchError); // refused before claiming
+    } finally {
       await mapping.release();
     }
   });
