@@ -5,6 +5,7 @@
  * @module
  */
 import { BufferFullError, ClosedError, FrameTooLargeError } from '@busway/core';
+import { ENVELOPE_HEADER_SIZE, ENVELOPE_MAGIC, FrameFlags } from '@busway/core/internal';
 import type { ConnectionState, InboundFrame, Transport, TransportCapabilities, TransportContext } from '@busway/core';
 import { BehaviorSubject, Subject } from 'rxjs';
 import { RingMismatchError } from './errors.js';
@@ -17,6 +18,20 @@ import { maxPayloadFor, SharedRing } from './shared-ring.js';
 const POLL_BUDGET = 4096;
 /** How long a reader re-polls with `setImmediate` while a writer is mid-write, before backing off to 1 ms timers. */
 const SPIN_MS = 2;
+
+/**
+ * Whether `frame` is one fragment of a larger message (core's envelope flag). Losing one fragment
+ * loses the whole message, and core sends the fragments back to back, so in a ring smaller than
+ * the message a lossy writer would lap every reader: fragments wait for readers instead.
+ */
+function isFragment(frame: Uint8Array): boolean {
+  return (
+    frame.length >= ENVELOPE_HEADER_SIZE &&
+    frame[0] === ENVELOPE_MAGIC >>> 8 &&
+    frame[1] === (ENVELOPE_MAGIC & 0xff) &&
+    ((frame[4] ?? 0) & FrameFlags.Fragment) !== 0
+  );
+}
 
 /** Whether process `pid` still exists (signal 0 checks without signalling; EPERM means it does). */
 function isAlive(pid: number): boolean {
@@ -145,13 +160,18 @@ export class MmfTransport implements Transport {
     if (frame.length > this.capabilities.maxFrameSize)
       throw new FrameTooLargeError(frame.length, this.capabilities.maxFrameSize);
     if (this.#options.spinMs > 0) this.#awaitReply();
-    if (this.#options.overflow === 'lose') {
-      ring.publish(frame);
-      return;
+    // overflow=wait, and fragments in any mode, never overwrite what a registered reader has not
+    // read; other frames in overflow=lose do, unless they must queue behind a waiting one.
+    const bounded = this.#options.overflow === 'wait' || isFragment(frame);
+    if (this.#waiting === undefined) {
+      if (!bounded) {
+        ring.publish(frame);
+        return;
+      }
+      if (ring.tryPublish(frame) >= 0) return;
     }
-    // Frames queued behind a waiting one keep their order.
-    if (this.#waiting === undefined && ring.tryPublish(frame) >= 0) return;
-    const attempt = (this.#waiting ?? Promise.resolve()).then(() => this.#publishWhenRoom(frame));
+    // Frames queued behind a waiting one keep their order (the transport is ordered).
+    const attempt = (this.#waiting ?? Promise.resolve()).then(() => this.#publishWhenRoom(frame, bounded));
     const tail = attempt.then(
       () => undefined,
       () => undefined,
@@ -163,14 +183,22 @@ export class MmfTransport implements Transport {
     return attempt;
   }
 
-  /** overflow=wait: retry every millisecond until the slowest reader made room, bounded. */
-  async #publishWhenRoom(frame: Uint8Array): Promise<void> {
+  /**
+   * Publish a frame that queued behind a waiting one. `bounded` (overflow=wait, or a fragment):
+   * retry every millisecond until the slowest registered reader made room, up to waitTimeoutMs;
+   * otherwise publish at once, overwriting.
+   */
+  async #publishWhenRoom(frame: Uint8Array, bounded: boolean): Promise<void> {
     const started = performance.now();
     let nextReclaim = started + 50;
     for (;;) {
       const ring = this.#ring;
       if (ring === undefined || this.#closed)
         throw new ClosedError('the mmf transport closed while a send waited for room');
+      if (!bounded) {
+        ring.publish(frame);
+        return;
+      }
       if (ring.tryPublish(frame) >= 0) return;
       const now = performance.now();
       if (now >= nextReclaim) {
