@@ -8,7 +8,7 @@
 import { RingMismatchError } from '../errors.js';
 import type { RingMapping, RingMappingRequest } from '../ring-mapping.js';
 import { RefCountedOpenings } from '../ref-counted-openings.js';
-import { mappingSize, RING_MAGIC, RingOffset } from '../ring-layout.js';
+import { mappingSize, RING_HEADER_SIZE, RING_VERSION, RingOffset } from '../ring-layout.js';
 import { SharedRing } from '../shared-ring.js';
 import { FutexDoorbell } from './futex-doorbell.js';
 import { libc } from './libc.js';
@@ -60,33 +60,58 @@ export async function openPosixRing(request: RingMappingRequest): Promise<RingMa
 }
 
 async function create(path: string, request: RingMappingRequest): Promise<Shared> {
-  const shm = await PosixSharedMemory.open(path, {
-    size: mappingSize(request.capacity),
-    initTimeoutMs: request.initTimeoutMs,
-  });
-  try {
-    if (shm.created) SharedRing.format(shm.buffer);
-    else await initialised(shm.buffer, path, request.initTimeoutMs);
-    SharedRing.attach(shm.buffer, path); // validates magic, version, sizes before anyone writes
-    return { shm, bell: new FutexDoorbell(shm.address, RingOffset.doorbell) };
-  } catch (err) {
-    // Not a busway ring (or not yet one): leave the name to whoever owns it.
-    shm.close(shm.created);
-    throw err;
+  const deadline = Date.now() + request.initTimeoutMs;
+  for (;;) {
+    const shm = await PosixSharedMemory.open(path, {
+      size: mappingSize(request.capacity),
+      initTimeoutMs: Math.max(0, deadline - Date.now()),
+    });
+    try {
+      if (shm.created) SharedRing.format(shm.buffer);
+      else if (!(await initialised(shm, path, request.initTimeoutMs, deadline))) continue; // removed: create it
+      SharedRing.attach(shm.buffer, path); // validates magic, version, sizes before anyone writes
+      return { shm, bell: new FutexDoorbell(shm.address, RingOffset.doorbell) };
+    } catch (err) {
+      // Not a busway ring (or not yet one): leave the name to whoever owns it.
+      shm.close(shm.created);
+      throw err;
+    }
   }
 }
 
-/** The creator stores the magic last; an all-zero header means it is still formatting. */
-async function initialised(buffer: ArrayBuffer, path: string, timeoutMs: number): Promise<void> {
-  const magic = new Int32Array(buffer, 0, 1);
-  const deadline = Date.now() + timeoutMs;
-  while (Atomics.load(magic, 0) === 0) {
+/**
+ * The creator stores the magic last; an all-zero header means it is still formatting, or that it
+ * died before it finished. A live creator holds its lock on the object throughout, so an object
+ * with a zero magic that no other member holds is abandoned: it is removed (false: open the name
+ * again, which creates it), instead of failing every later join until someone unlinks it by hand.
+ */
+async function initialised(
+  shm: PosixSharedMemory,
+  path: string,
+  timeoutMs: number,
+  deadline: number,
+): Promise<boolean> {
+  const header = new Int32Array(shm.buffer, 0, 4);
+  const capacity = shm.buffer.byteLength - RING_HEADER_SIZE;
+  // What a busway creator leaves when it dies before storing the magic: zeros, or the first
+  // fields of the header it was writing. Anything else is a stranger's data, never removed.
+  const unformatted = (): boolean =>
+    Atomics.load(header, 0) === 0 &&
+    [0, RING_VERSION].includes(header[RingOffset.version >> 2] ?? -1) &&
+    [0, capacity].includes(header[RingOffset.capacity >> 2] ?? -1) &&
+    [0, RING_HEADER_SIZE].includes(header[RingOffset.headerSize >> 2] ?? -1);
+  while (Atomics.load(header, 0) === 0) {
+    if (unformatted() && shm.takeOverIfAbandoned(unformatted)) return false;
     if (Date.now() > deadline)
       throw new RingMismatchError(
         path,
-        `not initialised within ${timeoutMs} ms (its creator died, or it is not a busway ring)`,
+        `not initialised within ${timeoutMs} ms (its creator is still formatting it, or it is not a busway ring)`,
       );
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  if (Atomics.load(magic, 0) >>> 0 !== RING_MAGIC) return; // attach() reports the mismatch
+  if (!shm.relock()) {
+    shm.close(false); // being removed under us (a leaver, or a member that took it over): start over
+    return false;
+  }
+  return true; // attach() then checks the magic and the rest
 }
