@@ -45,8 +45,8 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * Open the platform's ring mapping: futex-backed shm on Linux, a named file mapping and event on
- * Win32. Imported lazily so that neither platform loads the other's bindings.
+ * Open the platform's ring mapping: futex-backed shm on Linux, a named file mapping and semaphore
+ * on Win32. Imported lazily so that neither platform loads the other's bindings.
  */
 async function openMapping(request: RingMappingRequest): Promise<RingMapping> {
   if (process.platform === 'win32') {
