@@ -48,9 +48,10 @@ export type MmfTransportOptions = Readonly<
      * `lose`: core sends them back to back, so a message larger than the ring would otherwise lap
      * every reader and never arrive. The publish then resolves once the last fragment is in the
      * ring, or rejects with `BufferFullError` when a reader made no room within `waitTimeoutMs`
-     * (readers that already received fragments drop the incomplete message). Waited for: every
-     * member's reader (up to 60 per ring), the sender's own included; readers of dead processes
-     * are dropped every 50 ms.
+     * (readers that already received fragments drop the incomplete message). Until every reader has
+     * read past the last fragment, this member's other frames wait the same way, so that they do
+     * not overwrite the message's tail. Waited for: every member's reader (up to 60 per ring), the
+     * sender's own included; readers of dead processes are dropped every 50 ms.
      *
      * @example
      * ```ts
@@ -60,7 +61,7 @@ export type MmfTransportOptions = Readonly<
     overflow: 'lose' | 'wait';
     /**
      * The longest a send waits for room, in milliseconds: every send with `overflow: 'wait'`, and
-     * fragments of large messages with either setting. Default: 1000.
+     * fragments of large messages (and frames right behind them) with either setting. Default: 1000.
      */
     waitTimeoutMs: number;
   }>

@@ -80,6 +80,8 @@ export class MmfTransport implements Transport {
   #opening: Promise<void> | undefined;
   #closed = false;
   #pendingSince = -1;
+  /** Claim cursor just after this member's last fragment while a reader may not have read it, or -1. */
+  #fragmentsEnd = -1;
   /** With overflow=wait: the last send still waiting for room, so later ones queue behind it. */
   #waiting: Promise<void> | undefined;
   /**
@@ -161,17 +163,21 @@ export class MmfTransport implements Transport {
       throw new FrameTooLargeError(frame.length, this.capabilities.maxFrameSize);
     if (this.#options.spinMs > 0) this.#awaitReply();
     // overflow=wait, and fragments in any mode, never overwrite what a registered reader has not
-    // read; other frames in overflow=lose do, unless they must queue behind a waiting one.
-    const bounded = this.#options.overflow === 'wait' || isFragment(frame);
+    // read; nor do other frames while a reader is still reading this member's last fragments (a
+    // frame sent right after a large message would otherwise overwrite its tail, and a lapped
+    // reader loses everything up to the cursor). Other frames in overflow=lose overwrite, unless
+    // they must queue behind a waiting one.
+    const fragment = isFragment(frame);
+    const bounded = this.#options.overflow === 'wait' || fragment || this.#fragmentsUnread(ring);
     if (this.#waiting === undefined) {
       if (!bounded) {
         ring.publish(frame);
         return;
       }
-      if (ring.tryPublish(frame) >= 0) return;
+      if (this.#tryPublish(ring, frame, fragment)) return;
     }
     // Frames queued behind a waiting one keep their order (the transport is ordered).
-    const attempt = (this.#waiting ?? Promise.resolve()).then(() => this.#publishWhenRoom(frame, bounded));
+    const attempt = (this.#waiting ?? Promise.resolve()).then(() => this.#publishWhenRoom(frame, bounded, fragment));
     const tail = attempt.then(
       () => undefined,
       () => undefined,
@@ -188,18 +194,18 @@ export class MmfTransport implements Transport {
    * retry every millisecond until the slowest registered reader made room, up to waitTimeoutMs;
    * otherwise publish at once, overwriting.
    */
-  async #publishWhenRoom(frame: Uint8Array, bounded: boolean): Promise<void> {
+  async #publishWhenRoom(frame: Uint8Array, bounded: boolean, fragment: boolean): Promise<void> {
     const started = performance.now();
     let nextReclaim = started + 50;
     for (;;) {
       const ring = this.#ring;
       if (ring === undefined || this.#closed)
         throw new ClosedError('the mmf transport closed while a send waited for room');
-      if (!bounded) {
+      if (!bounded || (!fragment && this.#options.overflow === 'lose' && !this.#fragmentsUnread(ring))) {
         ring.publish(frame);
         return;
       }
-      if (ring.tryPublish(frame) >= 0) return;
+      if (this.#tryPublish(ring, frame, fragment)) return;
       const now = performance.now();
       if (now >= nextReclaim) {
         // A killed reader never frees its slot: stop waiting for processes that are gone.
@@ -217,6 +223,25 @@ export class MmfTransport implements Transport {
       }
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
+  }
+
+  /** tryPublish, remembering where the ring stood after a fragment (see {@link #fragmentsUnread}). */
+  #tryPublish(ring: SharedRing, frame: Uint8Array, fragment: boolean): boolean {
+    if (ring.tryPublish(frame) < 0) return false;
+    if (fragment) [this.#fragmentsEnd] = ring.loadClaim();
+    return true;
+  }
+
+  /**
+   * True while a registered reader has not read past this member's last fragment. The position
+   * is the cursor just after that fragment was written (later records only make it conservative);
+   * once every reader is past it, it is forgotten and frames that are not fragments overwrite again.
+   */
+  #fragmentsUnread(ring: SharedRing): boolean {
+    if (this.#fragmentsEnd < 0) return false;
+    if (ring.readerBefore(this.#fragmentsEnd)) return true;
+    this.#fragmentsEnd = -1;
+    return false;
   }
 
   async close(): Promise<void> {

@@ -267,6 +267,27 @@ export class SharedRing {
   }
 
   /**
+   * True when a registered reader has not read up to `position` yet (its slot holds an earlier
+   * position, less than a ring's capacity before it). Readers that are past it, or so far behind
+   * that they were lapped anyway, do not count.
+   *
+   * @example
+   * ```ts
+   * const [end] = ring.loadClaim();
+   * if (ring.readerBefore(end)) console.log('someone is still reading');
+   * ```
+   */
+  readerBefore(position: number): boolean {
+    for (let slot = 0; slot < READER_SLOTS; slot++) {
+      const word = (READER_SLOTS_OFFSET + slot * READER_SLOT_SIZE) >> 2;
+      if (Atomics.load(this.i32, word + (ReaderSlotOffset.owner >> 2)) === 0) continue;
+      const behind = (position - Atomics.load(this.i32, word + (ReaderSlotOffset.position >> 2))) >>> 0;
+      if (behind !== 0 && behind <= this.capacity) return true;
+    }
+    return false;
+  }
+
+  /**
    * Free the slots of readers whose process is gone (killed readers never release theirs), so that
    * waiting writers stop waiting for them. Returns how many slots were freed.
    *

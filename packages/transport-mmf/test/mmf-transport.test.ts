@@ -1,4 +1,5 @@
 import { BufferFullError, ClosedError, ConfigurationError, FrameTooLargeError, type InboundFrame } from '@busway/core';
+import { decodeEnvelope, encodeEnvelope, FrameKind } from '@busway/core/internal';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTransport } from '../src/index.js';
@@ -183,6 +184,33 @@ describe('MmfTransport', () => {
     } finally {
       await mapping.release();
     }
+  });
+
+  it('overflow=lose: fragments wait for readers, and a plain frame sent meanwhile queues behind them in order', async () => {
+    const u = url('size=64KiB');
+    const [a, b] = [member(u), member(u)];
+    await Promise.all([a.open(), b.open()]);
+    const got: number[] = [];
+    b.frames$.subscribe((f) => got.push(decodeEnvelope(f.bytes).sequence));
+    const frame = (sequence: number, fragmentCount: number): Uint8Array =>
+      encodeEnvelope({
+        kind: FrameKind.Publish,
+        origin: 1,
+        sequence,
+        topic: 't',
+        fragmentIndex: fragmentCount > 1 ? sequence : 0,
+        fragmentCount,
+        payload: new Uint8Array(16_000),
+      });
+    // 20 fragments of 16 KB (five times the ring) and a plain frame, sent without waiting.
+    const sends = Array.from({ length: 20 }, (_, i) => a.send(frame(i, 20)));
+    sends.push(a.send(frame(20, 1)));
+    expect(sends.some((s) => s instanceof Promise)).toBe(true); // the ring filled: later ones waited
+    await Promise.all(sends);
+    const deadline = Date.now() + 5000;
+    while (got.length < 21 && Date.now() < deadline) await sleep(10);
+    expect(got).toEqual(Array.from({ length: 21 }, (_, i) => i));
+    expect(b.stats().framesLost).toBe(0);
   });
 
   it('rejects frames above maxFrameSize and sends after close', async () => {
