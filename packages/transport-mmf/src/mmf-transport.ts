@@ -79,6 +79,8 @@ export class MmfTransport implements Transport {
   #reader: RingReader | undefined;
   #opening: Promise<void> | undefined;
   #closed = false;
+  /** Set when reading failed for good (a corrupt ring): frames$ errored, polling stopped. */
+  #broken = false;
   #pendingSince = -1;
   /** Claim cursor just after this member's last fragment while a reader may not have read it, or -1. */
   #fragmentsEnd = -1;
@@ -102,8 +104,6 @@ export class MmfTransport implements Transport {
     this.#scheduled = false;
     this.#poll();
   };
-  /** Set when reading failed for good (a corrupt ring): frames$ errored, polling stopped. */
-  #broken = false;
   /** Counts sleeps, so that a wait that returns after a send took the reader out of it is ignored. */
   #sleeps = 0;
 

@@ -8,7 +8,7 @@
 import { RingMismatchError } from '../errors.js';
 import type { RingMapping, RingMappingRequest } from '../ring-mapping.js';
 import { RefCountedOpenings } from '../ref-counted-openings.js';
-import { mappingSize, RING_HEADER_SIZE, RING_VERSION, RingOffset } from '../ring-layout.js';
+import { mappingSize, RING_HEADER_SIZE, RING_MAGIC, RING_VERSION, RingOffset } from '../ring-layout.js';
 import { SharedRing } from '../shared-ring.js';
 import { FutexDoorbell } from './futex-doorbell.js';
 import { libc } from './libc.js';
@@ -60,37 +60,48 @@ export async function openPosixRing(request: RingMappingRequest): Promise<RingMa
 }
 
 async function create(path: string, request: RingMappingRequest): Promise<Shared> {
+  const shm = await openMember(path, request);
+  try {
+    if (shm.created) SharedRing.format(shm.buffer);
+    else await initialised(shm.buffer, path, request.initTimeoutMs);
+    SharedRing.attach(shm.buffer, path); // validates magic, version, sizes before anyone writes
+    return { shm, bell: new FutexDoorbell(shm.address, RingOffset.doorbell) };
+  } catch (err) {
+    // Not a busway ring (or not yet one): leave the name to whoever owns it.
+    shm.close(shm.created);
+    throw err;
+  }
+}
+
+/**
+ * Open the ring's object: one this process created (and must format), or an existing one whose
+ * creator stored the magic. The creator stores it last; an all-zero header means it is still
+ * formatting, or that it died before it finished. A live creator holds its lock on the object
+ * throughout, so an unformatted object that no other member holds is abandoned: it is removed and
+ * created again, instead of failing every later join until someone unlinks it by hand.
+ */
+async function openMember(path: string, request: RingMappingRequest): Promise<PosixSharedMemory> {
   const deadline = Date.now() + request.initTimeoutMs;
   for (;;) {
     const shm = await PosixSharedMemory.open(path, {
       size: mappingSize(request.capacity),
       initTimeoutMs: Math.max(0, deadline - Date.now()),
     });
+    if (shm.created) return shm;
     try {
-      if (shm.created) SharedRing.format(shm.buffer);
-      else if (!(await initialised(shm, path, request.initTimeoutMs, deadline))) continue; // removed: create it
-      SharedRing.attach(shm.buffer, path); // validates magic, version, sizes before anyone writes
-      return { shm, bell: new FutexDoorbell(shm.address, RingOffset.doorbell) };
+      if (await formatted(shm, path, request.initTimeoutMs, deadline)) return shm;
     } catch (err) {
-      // Not a busway ring (or not yet one): leave the name to whoever owns it.
-      shm.close(shm.created);
+      shm.close(false); // not a busway ring (or not yet one): leave the name to whoever owns it
       throw err;
     }
   }
 }
 
 /**
- * The creator stores the magic last; an all-zero header means it is still formatting, or that it
- * died before it finished. A live creator holds its lock on the object throughout, so an object
- * with a zero magic that no other member holds is abandoned: it is removed (false: open the name
- * again, which creates it), instead of failing every later join until someone unlinks it by hand.
+ * Wait for the magic; false when the object was removed meanwhile (taken over as abandoned, or by
+ * a leaver), and this mapping closed: open the name again.
  */
-async function initialised(
-  shm: PosixSharedMemory,
-  path: string,
-  timeoutMs: number,
-  deadline: number,
-): Promise<boolean> {
+async function formatted(shm: PosixSharedMemory, path: string, timeoutMs: number, deadline: number): Promise<boolean> {
   const header = new Int32Array(shm.buffer, 0, 4);
   const capacity = shm.buffer.byteLength - RING_HEADER_SIZE;
   // What a busway creator leaves when it dies before storing the magic: zeros, or the first
@@ -114,4 +125,19 @@ async function initialised(
     return false;
   }
   return true; // attach() then checks the magic and the rest
+}
+
+/** The creator stores the magic last; an all-zero header means it is still formatting. */
+async function initialised(buffer: ArrayBuffer, path: string, timeoutMs: number): Promise<void> {
+  const magic = new Int32Array(buffer, 0, 1);
+  const deadline = Date.now() + timeoutMs;
+  while (Atomics.load(magic, 0) === 0) {
+    if (Date.now() > deadline)
+      throw new RingMismatchError(
+        path,
+        `not initialised within ${timeoutMs} ms (its creator died, or it is not a busway ring)`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  if (Atomics.load(magic, 0) >>> 0 !== RING_MAGIC) return; // attach() reports the mismatch
 }
