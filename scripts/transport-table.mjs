@@ -32,7 +32,8 @@ const TRANSPORTS = [
     pkg: '@busway/transport-mmf',
     mechanism: 'a ring in shared memory: named file mapping (POSIX: `shm_open` + `mmap`), futex/event wake-ups',
     reach: 'one machine',
-    loss: 'a reader that falls a whole ring behind skips ahead',
+    loss: 'a reader that falls a whole ring behind skips ahead; fragments of large messages wait for readers instead',
+    counted: "counted at once in `stats()['transport.framesLost']`",
   },
   {
     url: 'mailslot://orders',
@@ -59,6 +60,8 @@ const TRANSPORTS = [
     mechanism: 'UDP multicast or broadcast datagrams, no hub',
     reach: 'loopback unless the `interface` option names a LAN interface; then one LAN segment',
     loss: 'datagrams may be lost, duplicated or reordered',
+    // A shared secret adds a tag and a timestamp to each datagram: the frame shrinks by as much.
+    secretFrame: true,
   },
   {
     url: 'memory://orders',
@@ -74,10 +77,10 @@ function size(bytes) {
   return `${bytes.toLocaleString('en-US')} B`;
 }
 
-async function capabilitiesOf({ url, pkg }) {
+async function capabilitiesOf({ url, pkg }, options = {}) {
   const mod = await import(pkg);
   const parsed = new URL(url);
-  const context = { memberId: 1, maxFrameSize: 16 * 1024 * 1024, options: {} };
+  const context = { memberId: 1, maxFrameSize: 16 * 1024 * 1024, options };
   const transport =
     pkg === '@busway/core' ? new mod.MemoryTransport(parsed, context) : await mod.createTransport(parsed, context);
   const caps = transport.capabilities;
@@ -92,10 +95,15 @@ async function table() {
   ];
   for (const t of TRANSPORTS) {
     const c = await capabilitiesOf(t);
+    // Gaps are holes in a sender's sequence: seen once that sender's later frames pass them.
+    const counted = t.counted ?? 'counted in `stats().gaps` once later frames of the same sender pass them';
+    const secret = t.secretFrame
+      ? `, ${size((await capabilitiesOf(t, { secret: 'x' })).maxFrameSize)} with a \`secret\``
+      : '';
     lines.push(
       `| \`${t.url}\` | ${t.mechanism} | ${t.reach} | ${c.ordered ? 'per sender' : 'none'} | ${
-        c.reliable ? 'reliable while connected' : `lossy (${t.loss}); losses counted in \`stats().gaps\``
-      } | ${size(c.maxFrameSize)}; larger messages fragmented, up to 256 MiB | ${
+        c.reliable ? 'reliable while connected' : `lossy (${t.loss}); losses ${counted}`
+      } | ${size(c.maxFrameSize)}${secret}; larger messages fragmented, up to 256 MiB | ${
         c.broadcast === 'native' ? 'native: every member receives every frame' : 'routed by interest through a hub'
       } |`,
     );

@@ -43,9 +43,26 @@ export type MmfTransportOptions = Readonly<
      * overwrites the oldest records (readers that had not read them count them as lost), `wait`
      * waits up to `waitTimeoutMs` for that reader and then rejects with `BufferFullError`.
      * Default: `lose`.
+     *
+     * Fragments of a message larger than a record (a quarter of the ring) always wait, even with
+     * `lose`: core sends them back to back, so a message larger than the ring would otherwise lap
+     * every reader and never arrive. The publish then resolves once the last fragment is in the
+     * ring, or rejects with `BufferFullError` when a reader made no room within `waitTimeoutMs`
+     * (readers that already received fragments drop the incomplete message). Until every reader has
+     * read past the last fragment, this member's other frames wait the same way, so that they do
+     * not overwrite the message's tail. Waited for: every member's reader (up to 60 per ring), the
+     * sender's own included; readers of dead processes are dropped every 50 ms.
+     *
+     * @example
+     * ```ts
+     * await createBus('mmf://orders?size=64KiB&overflow=wait&waitTimeoutMs=5000');
+     * ```
      */
     overflow: 'lose' | 'wait';
-    /** With `overflow: 'wait'`, the longest a send waits, in milliseconds. Default: 1000. */
+    /**
+     * The longest a send waits for room, in milliseconds: every send with `overflow: 'wait'`, and
+     * fragments of large messages (and frames right behind them) with either setting. Default: 1000.
+     */
     waitTimeoutMs: number;
   }>
 >;

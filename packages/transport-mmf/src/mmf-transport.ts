@@ -5,8 +5,10 @@
  * @module
  */
 import { BufferFullError, ClosedError, FrameTooLargeError } from '@busway/core';
+import { ENVELOPE_HEADER_SIZE, ENVELOPE_MAGIC, FrameFlags } from '@busway/core/internal';
 import type { ConnectionState, InboundFrame, Transport, TransportCapabilities, TransportContext } from '@busway/core';
 import { BehaviorSubject, Subject } from 'rxjs';
+import { RingMismatchError } from './errors.js';
 import { resolveMmfOptions, type ResolvedMmfOptions } from './mmf-options.js';
 import { RingReader } from './ring-reader.js';
 import type { RingMapping, RingMappingRequest } from './ring-mapping.js';
@@ -16,6 +18,20 @@ import { maxPayloadFor, SharedRing } from './shared-ring.js';
 const POLL_BUDGET = 4096;
 /** How long a reader re-polls with `setImmediate` while a writer is mid-write, before backing off to 1 ms timers. */
 const SPIN_MS = 2;
+
+/**
+ * Whether `frame` is one fragment of a larger message (core's envelope flag). Losing one fragment
+ * loses the whole message, and core sends the fragments back to back, so in a ring smaller than
+ * the message a lossy writer would lap every reader: fragments wait for readers instead.
+ */
+function isFragment(frame: Uint8Array): boolean {
+  return (
+    frame.length >= ENVELOPE_HEADER_SIZE &&
+    frame[0] === ENVELOPE_MAGIC >>> 8 &&
+    frame[1] === (ENVELOPE_MAGIC & 0xff) &&
+    ((frame[4] ?? 0) & FrameFlags.Fragment) !== 0
+  );
+}
 
 /** Whether process `pid` still exists (signal 0 checks without signalling; EPERM means it does). */
 function isAlive(pid: number): boolean {
@@ -29,8 +45,8 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * Open the platform's ring mapping: futex-backed shm on Linux, a named file mapping and event on
- * Win32. Imported lazily so that neither platform loads the other's bindings.
+ * Open the platform's ring mapping: futex-backed shm on Linux, a named file mapping and semaphore
+ * on Win32. Imported lazily so that neither platform loads the other's bindings.
  */
 async function openMapping(request: RingMappingRequest): Promise<RingMapping> {
   if (process.platform === 'win32') {
@@ -63,7 +79,11 @@ export class MmfTransport implements Transport {
   #reader: RingReader | undefined;
   #opening: Promise<void> | undefined;
   #closed = false;
+  /** Set when reading failed for good (a corrupt ring): frames$ errored, polling stopped. */
+  #broken = false;
   #pendingSince = -1;
+  /** Claim cursor just after this member's last fragment while a reader may not have read it, or -1. */
+  #fragmentsEnd = -1;
   /** With overflow=wait: the last send still waiting for room, so later ones queue behind it. */
   #waiting: Promise<void> | undefined;
   /**
@@ -144,13 +164,22 @@ export class MmfTransport implements Transport {
     if (frame.length > this.capabilities.maxFrameSize)
       throw new FrameTooLargeError(frame.length, this.capabilities.maxFrameSize);
     if (this.#options.spinMs > 0) this.#awaitReply();
-    if (this.#options.overflow === 'lose') {
-      ring.publish(frame);
-      return;
+    // overflow=wait, and fragments in any mode, never overwrite what a registered reader has not
+    // read; nor do other frames while a reader is still reading this member's last fragments (a
+    // frame sent right after a large message would otherwise overwrite its tail, and a lapped
+    // reader loses everything up to the cursor). Other frames in overflow=lose overwrite, unless
+    // they must queue behind a waiting one.
+    const fragment = isFragment(frame);
+    const bounded = this.#options.overflow === 'wait' || fragment || this.#fragmentsUnread(ring);
+    if (this.#waiting === undefined) {
+      if (!bounded) {
+        ring.publish(frame);
+        return;
+      }
+      if (this.#tryPublish(ring, frame, fragment)) return;
     }
-    // Frames queued behind a waiting one keep their order.
-    if (this.#waiting === undefined && ring.tryPublish(frame) >= 0) return;
-    const attempt = (this.#waiting ?? Promise.resolve()).then(() => this.#publishWhenRoom(frame));
+    // Frames queued behind a waiting one keep their order (the transport is ordered).
+    const attempt = (this.#waiting ?? Promise.resolve()).then(() => this.#publishWhenRoom(frame, bounded, fragment));
     const tail = attempt.then(
       () => undefined,
       () => undefined,
@@ -162,15 +191,23 @@ export class MmfTransport implements Transport {
     return attempt;
   }
 
-  /** overflow=wait: retry every millisecond until the slowest reader made room, bounded. */
-  async #publishWhenRoom(frame: Uint8Array): Promise<void> {
+  /**
+   * Publish a frame that queued behind a waiting one. `bounded` (overflow=wait, or a fragment):
+   * retry every millisecond until the slowest registered reader made room, up to waitTimeoutMs;
+   * otherwise publish at once, overwriting.
+   */
+  async #publishWhenRoom(frame: Uint8Array, bounded: boolean, fragment: boolean): Promise<void> {
     const started = performance.now();
     let nextReclaim = started + 50;
     for (;;) {
       const ring = this.#ring;
       if (ring === undefined || this.#closed)
         throw new ClosedError('the mmf transport closed while a send waited for room');
-      if (ring.tryPublish(frame) >= 0) return;
+      if (!bounded || (!fragment && this.#options.overflow === 'lose' && !this.#fragmentsUnread(ring))) {
+        ring.publish(frame);
+        return;
+      }
+      if (this.#tryPublish(ring, frame, fragment)) return;
       const now = performance.now();
       if (now >= nextReclaim) {
         // A killed reader never frees its slot: stop waiting for processes that are gone.
@@ -188,6 +225,25 @@ export class MmfTransport implements Transport {
       }
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
+  }
+
+  /** tryPublish, remembering where the ring stood after a fragment (see {@link #fragmentsUnread}). */
+  #tryPublish(ring: SharedRing, frame: Uint8Array, fragment: boolean): boolean {
+    if (ring.tryPublish(frame) < 0) return false;
+    if (fragment) [this.#fragmentsEnd] = ring.loadClaim();
+    return true;
+  }
+
+  /**
+   * True while a registered reader has not read past this member's last fragment. The position
+   * is the cursor just after that fragment was written (later records only make it conservative);
+   * once every reader is past it, it is forgotten and frames that are not fragments overwrite again.
+   */
+  #fragmentsUnread(ring: SharedRing): boolean {
+    if (this.#fragmentsEnd < 0) return false;
+    if (ring.readerBefore(this.#fragmentsEnd)) return true;
+    this.#fragmentsEnd = -1;
+    return false;
   }
 
   async close(): Promise<void> {
@@ -231,6 +287,22 @@ export class MmfTransport implements Transport {
    * writer rings. Only the sleep involves the kernel.
    */
   #poll(): void {
+    if (this.#broken) return;
+    try {
+      this.#pollOnce();
+    } catch (err) {
+      // Polls run from setImmediate, timers and sleep callbacks: an error thrown there is
+      // uncaught and ends the process. A RingMismatchError means the ring itself became unusable
+      // (a cursor off the record grid, written by something that is not a busway writer): end
+      // the stream with it, the transport's way to report an unrecoverable failure. Anything
+      // else is a bug and stays loud.
+      if (!(err instanceof RingMismatchError)) throw err;
+      this.#broken = true;
+      this.frames$.error(err);
+    }
+  }
+
+  #pollOnce(): void {
     const reader = this.#reader;
     const ring = this.#ring;
     const mapping = this.#mapping;

@@ -167,7 +167,7 @@ export function recordSize(length: number): number {
  *
  * @example
  * ```ts
- * mappingSize(16 * 1024 * 1024); // 16 MiB + 256
+ * mappingSize(16 * 1024 * 1024); // 16 MiB + 4096 (RING_HEADER_SIZE)
  * ```
  */
 export function mappingSize(capacity: number): number {

@@ -1,7 +1,7 @@
 /**
  * What the transport needs from a platform backend: the ring's memory, a way to sleep until a
- * writer rings, and a way to ring. One implementation per OS (futex on Linux, a named event on
- * Win32).
+ * writer rings, and a way to ring. One implementation per OS (futex on Linux, a named semaphore
+ * on Win32).
  *
  * @module
  */

@@ -436,12 +436,22 @@ export class RingReader {
 
   /**
    * True (after jumping to the claim cursor and counting records from `sequence` on as lost) when
-   * writers claimed more than a ring's capacity past `position`, so its bytes may be overwritten.
+   * writers claimed more than a ring's capacity past `position`, so its bytes may be overwritten,
+   * including when they claimed more than 2^32 bytes past it (see the record count below).
    */
   #lapped(position: number, sequence: number): boolean {
-    // The low word alone answers the common "no" without touching a BigInt.
-    const low = Atomics.load(this.ring.i32, RingOffset.claim >> 2) >>> 0;
-    if ((low - position) >>> 0 <= this.ring.capacity) return false;
+    // Positions are kept mod 2^32 (the cursor's high word is the sequence, not more position
+    // bits), so a reader more than 2^32 bytes behind can see a small byte distance. The record
+    // count tells: the records between a reader that was not lapped and the cursor are at least
+    // 16 bytes each, so more records than distance / 16 means the distance wrapped. The sequence
+    // is loaded before the position: the cursor only grows, so a claim landing between the two
+    // loads makes the count smaller, never larger, and cannot fake a lap. Two i32 loads answer
+    // the common "no" without touching a BigInt.
+    const i32 = this.ring.i32;
+    const sequenceNow = Atomics.load(i32, (RingOffset.claim >> 2) + 1) >>> 0;
+    const distance = (Atomics.load(i32, RingOffset.claim >> 2) - position) >>> 0;
+    if (distance <= this.ring.capacity && ((sequenceNow - sequence) >>> 0) * RECORD_HEADER_SIZE <= distance)
+      return false;
     const [claimPosition, claimSequence] = this.ring.loadClaim();
     this.#lost += (claimSequence - sequence) >>> 0;
     this.#position = claimPosition;

@@ -11,6 +11,7 @@ import {
   isValidCapacity,
   READER_SLOT_SIZE,
   READER_SLOTS,
+  RECORD_ALIGNMENT,
   READER_SLOTS_OFFSET,
   ReaderSlotOffset,
   RECORD_HEADER_SIZE,
@@ -123,7 +124,11 @@ export class SharedRing {
   #runStartSequence = 0;
   #runCount = 0;
 
-  private constructor(readonly buffer: ArrayBuffer) {
+  private constructor(
+    readonly buffer: ArrayBuffer,
+    /** The ring's name, for errors. */
+    readonly name: string,
+  ) {
     this.i32 = new Int32Array(buffer);
     this.u8 = new Uint8Array(buffer);
     this.#claim64 = new BigInt64Array(buffer, 0, RING_HEADER_SIZE / 8);
@@ -163,7 +168,7 @@ export class SharedRing {
     new Uint8Array(buffer, RING_HEADER_SIZE + (position & (capacity - 1)), RECORD_HEADER_SIZE).fill(0);
     i32[(RING_HEADER_SIZE + (position & (capacity - 1)) + RecordOffset.sequence) >> 2] = (sequence + 1) | 0;
     Atomics.store(i32, RingOffset.magic >> 2, RING_MAGIC);
-    return new SharedRing(buffer);
+    return new SharedRing(buffer, 'ring');
   }
 
   /**
@@ -192,7 +197,11 @@ export class SharedRing {
     if (!isValidCapacity(capacity) || capacity + RING_HEADER_SIZE !== buffer.byteLength) {
       throw new RingMismatchError(name, `capacity ${capacity} does not match a mapping of ${buffer.byteLength} bytes`);
     }
-    return new SharedRing(buffer);
+    // Writers and readers index record headers at the cursor's position: a position that is not a
+    // multiple of 16 puts a header across the end of the data area (a RangeError after claiming).
+    const position = view.getUint32(RingOffset.claim, true);
+    if (position % RECORD_ALIGNMENT !== 0) throw misaligned(name, position);
+    return new SharedRing(buffer, name);
   }
 
   /**
@@ -256,6 +265,27 @@ export class SharedRing {
       if (result === undefined || behind > result.behind) result = { pid, behind };
     }
     return result;
+  }
+
+  /**
+   * True when a registered reader has not read up to `position` yet (its slot holds an earlier
+   * position, less than a ring's capacity before it). Readers that are past it, or so far behind
+   * that they were lapped anyway, do not count.
+   *
+   * @example
+   * ```ts
+   * const [end] = ring.loadClaim();
+   * if (ring.readerBefore(end)) console.log('someone is still reading');
+   * ```
+   */
+  readerBefore(position: number): boolean {
+    for (let slot = 0; slot < READER_SLOTS; slot++) {
+      const word = (READER_SLOTS_OFFSET + slot * READER_SLOT_SIZE) >> 2;
+      if (Atomics.load(this.i32, word + (ReaderSlotOffset.owner >> 2)) === 0) continue;
+      const behind = (position - Atomics.load(this.i32, word + (ReaderSlotOffset.position >> 2))) >>> 0;
+      if (behind !== 0 && behind <= this.capacity) return true;
+    }
+    return false;
   }
 
   /**
@@ -346,6 +376,8 @@ export class SharedRing {
 
   /**
    * The claim cursor: position (low) and sequence (high) of the next record, read consistently.
+   * Throws {@link RingMismatchError} when something other than a busway writer left the position
+   * off the 16-byte grid (the ring is corrupt: no record can be read or written there).
    *
    * @example
    * ```ts
@@ -354,7 +386,10 @@ export class SharedRing {
    */
   loadClaim(): [position: number, sequence: number] {
     const value = Atomics.load(this.#claim64, RingOffset.claim >> 3);
-    return [Number(BigInt.asUintN(32, value)), Number(BigInt.asUintN(32, value >> 32n))];
+    const position = Number(BigInt.asUintN(32, value));
+    // Readers move to this position: a misaligned one would index past the end of the ring.
+    if (position % RECORD_ALIGNMENT !== 0) throw misaligned(this.name, position);
+    return [position, Number(BigInt.asUintN(32, value >> 32n))];
   }
 
   /**
@@ -424,6 +459,7 @@ export class SharedRing {
         old = current;
         position = Number(BigInt.asUintN(32, old));
         sequence = Number(BigInt.asUintN(32, old >> 32n));
+        if (position % RECORD_ALIGNMENT !== 0) throw misaligned(this.name, position);
         continue;
       }
       const next = BigInt.asIntN(64, position + size >= TWO_32 ? old + increment - BIG_TWO_32 : old + increment);
@@ -447,6 +483,9 @@ export class SharedRing {
       old = seen;
       position = Number(BigInt.asUintN(32, old));
       sequence = Number(BigInt.asUintN(32, old >> 32n));
+      // Checked before claiming: a claim at a misaligned position could never be stamped, and
+      // would hold every reader up until abandonAfterMs.
+      if (position % RECORD_ALIGNMENT !== 0) throw misaligned(this.name, position);
     }
   }
 
@@ -490,4 +529,12 @@ export class SharedRing {
     if (sleepers === 0) return; // another writer took them, or their readers withdrew
     this.onWake?.(sleepers);
   }
+}
+
+/** The claim cursor holds a position off the 16-byte grid: not something a busway writer leaves. */
+function misaligned(name: string, position: number): RingMismatchError {
+  return new RingMismatchError(
+    name,
+    `its claim cursor is at byte ${position}, not a multiple of ${RECORD_ALIGNMENT} (the ring is corrupt)`,
+  );
 }

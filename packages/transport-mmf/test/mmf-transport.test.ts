@@ -1,10 +1,13 @@
 import { BufferFullError, ClosedError, ConfigurationError, FrameTooLargeError, type InboundFrame } from '@busway/core';
+import { decodeEnvelope, encodeEnvelope, FrameKind } from '@busway/core/internal';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTransport } from '../src/index.js';
 import { parseSize, resolveMmfOptions } from '../src/mmf-options.js';
 import type { MmfTransport } from '../src/mmf-transport.js';
+import { RingMismatchError } from '../src/errors.js';
 import { RingReader } from '../src/ring-reader.js';
+import { RingOffset } from '../src/ring-layout.js';
 import { SharedRing } from '../src/shared-ring.js';
 
 const transports: MmfTransport[] = [];
@@ -159,6 +162,55 @@ describe('MmfTransport', () => {
       stuck.close();
       await mapping.release();
     }
+  });
+
+  it('a ring corrupted under an open member ends its frames$ with RingMismatchError instead of throwing from a timer', async () => {
+    const name = `corrupt-${process.pid}-${++n}`;
+    const a = member(`mmf://${name}?size=4KiB&abandonAfterMs=10&idleCheckMs=20`);
+    await a.open();
+    const ended = firstValueFrom(a.frames$).then(
+      () => 'a frame',
+      (err: unknown) => err,
+    );
+    const { openPosixRing } = await import('../src/posix/posix-ring-mapping.js');
+    const mapping = await openPosixRing({ name, capacity: 4096, scope: 'local', initTimeoutMs: 500 });
+    try {
+      // Something that is not a busway writer moves the cursor off the 16-byte grid, one record on.
+      new BigInt64Array(mapping.buffer, 0, 32)[RingOffset.claim >> 3] = BigInt(4096 - 4) | (1n << 32n);
+      const err = await ended;
+      expect(err).toBeInstanceOf(RingMismatchError);
+      expect(String((err as Error).message)).toMatch(/not a multiple of 16/);
+      expect(() => a.send(new Uint8Array(8))).toThrow(RingMismatchError); // refused before claiming
+    } finally {
+      await mapping.release();
+    }
+  });
+
+  it('overflow=lose: fragments wait for readers, and a plain frame sent meanwhile queues behind them in order', async () => {
+    const u = url('size=64KiB');
+    const [a, b] = [member(u), member(u)];
+    await Promise.all([a.open(), b.open()]);
+    const got: number[] = [];
+    b.frames$.subscribe((f) => got.push(decodeEnvelope(f.bytes).sequence));
+    const frame = (sequence: number, fragmentCount: number): Uint8Array =>
+      encodeEnvelope({
+        kind: FrameKind.Publish,
+        origin: 1,
+        sequence,
+        topic: 't',
+        fragmentIndex: fragmentCount > 1 ? sequence : 0,
+        fragmentCount,
+        payload: new Uint8Array(16_000),
+      });
+    // 20 fragments of 16 KB (five times the ring) and a plain frame, sent without waiting.
+    const sends = Array.from({ length: 20 }, (_, i) => a.send(frame(i, 20)));
+    sends.push(a.send(frame(20, 1)));
+    expect(sends.some((s) => s instanceof Promise)).toBe(true); // the ring filled: later ones waited
+    await Promise.all(sends);
+    const deadline = Date.now() + 5000;
+    while (got.length < 21 && Date.now() < deadline) await sleep(10);
+    expect(got).toEqual(Array.from({ length: 21 }, (_, i) => i));
+    expect(b.stats().framesLost).toBe(0);
   });
 
   it('rejects frames above maxFrameSize and sends after close', async () => {

@@ -180,6 +180,30 @@ describe('SharedRing and RingReader', () => {
     expect(drain(reader)).toEqual([payload(5, 999, 100)]);
   });
 
+  describe('a reader more than 2^32 bytes behind counts what it missed as lost, at once', () => {
+    // 1024-byte records in a 4 KiB ring. Writing 4 GiB would take a minute: the cursor is moved
+    // to where 2^22 - 4 such records would have left it (2^32 - 4096), then real records follow,
+    // so the ring holds exactly what writers would have left there.
+    for (const extra of [0, 2048]) {
+      it(`2^32 + ${extra} bytes behind`, () => {
+        const clock = manualClock(); // never advances: a stuck reader would stay 'pending'
+        const ring = newRing();
+        const reader = new RingReader(ring, { now: clock.now });
+        const length = ring.maxPayload; // records of exactly 1024 bytes
+        const skipped = (2 ** 32 - CAPACITY) / recordSize(length);
+        new BigInt64Array(ring.buffer, 0, 32)[RingOffset.claim >> 3] =
+          BigInt(2 ** 32 - CAPACITY) | (BigInt(skipped) << 32n);
+        const written = (CAPACITY + extra) / recordSize(length);
+        for (let n = 0; n < written; n++) ring.publish(payload(5, n, length));
+        expect(ring.loadClaim()).toEqual([extra, skipped + written]);
+        expect(reader.poll(() => expect.unreachable())).toBe('idle');
+        expect(reader.stats()).toEqual({ delivered: 0, lost: skipped + written, abandoned: 0 });
+        ring.publish(payload(5, 999, 100));
+        expect(drain(reader)).toEqual([payload(5, 999, 100)]);
+      });
+    }
+  });
+
   it('a reader exactly one ring behind still reads everything', () => {
     const ring = newRing();
     const reader = new RingReader(ring);
@@ -284,17 +308,60 @@ describe('SharedRing and RingReader', () => {
 
   it('never crashes on arbitrary bytes in the ring and never delivers more than the cursor allows', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: CAPACITY, maxLength: CAPACITY }), fc.nat(2 ** 28), (junk, at) => {
+      // Cursor positions on and off the 16-byte grid: a misaligned one may only raise RingMismatchError.
+      fc.property(fc.uint8Array({ minLength: CAPACITY, maxLength: CAPACITY }), fc.nat(2 ** 32 - 1), (junk, at) => {
         const ring = newRing();
         const reader = new RingReader(ring, { abandonAfterMs: 0 });
         ring.u8.set(junk, RING_HEADER_SIZE);
         const big = new BigInt64Array(ring.buffer, 0, 32);
-        big[RingOffset.claim >> 3] = BigInt((at * 16) % 2 ** 32) | (5n << 32n);
+        big[RingOffset.claim >> 3] = BigInt(at) | (5n << 32n);
         let delivered = 0;
-        for (let i = 0; i < 5; i++) reader.poll(() => delivered++);
+        for (let i = 0; i < 5; i++) {
+          try {
+            reader.poll(() => delivered++);
+          } catch (err) {
+            expect(err).toBeInstanceOf(RingMismatchError);
+            expect(at % 16).not.toBe(0);
+          }
+        }
         expect(delivered).toBeLessThanOrEqual(5);
       }),
-      { numRuns: 200 },
+      { numRuns: 300, examples: [[new Uint8Array(CAPACITY), CAPACITY - 4]] },
+    );
+  });
+
+  it('never crashes on arbitrary header words: writers and readers attached before the damage raise only RingMismatchError', () => {
+    fc.assert(
+      fc.property(
+        // Control words (cursor, doorbell, sleepers, counters) and reader slots after attach.
+        fc.array(fc.tuple(fc.integer({ min: 16, max: RING_HEADER_SIZE / 4 - 1 }), fc.integer()), { maxLength: 40 }),
+        fc.nat(2 ** 32 - 1),
+        (words, at) => {
+          const ring = newRing();
+          const writer = SharedRing.attach(ring.buffer);
+          const reader = new RingReader(ring, { abandonAfterMs: 0, register: true });
+          for (const [index, value] of words) ring.i32[index] = value;
+          new BigInt64Array(ring.buffer, 0, 32)[RingOffset.claim >> 3] = BigInt(at) | (3n << 32n);
+          const before = rawCursor(ring);
+          let refused = 0;
+          const attempt = (action: () => unknown): void => {
+            try {
+              action();
+            } catch (err) {
+              expect(err).toBeInstanceOf(RingMismatchError);
+              refused++;
+            }
+          };
+          attempt(() => writer.publish(payload(1, 0, 40)));
+          attempt(() => writer.tryPublish(payload(1, 1, 40)));
+          attempt(() => writer.slowestReader());
+          for (let i = 0; i < 3; i++) attempt(() => reader.poll(() => undefined));
+          attempt(() => reader.hasWork());
+          if (at % 16 === 0) expect(refused).toBe(0);
+          else expect(rawCursor(ring)).toBe(before); // refused before claiming anything
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 
@@ -353,6 +420,16 @@ describe('SharedRing and RingReader', () => {
       ['another layout version', (b) => new DataView(b).setUint32(RingOffset.version, 2, true), /version 2/],
       ['another size', (b) => new DataView(b).setUint32(RingOffset.capacity, CAPACITY * 2, true), /capacity/],
       ['another header size', (b) => new DataView(b).setUint32(RingOffset.headerSize, 128, true), /header size/],
+      [
+        'a claim cursor off the 16-byte grid',
+        (b) => new DataView(b).setUint32(RingOffset.claim, CAPACITY - 4, true),
+        /not a multiple of 16/,
+      ],
+      [
+        'a claim cursor 8 bytes off the grid',
+        (b) => new DataView(b).setUint32(RingOffset.claim, 8, true),
+        /not a multiple of 16/,
+      ],
     ];
     for (const [what, spoil, message] of cases) {
       it(what, () => {
@@ -369,6 +446,11 @@ describe('SharedRing and RingReader', () => {
     });
   });
 });
+
+/** The claim cursor's 64-bit word as it is, without loadClaim's check. */
+function rawCursor(ring: SharedRing): bigint {
+  return new BigInt64Array(ring.buffer, 0, 32)[RingOffset.claim >> 3] ?? 0n;
+}
 
 /** Advance the claim cursor like a writer killed right after its compare-and-swap. */
 function claimWithoutHeader(ring: SharedRing, length: number): void {

@@ -8,7 +8,7 @@
 import { RingMismatchError } from '../errors.js';
 import type { RingMapping, RingMappingRequest } from '../ring-mapping.js';
 import { RefCountedOpenings } from '../ref-counted-openings.js';
-import { mappingSize, RING_MAGIC, RingOffset } from '../ring-layout.js';
+import { mappingSize, RING_HEADER_SIZE, RING_MAGIC, RING_VERSION, RingOffset } from '../ring-layout.js';
 import { SharedRing } from '../shared-ring.js';
 import { RingSleeper } from '../sleep-protocol.js';
 import { FutexDoorbell } from './futex-doorbell.js';
@@ -65,10 +65,7 @@ export async function openPosixRing(request: RingMappingRequest): Promise<RingMa
 }
 
 async function create(path: string, request: RingMappingRequest): Promise<Shared> {
-  const shm = await PosixSharedMemory.open(path, {
-    size: mappingSize(request.capacity),
-    initTimeoutMs: request.initTimeoutMs,
-  });
+  const shm = await openMember(path, request);
   try {
     if (shm.created) SharedRing.format(shm.buffer);
     else await initialised(shm.buffer, path, request.initTimeoutMs);
@@ -82,6 +79,60 @@ async function create(path: string, request: RingMappingRequest): Promise<Shared
     shm.close(shm.created);
     throw err;
   }
+}
+
+/**
+ * Open the ring's object: one this process created (and must format), or an existing one whose
+ * creator stored the magic. The creator stores it last; an all-zero header means it is still
+ * formatting, or that it died before it finished. A live creator holds its lock on the object
+ * throughout, so an unformatted object that no other member holds is abandoned: it is removed and
+ * created again, instead of failing every later join until someone unlinks it by hand.
+ */
+async function openMember(path: string, request: RingMappingRequest): Promise<PosixSharedMemory> {
+  const deadline = Date.now() + request.initTimeoutMs;
+  for (;;) {
+    const shm = await PosixSharedMemory.open(path, {
+      size: mappingSize(request.capacity),
+      initTimeoutMs: Math.max(0, deadline - Date.now()),
+    });
+    if (shm.created) return shm;
+    try {
+      if (await formatted(shm, path, request.initTimeoutMs, deadline)) return shm;
+    } catch (err) {
+      shm.close(false); // not a busway ring (or not yet one): leave the name to whoever owns it
+      throw err;
+    }
+  }
+}
+
+/**
+ * Wait for the magic; false when the object was removed meanwhile (taken over as abandoned, or by
+ * a leaver), and this mapping closed: open the name again.
+ */
+async function formatted(shm: PosixSharedMemory, path: string, timeoutMs: number, deadline: number): Promise<boolean> {
+  const header = new Int32Array(shm.buffer, 0, 4);
+  const capacity = shm.buffer.byteLength - RING_HEADER_SIZE;
+  // What a busway creator leaves when it dies before storing the magic: zeros, or the first
+  // fields of the header it was writing. Anything else is a stranger's data, never removed.
+  const unformatted = (): boolean =>
+    Atomics.load(header, 0) === 0 &&
+    [0, RING_VERSION].includes(header[RingOffset.version >> 2] ?? -1) &&
+    [0, capacity].includes(header[RingOffset.capacity >> 2] ?? -1) &&
+    [0, RING_HEADER_SIZE].includes(header[RingOffset.headerSize >> 2] ?? -1);
+  while (Atomics.load(header, 0) === 0) {
+    if (unformatted() && shm.takeOverIfAbandoned(unformatted)) return false;
+    if (Date.now() > deadline)
+      throw new RingMismatchError(
+        path,
+        `not initialised within ${timeoutMs} ms (its creator is still formatting it, or it is not a busway ring)`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  if (!shm.relock()) {
+    shm.close(false); // being removed under us (a leaver, or a member that took it over): start over
+    return false;
+  }
+  return true; // attach() then checks the magic and the rest
 }
 
 /** The creator stores the magic last; an all-zero header means it is still formatting. */

@@ -34,6 +34,8 @@ export class PosixSharedMemory {
   #fd: number;
   #address: unknown;
   #closed = false;
+  /** This member holds its shared lock (see {@link takeOverIfAbandoned}). */
+  #locked = true;
 
   private constructor(
     /** The object's name, starting with "/". */
@@ -74,7 +76,7 @@ export class PosixSharedMemory {
       );
     const c = libc();
     const deadline = Date.now() + (options.initTimeoutMs ?? 2000);
-    for (;;) {
+    attempt: for (;;) {
       let created = true;
       let fd = c.shm_open(name, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, 0o600) as number;
       if (fd < 0 && c.errno() === Libc.EEXIST) {
@@ -97,6 +99,7 @@ export class PosixSharedMemory {
           c.close(fd); // the last member unlinked it after we opened it: start over
           continue;
         }
+        let locked = true;
         if (created) {
           // umask may have cleared bits but never adds any; set exactly owner read/write.
           if ((c.fchmod(fd, 0o600) as number) < 0) throw failure(c, 'fchmod', name);
@@ -110,22 +113,79 @@ export class PosixSharedMemory {
               `mode 0${(stat.mode & 0o777).toString(8)} lets other users in; busway creates 0600`,
             );
           let current = stat.size;
-          // The creator sizes the object right after creating it: wait for it, bounded.
-          while (current === 0 && Date.now() < deadline) {
+          // The creator sizes the object right after creating it: wait for it, bounded. A creator
+          // killed before that left an empty object nobody will ever size: when no member holds
+          // it, remove it and create it again (see takeOver).
+          while (current === 0) {
+            if (takeOver(c, fd, name, () => fstat(c, fd, name).size === 0)) continue attempt;
+            locked = false; // the failed upgrade dropped our shared lock: relocked below
+            if (Date.now() >= deadline) break;
             await delay(5);
-            current = fstat(c, fd, name).size;
+            const now = fstat(c, fd, name);
+            if (now.nlink === 0) {
+              c.close(fd); // someone else removed it: start over
+              continue attempt;
+            }
+            current = now.size;
           }
           if (current !== size) throw new RingMismatchError(name, `its size is ${current} bytes, expected ${size}`);
+          if (!locked && !relock(c, fd, name)) {
+            c.close(fd); // being removed by a leaver or by another member taking it over
+            continue attempt;
+          }
         }
         const address = c.mmap(null, size, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd, 0) as unknown;
         if (address === null || address === -1n || address === BigInt('0xffffffffffffffff'))
           throw failure(c, 'mmap', name);
         return new PosixSharedMemory(name, fd, address, c.view(address, size), created);
       } catch (err) {
+        // An object we created and could not set up would otherwise keep the name forever: every
+        // later member would find it empty or of the wrong size.
+        if (created) c.shm_unlink(name);
         c.close(fd);
         throw err;
       }
     }
+  }
+
+  /**
+   * For a member waiting for the creator to initialise the object: when no other member holds it
+   * (its creator died before initialising it) and `stillUninitialised()` confirms that under the
+   * exclusive lock, remove the name and close this mapping, and return true: the caller opens the
+   * name again, which creates it. Otherwise return false; this member then no longer holds its
+   * shared lock (a refused upgrade drops it) until {@link relock}.
+   *
+   * @example
+   * ```ts
+   * if (shm.takeOverIfAbandoned(() => Atomics.load(header, 0) === 0)) shm = await PosixSharedMemory.open(name, options);
+   * ```
+   */
+  takeOverIfAbandoned(stillUninitialised: () => boolean): boolean {
+    if (this.#closed) return false;
+    const c = libc();
+    this.#locked = false;
+    if (!takeOver(c, this.#fd, this.name, stillUninitialised, () => c.munmap(this.#address, this.buffer.byteLength)))
+      return false;
+    this.#closed = true;
+    return true;
+  }
+
+  /**
+   * Take this member's shared lock again after {@link takeOverIfAbandoned} returned false, once
+   * the object is initialised. False when the object is being removed or already was (a leaver
+   * or another member holds the exclusive lock, or the name no longer leads to it): close this
+   * mapping without unlinking and open the name again.
+   *
+   * @example
+   * ```ts
+   * if (!shm.relock()) { shm.close(false); shm = await PosixSharedMemory.open(name, options); }
+   * ```
+   */
+  relock(): boolean {
+    if (this.#closed) return false;
+    if (this.#locked) return true;
+    this.#locked = relock(libc(), this.#fd, this.name);
+    return this.#locked;
   }
 
   /**
@@ -171,6 +231,46 @@ export class PosixSharedMemory {
     if (unlink && (c.flock(this.#fd, Libc.LOCK_EX | Libc.LOCK_NB) as number) === 0) c.shm_unlink(this.name);
     c.close(this.#fd);
   }
+}
+
+/**
+ * Remove an object that its creator left uninitialised, if nobody holds it; true when removed
+ * (and `fd` closed, after `beforeClose`). Safe against every other opener because all of them
+ * follow one rule: take the shared lock right after opening, then check that the name still leads
+ * to the object (nlink > 0), and only then use it.
+ * - The exclusive lock is granted only when no member holds a shared one. A live creator holds its
+ *   shared lock from before it sizes the object until it leaves, so it is never taken over.
+ * - An opener that has not locked yet either fails to lock while we hold the exclusive lock, or
+ *   locks after we unlinked and sees nlink 0: both start over and find the new object.
+ * - The name is unlinked only if it still leads to this object (nlink > 0 under the exclusive
+ *   lock: every unlink in this file happens under that lock), so an object another member
+ *   already re-created is never removed.
+ * - Two waiters racing: the first upgrade wins; a refused upgrade drops the loser's shared lock
+ *   (Linux removes the old lock before checking for conflicts), so waiters do not hold each other
+ *   off: the next attempt of either succeeds once only they are left.
+ */
+function takeOver(
+  c: LibcFunctions,
+  fd: number,
+  name: string,
+  stillUninitialised: () => boolean,
+  beforeClose?: () => void,
+): boolean {
+  if ((c.flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) as number) < 0) return false;
+  if (fstat(c, fd, name).nlink === 0 || !stillUninitialised()) {
+    c.flock(fd, Libc.LOCK_SH | Libc.LOCK_NB); // downgrade: we are a member after all
+    return false;
+  }
+  c.shm_unlink(name);
+  beforeClose?.();
+  c.close(fd);
+  return true;
+}
+
+/** Take the shared lock again (non-blocking) and check that the name still leads to the object. */
+function relock(c: LibcFunctions, fd: number, name: string): boolean {
+  if ((c.flock(fd, Libc.LOCK_SH | Libc.LOCK_NB) as number) < 0) return false;
+  return fstat(c, fd, name).nlink > 0;
 }
 
 function fstat(c: LibcFunctions, fd: number, name: string): { uid: number; mode: number; nlink: number; size: number } {

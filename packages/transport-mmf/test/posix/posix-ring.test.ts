@@ -134,6 +134,110 @@ describe('POSIX shared memory ring', () => {
     });
   });
 
+  describe('a creator killed before it formatted the ring does not leave the name unusable', () => {
+    const internal = new URL('../../dist/internal.js', import.meta.url).href;
+    /** A child process that runs `code` (with `libc`, `PosixSharedMemory` and `path` in scope), says "created", then waits to be killed. */
+    const creator = (path: string, code: string): ChildProcess => {
+      const script = `import { PosixSharedMemory } from ${JSON.stringify(internal)};
+        import { libc, Libc } from ${JSON.stringify(new URL('../../dist/posix/libc.js', import.meta.url).href)};
+        const path = ${JSON.stringify(path)};
+        ${code}
+        process.stdout.write('created\\n');
+        setInterval(() => {}, 1000);`;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      children.push(child);
+      return child;
+    };
+    const killed = async (child: ChildProcess): Promise<void> => {
+      await new Promise((r) => child.stdout!.once('data', r));
+      const exit = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exit;
+    };
+    const cases: Array<[string, string]> = [
+      // PosixSharedMemory.open creates, locks and sizes; the format would come next.
+      ['after sizing the object', `await PosixSharedMemory.open(path, { size: ${mappingSize(4096)} });`],
+      // Killed between shm_open(O_EXCL) and ftruncate: an empty object.
+      ['before sizing the object', `libc().shm_open(path, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL, 0o600);`],
+    ];
+    for (const [when, code] of cases) {
+      it(when, async () => {
+        const name = uniqueName();
+        const child = creator(posixRingName(name, 'local'), code);
+        await killed(child);
+        const mapping = await open(name, 4096); // old code: RingMismatchError "not initialised" / "size is 0"
+        const ring = SharedRing.attach(mapping.buffer, name);
+        const reader = new RingReader(ring);
+        SharedRing.attach(mapping.buffer, name).publish(new Uint8Array([1, 2, 3]));
+        const got: number[][] = [];
+        reader.poll((bytes) => got.push([...bytes]));
+        expect(got).toEqual([[1, 2, 3]]);
+      });
+    }
+
+    it('a creator that is alive (holding its lock) is waited for, never taken over; once killed, it is', async () => {
+      const name = uniqueName();
+      const path = posixRingName(name, 'local');
+      const child = creator(path, `await PosixSharedMemory.open(path, { size: ${mappingSize(4096)} });`);
+      await new Promise((r) => child.stdout!.once('data', r));
+      await expect(openPosixRing({ name, capacity: 4096, scope: 'local', initTimeoutMs: 100 })).rejects.toThrow(
+        /not initialised within 100 ms/,
+      );
+      // Still the creator's object: the join did not remove it (a new one would be formatted).
+      const shm = await PosixSharedMemory.open(path, { size: mappingSize(4096), initTimeoutMs: 100 });
+      expect(shm.created).toBe(false);
+      expect(new Int32Array(shm.buffer)[0]).toBe(0);
+      shm.close(false);
+      const exit = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exit;
+      await expect(open(name, 4096)).resolves.toBeDefined(); // old code: "not initialised" for good
+    });
+
+    it('two members joining an abandoned object at once both get the same new ring', async () => {
+      const name = uniqueName();
+      await killed(
+        creator(posixRingName(name, 'local'), `await PosixSharedMemory.open(path, { size: ${mappingSize(4096)} });`),
+      );
+      const join = `import { openPosixRing } from ${JSON.stringify(internal)};
+        const m = await openPosixRing({ name: ${JSON.stringify(name)}, capacity: 4096, scope: 'local', initTimeoutMs: 2000 });
+        process.stdout.write(String(new Int32Array(m.buffer)[4]) + '\\n'); // creator pid of the ring joined
+        setInterval(() => {}, 1000);`;
+      const joiners = [0, 1].map(() => {
+        const child = spawn(process.execPath, ['--input-type=module', '-e', join], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        children.push(child);
+        return new Promise<string>((r) => child.stdout!.once('data', (d: Buffer) => r(d.toString().trim())));
+      });
+      const [first, second] = await Promise.all(joiners);
+      expect(Number(first)).toBeGreaterThan(0);
+      expect(second).toBe(first);
+    });
+  });
+
+  it('a member whose ftruncate fails removes the object it created instead of leaving it empty', async () => {
+    const name = uniqueName();
+    const path = posixRingName(name, 'local');
+    // RLIMIT_FSIZE of 1 KiB makes ftruncate to 8 KiB fail (EFBIG); SIGXFSZ is handled so it returns.
+    const script = `import { PosixSharedMemory } from ${JSON.stringify(new URL('../../dist/internal.js', import.meta.url).href)};
+      process.on('SIGXFSZ', () => {});
+      try { await PosixSharedMemory.open(${JSON.stringify(path)}, { size: ${mappingSize(4096)} }); console.log('opened'); }
+      catch (err) { console.log(err.syscall); }`;
+    const { stdout } = await import('node:child_process').then(({ execFileSync }) => ({
+      stdout: execFileSync('sh', [
+        '-c',
+        'ulimit -f 1 && exec "$0" --input-type=module -e "$1"',
+        process.execPath,
+        script,
+      ]).toString(),
+    }));
+    expect(stdout.trim()).toBe('ftruncate');
+    expect(PosixSharedMemory.unlink(path)).toBe(false); // old code: true, the empty object stayed
+  });
+
   it('delivers across processes: three writers at once, every record once, intact, in per-writer order', async () => {
     const name = uniqueName();
     // 32 MiB holds everything the three writers send, so the reader never loses, however slow.
