@@ -47,6 +47,7 @@ export {
   getNamedPipeClientProcessId,
   getNamedPipeServerProcessId,
   namedPipeModes,
+  namedPipeOpenFlags,
   openNamedPipe,
   peekNamedPipe,
   setPipeReadMode,

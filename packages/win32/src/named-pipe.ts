@@ -125,6 +125,33 @@ export interface OpenNamedPipeOptions {
 }
 
 /**
+ * The `dwDesiredAccess` and `dwFlagsAndAttributes` arguments {@link openNamedPipe} passes to
+ * `CreateFileW` for `options`: read and write access, and always
+ * `SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION`, so that the server may identify the client
+ * but never impersonate it.
+ *
+ * @example
+ * ```ts
+ * const { flagsAndAttributes } = namedPipeOpenFlags({ overlapped: false });
+ * (flagsAndAttributes & FileAccess.SECURITY_SQOS_PRESENT) !== 0; // true
+ * ```
+ */
+export function namedPipeOpenFlags(options: OpenNamedPipeOptions = {}): {
+  desiredAccess: number;
+  flagsAndAttributes: number;
+} {
+  // Computed apart from the call because the impersonation level a handle was opened with cannot
+  // be read back from it, and Wine does not enforce it: this is where it can be checked.
+  return {
+    desiredAccess: FileAccess.GENERIC_READ | FileAccess.GENERIC_WRITE,
+    flagsAndAttributes:
+      FileAccess.SECURITY_SQOS_PRESENT |
+      FileAccess.SECURITY_IDENTIFICATION |
+      ((options.overlapped ?? true) ? FileAccess.FILE_FLAG_OVERLAPPED : 0),
+  };
+}
+
+/**
  * Open the client end of a named pipe. The server may identify the client but never impersonate
  * it (`SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION`). Throws `Win32Error` with
  * `ERROR_FILE_NOT_FOUND` when no such pipe exists and `ERROR_PIPE_BUSY` when every instance is
@@ -138,19 +165,8 @@ export interface OpenNamedPipeOptions {
 export function openNamedPipe(name: string, options: OpenNamedPipeOptions = {}): Win32Handle {
   assertWindows('openNamedPipe');
   const path = pipePath(name);
-  const flags =
-    FileAccess.SECURITY_SQOS_PRESENT |
-    FileAccess.SECURITY_IDENTIFICATION |
-    ((options.overlapped ?? true) ? FileAccess.FILE_FLAG_OVERLAPPED : 0);
-  const raw = kernel32().CreateFileW(
-    path,
-    FileAccess.GENERIC_READ | FileAccess.GENERIC_WRITE,
-    0,
-    null,
-    FileAccess.OPEN_EXISTING,
-    flags,
-    0,
-  );
+  const { desiredAccess, flagsAndAttributes } = namedPipeOpenFlags(options);
+  const raw = kernel32().CreateFileW(path, desiredAccess, 0, null, FileAccess.OPEN_EXISTING, flagsAndAttributes, 0);
   const handle = new Win32Handle(
     checkHandle(raw, INVALID_HANDLE_VALUE, 'CreateFileW', path),
     'named-pipe-client',

@@ -97,7 +97,13 @@ export class NamedPipeServer {
   #settledWait: Promise<void> = Promise.resolve();
   /** The instance waiting for a client; undefined from when it is handed out until the next exists. */
   #waiting: Win32Handle | undefined;
+  /** Set by `close()`. */
   #closed = false;
+  /**
+   * No new instance could be made (out of handles or memory): nobody new is accepted, but unlike
+   * `#closed` the claim is kept until `close()`, which must still release it.
+   */
+  #stopped = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
   readonly #claim: PipeNameClaim | undefined;
 
@@ -117,6 +123,8 @@ export class NamedPipeServer {
     this.#forLibuv = forLibuv;
     this.#onInstance = onInstance;
     this.#options = options;
+    // May throw (the wait could not be set up); #accept has closed `first` then, and listenHandles
+    // gives the claim back.
     this.#accept(first);
   }
 
@@ -126,6 +134,9 @@ export class NamedPipeServer {
    * including {@link PipeNameClaimedError} when another server holds the name's claim: a named
    * mutex, held until `close()`, that makes creating a free name atomic across processes.
    * `name` is a short name or a full `\\.\pipe\…` path.
+   *
+   * If `onConnection` throws, that connection is closed and a process warning with code
+   * `BUSWAY_PIPE_HANDLER` says why; the server keeps accepting.
    */
   static listen(
     name: string,
@@ -136,7 +147,16 @@ export class NamedPipeServer {
     return NamedPipeServer.listenHandles(
       name,
       true,
-      (instance, peer) => onConnection(new NamedPipeConnection(instance, port, options, peer)),
+      (instance, peer) => {
+        const connection = new NamedPipeConnection(instance, port, options, peer);
+        try {
+          onConnection(connection);
+        } catch (err) {
+          // The connection owns the handle and may have started I/O on it: it closes it.
+          connection.close(err instanceof Error ? err : new Error(String(err)));
+          throw err;
+        }
+      },
       options,
     );
   }
@@ -144,6 +164,10 @@ export class NamedPipeServer {
   /**
    * The same server, handing out each connected instance's handle (message or byte mode) rather
    * than a `NamedPipeConnection`: for links that do their own I/O, like the hub's byte stream.
+   *
+   * If `onInstance` throws, the instance is closed (unless the handler already gave it away with
+   * `release()`) and a process warning with code `BUSWAY_PIPE_HANDLER` is emitted; the server keeps
+   * accepting.
    *
    * `forLibuv`: the handles will be given to libuv (`openPipeSocket`). A handle can be associated
    * with one completion port only, for life, so then no instance ever touches this package's
@@ -166,15 +190,15 @@ export class NamedPipeServer {
     // create it: the name check and FILE_FLAG_FIRST_PIPE_INSTANCE below cannot decide that under
     // Wine (see refuseExistingName).
     const claim = PipeNameClaim.take(path, options.sddl);
-    let first: Win32Handle;
     try {
       refuseExistingName(path);
-      first = createNamedPipe(path, { firstInstance: true, messageMode, ...instanceOptions(options) });
+      const first = createNamedPipe(path, { firstInstance: true, messageMode, ...instanceOptions(options) });
+      return new NamedPipeServer(path, first, messageMode, onInstance, options, forLibuv, claim);
     } catch (err) {
+      // Nothing serves the name then: it must not stay claimed by this process until it exits.
       claim?.release();
       throw err;
     }
-    return new NamedPipeServer(path, first, messageMode, onInstance, options, forLibuv, claim);
   }
 
   /**
@@ -231,14 +255,21 @@ export class NamedPipeServer {
   }
 
   #nextInstance(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#stopped) return;
     try {
-      this.#waiting = createNamedPipe(this.path, {
+      const instance = createNamedPipe(this.path, {
         firstInstance: false,
         messageMode: this.#messageMode,
         ...instanceOptions(this.#options),
       });
-      this.#accept(this.#waiting);
+      this.#waiting = instance;
+      try {
+        this.#accept(instance);
+      } catch (err) {
+        // #accept closed it: no instance is left that a client could open and then hang on.
+        this.#waiting = undefined;
+        throw err;
+      }
     } catch (err) {
       if (err instanceof Win32Error && err.errno === ERROR_PIPE_BUSY) {
         // maxInstances reached: try again shortly (a client will have left); meanwhile new
@@ -250,22 +281,32 @@ export class NamedPipeServer {
       process.emitWarning(`busway: ${this.path} stopped accepting: ${(err as Error).message}`, {
         code: 'BUSWAY_PIPE_ACCEPT',
       });
-      this.#closed = true;
+      // Not #closed: close() must still run, to give the claim back.
+      this.#stopped = true;
     }
   }
 
+  /**
+   * Wait for a client on `instance`, then hand it out. Throws when the wait cannot even begin
+   * (`waitForPipeClient` creates an event, which can fail), having closed `instance`.
+   */
   #accept(instance: Win32Handle): void {
     let connected: Promise<void>;
-    if (!this.#forLibuv) {
-      connected = sharedCompletionPort().connect(instance);
-    } else {
-      const wait = waitForPipeClient(instance, sharedHandleWaiter());
-      this.#cancelWait = wait.cancel;
-      connected = wait.connected;
-      this.#settledWait = connected.then(
-        () => undefined,
-        () => undefined,
-      );
+    try {
+      if (!this.#forLibuv) {
+        connected = sharedCompletionPort().connect(instance);
+      } else {
+        const wait = waitForPipeClient(instance, sharedHandleWaiter());
+        this.#cancelWait = wait.cancel;
+        connected = wait.connected;
+        this.#settledWait = connected.then(
+          () => undefined,
+          () => undefined,
+        );
+      }
+    } catch (err) {
+      instance.close();
+      throw err;
     }
     connected.then(
       () => {
@@ -287,7 +328,17 @@ export class NamedPipeServer {
         } catch {
           pid = undefined; // the client may already have gone; its read will report that
         }
-        this.#onInstance(instance, pid === undefined ? undefined : { pid });
+        try {
+          this.#onInstance(instance, pid === undefined ? undefined : { pid });
+        } catch (err) {
+          // User code: thrown here it would become an unhandled rejection, which ends the process.
+          // Only this client is dropped (unless the handler gave its handle away already).
+          if (!instance.closed) instance.close();
+          process.emitWarning(
+            `busway: ${this.path}: the connection handler threw, that client was dropped: ${(err as Error).message}`,
+            { code: 'BUSWAY_PIPE_HANDLER' },
+          );
+        }
       },
       (err: unknown) => {
         // Cancelled by close(), or the instance failed: either way this instance is done.

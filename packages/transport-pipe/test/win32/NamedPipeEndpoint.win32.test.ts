@@ -7,7 +7,7 @@ import { canOpenPipeSockets, currentUserSid, sharedHandleWaiter, waitNamedPipe, 
 import { describe, expect, it } from 'vitest';
 import { createTransport } from '../../src/createTransport.js';
 import { PipeHandshakeError, PipeSquattedError, StalledFrameError } from '../../src/errors.js';
-import { PIPE_HELLO } from '../../src/win32/HandshakeLink.js';
+import { PIPE_HELLO, PIPE_WELCOME } from '../../src/win32/HandshakeLink.js';
 import { sharedCompletionPort } from '../../src/win32/sharedCompletionPort.js';
 import { NamedPipeClient } from '../../src/win32/NamedPipeClient.js';
 import { NamedPipeEndpoint } from '../../src/win32/NamedPipeEndpoint.js';
@@ -23,6 +23,19 @@ const prefixed = (f: Uint8Array): Buffer => {
   out.writeUInt32BE(f.length);
   out.set(f, 4);
   return out;
+};
+
+/**
+ * Whether a pipe of that name exists, asked with WaitNamedPipeW (ERROR_FILE_NOT_FOUND while none
+ * does): unlike trying to listen on it, asking cannot take the name should it be free.
+ */
+const pipeExists = (path: string): boolean => {
+  try {
+    waitNamedPipe(path, 1);
+    return true;
+  } catch {
+    return false;
+  }
 };
 
 // Every behaviour holds whichever I/O moves the bytes: libuv (the default) or busway's completion port.
@@ -112,15 +125,8 @@ describe.each(PIPE_IOS)('NamedPipeEndpoint, pipeIo: %s', (pipeIo) => {
     const squatter = spawn(exe['pipe-server'] as string, [`\\\\.\\pipe\\busway\\${name}`, '1'], { stdio: 'ignore' });
     cleanup.push(() => squatter.kill());
     const endpoint = new NamedPipeEndpoint(name, { pipeIo, handshakeTimeout: 1000 });
-    await until(() => {
-      try {
-        // The name exists once the squatter is up; listening then must fail, whoever holds it.
-        NamedPipeServer.listen(`\\\\.\\pipe\\busway\\${name}`, () => {}).close();
-        return false;
-      } catch {
-        return true;
-      }
-    }, 20_000);
+    // The name exists once the squatter is up; listening then must fail, whoever holds it.
+    await until(() => pipeExists(endpoint.path), 20_000);
     await expect(endpoint.listen(() => {})).rejects.toBeInstanceOf(AddressInUseError);
     const error = await endpoint.connect().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PipeSquattedError);
@@ -138,14 +144,7 @@ describe.each(PIPE_IOS)('NamedPipeEndpoint, pipeIo: %s', (pipeIo) => {
     const name = uniqueName('ep');
     const squatter = spawn(exe['pipe-server'] as string, [`\\\\.\\pipe\\busway\\${name}`, '1'], { stdio: 'ignore' });
     cleanup.push(() => squatter.kill());
-    await until(() => {
-      try {
-        waitNamedPipe(`\\\\.\\pipe\\busway\\${name}`, 1);
-        return true;
-      } catch {
-        return false; // not created yet: ERROR_FILE_NOT_FOUND
-      }
-    }, 20_000);
+    await until(() => pipeExists(`\\\\.\\pipe\\busway\\${name}`), 20_000);
     // One election round (openTimeout 1 ms): the squatter accepts a single client, then exits and
     // frees the name, after which a second round would simply make this member the hub.
     const transport = await createTransport(new URL(`pipe://${name}`), {
@@ -299,25 +298,72 @@ describe.each(PIPE_IOS)('NamedPipeEndpoint, pipeIo: %s', (pipeIo) => {
     expect(h.links[0]?.closed).toHaveLength(0);
   });
 
-  it('closes a member that announces a frame over the limit; others carry on', async () => {
-    const name = uniqueName('ep');
-    const h = await hub(name, { maxFrameSize: 4096, readBufferSize: 1024 });
-    const bad = await new NamedPipeEndpoint(name, { pipeIo }).connect();
-    const good = await new NamedPipeEndpoint(name, { pipeIo }).connect();
-    cleanup.push(
-      () => bad.close(),
-      () => good.close(),
-    );
-    bad.start({ onFrame: () => {}, onClose: () => {} });
-    good.start({ onFrame: () => {}, onClose: () => {} });
+  /**
+   * A hub with one well-behaved member, and a raw client that has completed the handshake and
+   * writes what a test gives it: the member must keep working whatever happens to the raw one.
+   */
+  async function hubWithRawMember(options: Record<string, unknown>) {
+    const h = await hub(uniqueName('ep'), options);
+    const good = await h.endpoint.connect();
+    cleanup.push(() => good.close());
+    const back: Uint8Array[] = [];
+    good.start({ onFrame: (f) => back.push(f.slice()), onClose: () => {} });
+    await until(() => h.links.length === 1);
+    const port = sharedCompletionPort();
+    const raw = await NamedPipeClient.open(h.endpoint.path, false);
+    cleanup.push(() => raw.closed || raw.close());
+    await port.write(raw, prefixed(PIPE_HELLO));
+    // Read the welcome off the pipe, so that the next read can only see the hub hang up.
+    const welcome = prefixed(PIPE_WELCOME);
+    let got = Buffer.alloc(0);
+    while (got.length < welcome.length)
+      got = Buffer.concat([got, (await port.read(raw, welcome.length - got.length)).bytes]);
+    expect(got).toEqual(welcome);
     await until(() => h.links.length === 2);
-    bad.send(new Uint8Array(10_000));
-    await until(() => h.links.some((l) => l.closed.length === 1));
-    const closed = h.links.find((l) => l.closed.length === 1);
-    expect(closed?.closed[0]?.name).toBe('FrameTooLargeError');
-    good.send(frame('fine'));
-    await until(() => h.links.some((l) => l.frames.length === 1));
-    expect(closed?.closed[0]).not.toBeInstanceOf(FrameError);
+    const rawLink = h.links[1];
+    /** Write `bytes`, then wait (up to 5 s) until the hub closes the raw member: how long it took, and why. */
+    const dropAfter = async (bytes: Uint8Array): Promise<{ ms: number; reason: Error | undefined }> => {
+      const started = Date.now();
+      await port.write(raw, bytes);
+      await until(() => rawLink?.closed.length === 1, 5000);
+      const ms = Date.now() - started;
+      // The raw client sees it too: its read fails once the hub has closed its end.
+      expect(await port.read(raw, 100).catch((e: unknown) => e)).toMatchObject({ symbol: 'ERROR_BROKEN_PIPE' });
+      return { ms, reason: rawLink?.closed[0] };
+    };
+    const goodStillWorks = async (): Promise<void> => {
+      good.send(frame('still here'));
+      await until(() => h.links[0]?.frames.length === 1);
+      h.links[0]?.link.send(frame('so is the hub'));
+      await until(() => back.length === 1);
+      expect(h.links[0]?.closed).toHaveLength(0);
+    };
+    return { dropAfter, goodStillWorks };
+  }
+
+  it('closes a member that announces a frame over the limit, on the length alone; others carry on', async () => {
+    const { dropAfter, goodStillWorks } = await hubWithRawMember({ maxFrameSize: 4096, readBufferSize: 1024 });
+    // Only the 4-byte length, no body: a hub that waited for the frame before judging its size
+    // would hold the member until stallTimeout (5 s by default) and then blame a stall.
+    const prefix = Buffer.alloc(4);
+    prefix.writeUInt32BE(10_000);
+    const { ms, reason } = await dropAfter(prefix);
+    expect(reason).toMatchObject({ name: 'FrameTooLargeError', size: 10_000, limit: 4096 });
+    expect(reason).not.toBeInstanceOf(FrameError);
+    expect(ms).toBeLessThan(2000);
+    await goodStillWorks();
+  });
+
+  it('closes a member that sends garbage behind a plausible length (bad magic); others carry on', async () => {
+    const { dropAfter, goodStillWorks } = await hubWithRawMember({});
+    // 60 bytes that are no envelope, behind a length that is well within maxFrameSize.
+    const junk = Buffer.alloc(4 + 60, 0xaa);
+    junk.writeUInt32BE(60);
+    const { ms, reason } = await dropAfter(junk);
+    expect(reason).toBeInstanceOf(FrameError);
+    expect(reason?.message).toMatch(/bad magic/);
+    expect(ms).toBeLessThan(2000);
+    await goodStillWorks();
   });
 });
 
