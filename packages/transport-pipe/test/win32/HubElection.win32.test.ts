@@ -32,7 +32,13 @@ describe.each(PIPE_IOS)('hub election across processes, pipeIo: %s', (pipeIo) =>
   function start(role: 'transport' | 'handler' | 'squat', name: string): Member {
     const child = spawn(process.execPath, [MEMBER, role, name, pipeIo], { stdio: ['pipe', 'pipe', 'inherit'] });
     const member = { child, lines: [] as string[] };
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => member.lines.push(...d.trim().split(/\r?\n/)));
+    // A chunk may end inside a line: keep the unfinished tail until the rest of it arrives.
+    let tail = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      const parts = (tail + d).split(/\r?\n/);
+      tail = parts.pop() ?? '';
+      member.lines.push(...parts.filter((l) => l !== ''));
+    });
     cleanup.push(() => child.kill());
     return member;
   }
