@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { checkEnvelopeHeader, encodeEnvelope, FrameKind, peekRoute } from './envelope.js';
+import { checkEnvelopeHeader, encodeEnvelope, FrameFlags, FrameKind, peekFragment, peekRoute } from './envelope.js';
 import { LinkLimitError, OriginInUseError } from './errors.js';
 import { inboxTopic, isInbox } from './inbox.js';
 import { TopicTrie } from './topic.js';
@@ -44,6 +44,18 @@ export const MAX_ORIGINS_PER_LINK = 16;
  */
 export const MAX_PATTERNS_PER_LINK = 10_000;
 
+/**
+ * Most fragmented requests one link may have in flight through the router, each remembered with
+ * the handler its fragments go to until the last of them passes. Past it the entry used least
+ * recently is forgotten; the rest of that message's fragments then get a handler of their own,
+ * which cannot reassemble it, so the request times out. On a hub's ordered links an entry lives
+ * only while its message is being sent; one outlives it only when a fragment never comes (its
+ * sender stopped midway on a link that stays open), and such stale entries are the ones least
+ * recently used. The bound is per link so that one member cannot push out another's entries.
+ * Each entry is a short string key and a small object: about 100 KiB per link at most.
+ */
+export const MAX_FRAGMENTED_REQUESTS_PER_LINK = 1024;
+
 /** Something a router can hand frames to: a hub connection, or the hub's own member. */
 export interface RouterLink {
   /** Hand one frame to the member(s) behind this link. Must not throw for a closed link. */
@@ -57,6 +69,20 @@ interface LinkState {
   readonly origins: Map<number, string>;
   /** An origin this link owns (the last one used), or 0: skips the ownership lookup for the next frames. */
   lastOrigin: number;
+  /**
+   * Fragmented requests from this link whose fragments have not all passed, by
+   * `"<origin>:<sequence of fragment 0>"` (how the fragment fields identify a message), least
+   * recently used first. Made on the link's first fragmented request.
+   */
+  fragmentedRequests: Map<string, FragmentedRequest<RouterLink>> | undefined;
+}
+
+/** Where the fragments of one request go. */
+interface FragmentedRequest<L> {
+  /** The handler chosen for the message, or undefined when it had none (NoResponders was sent). */
+  readonly target: L | undefined;
+  /** Fragments still to pass. */
+  remaining: number;
 }
 
 /** Counters a router keeps, for `stats()`. */
@@ -107,7 +133,13 @@ export class InterestRouter<L extends RouterLink> {
   /** Attach a link. Frames are routed to it once it shows interest or owns an inbox. */
   add(link: L): void {
     if (!this.links.has(link)) {
-      this.links.set(link, { subscriptions: new Map(), handlers: new Map(), origins: new Map(), lastOrigin: 0 });
+      this.links.set(link, {
+        subscriptions: new Map(),
+        handlers: new Map(),
+        origins: new Map(),
+        lastOrigin: 0,
+        fragmentedRequests: undefined,
+      });
     }
   }
 
@@ -137,7 +169,9 @@ export class InterestRouter<L extends RouterLink> {
         this.changeInterest(kind, topic, from, state);
         return;
       case FrameKind.Request:
-        this.routeRequest(frame, from, origin, correlation, topic);
+        if ((frame[4] as number) & FrameFlags.Fragment)
+          this.routeRequestFragment(frame, from, state, origin, correlation, topic);
+        else this.routeRequest(frame, from, origin, correlation, topic);
         return;
       case FrameKind.Hello:
         this.forward(frame, from, this.links.keys());
@@ -267,23 +301,61 @@ export class InterestRouter<L extends RouterLink> {
   }
 
   private routeRequest(frame: Uint8Array, from: L, origin: number, correlation: number, topic: string): void {
+    const target = this.chooseHandler(from, topic);
+    if (target === undefined) {
+      this.noResponders(from, origin, correlation);
+      return;
+    }
+    target.deliver(frame);
+    this.counters.routed += 1;
+  }
+
+  /**
+   * One fragment of a request. The handler is chosen once per message, by whichever of its
+   * fragments comes first (fragment 0 on an ordered link; another if that one was lost or
+   * overtaken), and the others follow it: a handler with only some of the fragments can never
+   * reassemble the request.
+   */
+  private routeRequestFragment(
+    frame: Uint8Array,
+    from: L,
+    state: LinkState,
+    origin: number,
+    correlation: number,
+    topic: string,
+  ): void {
+    const { messageSequence, fragmentCount } = peekFragment(frame);
+    const key = `${origin}:${messageSequence}`;
+    const inFlight = (state.fragmentedRequests ??= new Map());
+    let request = inFlight.get(key) as FragmentedRequest<L> | undefined;
+    if (request === undefined) {
+      const target = this.chooseHandler(from, topic);
+      // Once per message, not per fragment: the requester fails its request on the first.
+      if (target === undefined) this.noResponders(from, origin, correlation);
+      request = { target, remaining: fragmentCount };
+      while (inFlight.size >= MAX_FRAGMENTED_REQUESTS_PER_LINK) inFlight.delete(inFlight.keys().next().value as string);
+    } else {
+      inFlight.delete(key); // set again below, as the most recently used
+    }
+    request.remaining -= 1;
+    if (request.remaining > 0) inFlight.set(key, request);
+    const target = request.target;
+    if (target === undefined) return; // no handler: the requester had its NoResponders
+    if (!this.links.has(target)) {
+      // The handler left midway; a new one could not reassemble the message either.
+      this.counters.unrouted += 1;
+      return;
+    }
+    target.deliver(frame);
+    this.counters.routed += 1;
+  }
+
+  /** The handler for a request on `topic`: one of the links handling it other than `from`, in turn. */
+  private chooseHandler(from: L, topic: string): L | undefined {
     const candidates: L[] = [];
     // Nobody handles an inbox (`Handle` for one is refused), and a `>` handler must not get it.
     if (!isInbox(topic)) for (const link of this.handlers.match(topic)) if (link !== from) candidates.push(link);
-    if (candidates.length === 0) {
-      // The requester's own member may handle the topic itself; it then ignores this answer.
-      this.counters.noResponders += 1;
-      from.deliver(
-        encodeEnvelope({
-          kind: FrameKind.NoResponders,
-          origin: 0,
-          sequence: 0,
-          correlation,
-          topic: inboxTopic(origin),
-        }),
-      );
-      return;
-    }
+    if (candidates.length === 0) return undefined;
     // Turns are kept only where there is a choice: a lone handler (the common case) needs none.
     let chosen = 0;
     if (candidates.length > 1) {
@@ -292,8 +364,21 @@ export class InterestRouter<L extends RouterLink> {
       this.nextHandler.set(topic, turn + 1);
       chosen = turn % candidates.length;
     }
-    (candidates[chosen] as L).deliver(frame);
-    this.counters.routed += 1;
+    return candidates[chosen];
+  }
+
+  private noResponders(requester: L, origin: number, correlation: number): void {
+    // The requester's own member may handle the topic itself; it then ignores this answer.
+    this.counters.noResponders += 1;
+    requester.deliver(
+      encodeEnvelope({
+        kind: FrameKind.NoResponders,
+        origin: 0,
+        sequence: 0,
+        correlation,
+        topic: inboxTopic(origin),
+      }),
+    );
   }
 
   private forward(frame: Uint8Array, from: L, targets: Iterable<L>): void {
