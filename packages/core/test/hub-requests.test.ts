@@ -2,7 +2,7 @@
  * Requests through a hub's router end to end, over the memory transport (whose domain routes with
  * the same InterestRouter as tcp://, tls:// and pipe:// hubs).
  */
-import { firstValueFrom } from 'rxjs';
+import { firstValueFrom, NEVER } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Bus, createBus } from '../src/index.js';
 
@@ -40,5 +40,24 @@ describe('requests through a hub', () => {
       expect(reply).toMatchObject({ length: big.length, last: big[big.length - 1] });
     }
     expect(served.sort()).toEqual(['h1', 'h1', 'h2', 'h2']); // the load is still shared
+  });
+
+  it('fails a request at once with PeerLostError when its handler’s member goes before acknowledging it', async () => {
+    counter += 1;
+    const url = `memory://hub-requests-${counter}`;
+    const [server, requester] = [await join(url), await join(url)];
+    server.handle('work', () => {
+      // The member dies while its handler runs: before its deferred Ack could go out.
+      void server.close();
+      return NEVER;
+    });
+    // The timeout is far off: failing with anything but PeerLostError means the hub did not tell.
+    const failure = await firstValueFrom(requester.request('work', 1, { timeout: 20_000 })).catch((e: unknown) => e);
+    expect(failure).toMatchObject({
+      name: 'PeerLostError',
+      code: 'PEER_LOST',
+      message: expect.stringContaining(`member ${server.id} `) as unknown,
+    });
+    expect(requester.stats().pendingRequests).toBe(0);
   });
 });

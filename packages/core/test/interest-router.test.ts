@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { decodeEnvelope, encodeEnvelope, FrameKind } from '../src/envelope.js';
 import { FrameError, LinkLimitError, OriginInUseError } from '../src/errors.js';
-import { inboxTopic } from '../src/inbox.js';
+import { inboxTopic, memberName } from '../src/inbox.js';
+import { decodeRemoteError } from '../src/remote-error.js';
 import {
   InterestRouter,
   MAX_FRAGMENTED_REQUESTS_PER_LINK,
   MAX_ORIGINS_PER_LINK,
   MAX_PATTERNS_PER_LINK,
+  MAX_UNANSWERED_PER_LINK,
   type RouterLink,
 } from '../src/interest-router.js';
 
@@ -360,6 +362,88 @@ describe('InterestRouter', () => {
       router.route(fragment(2, 1), requester);
       router.route(fragment(MAX_FRAGMENTED_REQUESTS_PER_LINK, 1), requester);
       expect(received(h2)).toEqual(new Map([[2, [1]]]));
+    });
+  });
+
+  describe('requests whose handler goes before answering', () => {
+    /** The requests the router told `link` failed: correlation, error code and message, in order. */
+    function failures(link: Recorder): Array<[number, string, string]> {
+      return link.frames
+        .map((bytes) => decodeEnvelope(bytes))
+        .filter((f) => f.kind === FrameKind.ReplyError && f.origin === 0)
+        .map((f) => {
+          const error = decodeRemoteError(f.payload);
+          return [f.correlation, error.code, error.message];
+        });
+    }
+
+    it('fails the request at once with PeerLostError, from origin 0 after a Leave of origin 0', () => {
+      const { router, links } = routerWith(3);
+      const [requester, handler, bystander] = links as [Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Subscribe, 'x', 3), bystander);
+      router.route(frame(FrameKind.Handle, 'svc', 2), handler);
+      router.route(frame(FrameKind.Request, 'svc', 1, 7), requester);
+      router.remove(handler);
+      expect(requester.got).toEqual([
+        { kind: FrameKind.Leave, topic: '_LEAVE', origin: 2 }, // the handler's member
+        { kind: FrameKind.Leave, topic: '_LEAVE', origin: 0 }, // forget origin 0's sequences
+        { kind: FrameKind.ReplyError, topic: inboxTopic(1), origin: 0 },
+      ]);
+      expect(decodeEnvelope(requester.frames[2] as Uint8Array).sequence).toBe(1);
+      expect(failures(requester)).toEqual([[7, 'PEER_LOST', expect.stringContaining(`member ${memberName(2)} `)]]);
+      expect(decodeRemoteError(decodeEnvelope(requester.frames[2] as Uint8Array).payload).name).toBe('PeerLostError');
+      expect(bystander.got.map((f) => f.kind)).toEqual([FrameKind.Leave]);
+      expect(router.stats().peerLost).toBe(1);
+    });
+
+    it('fails only the requests that were neither answered nor cancelled', () => {
+      const { router, links } = routerWith(4);
+      const [requester, handler, other, gone] = links as [Recorder, Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Handle, 'svc', 2), handler);
+      for (let c = 1; c <= 9; c += 1) router.route(frame(FrameKind.Request, 'svc', 1, c), requester);
+      router.route(frame(FrameKind.Handle, 'svc', 3), other);
+      router.route(frame(FrameKind.Request, 'svc', 4, 1), gone); // to handler (its turn)
+      router.route(frame(FrameKind.Request, 'svc', 1, 10), requester); // to other
+      router.route(frame(FrameKind.Ack, inboxTopic(1), 2, 1), handler);
+      router.route(frame(FrameKind.Reply, inboxTopic(1), 2, 2), handler);
+      router.route(frame(FrameKind.ReplyEnd, inboxTopic(1), 2, 3), handler);
+      router.route(frame(FrameKind.ReplyError, inboxTopic(1), 2, 4), handler);
+      router.route(frame(FrameKind.Cancel, 'svc', 1, 5), requester); // before any answer
+      router.route(frame(FrameKind.Cancel, inboxTopic(2), 1, 6), requester);
+      router.route(frame(FrameKind.Ack, inboxTopic(1), 3, 7), other); // another handler's answer
+      router.route(frame(FrameKind.Publish, inboxTopic(1), 2, 8), handler); // not an answer
+      router.remove(gone);
+      router.remove(handler);
+      expect(failures(requester).map(([correlation]) => correlation)).toEqual([7, 8, 9]);
+      expect(router.stats().peerLost).toBe(3); // and none for the requester that left
+    });
+
+    it('fails a fragmented request once', () => {
+      const { router, links } = routerWith(2);
+      const [requester, handler] = links as [Recorder, Recorder];
+      router.route(frame(FrameKind.Handle, 'svc', 2), handler);
+      for (const f of requestFragments('svc', 1, 5, 100, 3)) router.route(f, requester);
+      router.remove(handler);
+      expect(failures(requester).map(([correlation]) => correlation)).toEqual([5]);
+    });
+
+    it(`remembers at most ${MAX_UNANSWERED_PER_LINK} unanswered requests per link`, () => {
+      const { router, links } = routerWith(3);
+      const [requester, handler, other] = links as [Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Handle, 'a', 2), handler);
+      router.route(frame(FrameKind.Handle, 'b', 3), other);
+      for (let c = 1; c <= MAX_UNANSWERED_PER_LINK + 10; c += 1) {
+        router.route(frame(FrameKind.Request, 'a', 1, c), requester);
+      }
+      router.route(frame(FrameKind.Ack, inboxTopic(1), 2, 1), handler); // room for one more
+      router.route(frame(FrameKind.Request, 'a', 1, 1_000_000), requester);
+      router.route(frame(FrameKind.Request, 'b', 1, 1), requester); // the bound is per link
+      router.remove(handler);
+      router.remove(other);
+      const failed = failures(requester).map(([correlation]) => correlation);
+      expect(failed).toHaveLength(MAX_UNANSWERED_PER_LINK + 1);
+      expect(failed.slice(-2)).toEqual([1_000_000, 1]);
+      expect(failed).not.toContain(MAX_UNANSWERED_PER_LINK + 1);
     });
   });
 
