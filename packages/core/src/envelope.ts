@@ -348,6 +348,24 @@ export function peekRoute(frame: Uint8Array): { kind: FrameKind; origin: number;
   };
 }
 
+/**
+ * Where a fragment belongs: the sequence of its message's first fragment (`sequence −
+ * fragmentIndex` mod 2^32, which with the origin identifies the message) and how many fragments
+ * the message has. The frame must already have passed {@link checkEnvelopeHeader}; for an
+ * unfragmented frame this gives its own sequence and 1.
+ *
+ * @example
+ * ```ts
+ * const { messageSequence, fragmentCount } = peekFragment(frame);
+ * ```
+ */
+export function peekFragment(frame: Uint8Array): { messageSequence: number; fragmentCount: number } {
+  return {
+    messageSequence: (readU32(frame, 16) - readU32(frame, 24)) >>> 0,
+    fragmentCount: readU32(frame, 28),
+  };
+}
+
 // --- hot-path helpers -------------------------------------------------------------------------
 // Every frame passes through these, so they avoid DataView objects and TextEncoder/TextDecoder
 // calls for the common case (short ASCII topics that repeat).

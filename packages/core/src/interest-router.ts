@@ -13,6 +13,11 @@
  *   is sent for the origins it owned and no others. Otherwise any member could make all the others
  *   fail their requests to a third one (`PeerLostError`), or, by using thousands of origins and
  *   closing, make the hub broadcast a `Leave` per origin.
+ * - **Requests in flight.** A handler's member acknowledges a request only after its handler
+ *   returns, and until then its requester does not know who is serving it, so it could not tell
+ *   that the member died. The router knows where it sent each request: when a link goes before
+ *   answering one, the requester gets a `ReplyError` (a `PeerLostError`, code `PEER_LOST`) at once
+ *   instead of waiting out its timeout.
  * - **Inboxes.** A frame whose topic is an inbox (`_INBOX.<id>`: replies, acks, `NoResponders`,
  *   cancels for a handler, whatever the kind) goes to the link that owns origin `<id>` and to no
  *   other, by exact lookup: a subscription to `>` or `_INBOX.*`, or to someone else's inbox, never
@@ -21,9 +26,10 @@
  *
  * @module
  */
-import { checkEnvelopeHeader, encodeEnvelope, FrameKind, peekRoute } from './envelope.js';
-import { LinkLimitError, OriginInUseError } from './errors.js';
-import { inboxTopic, isInbox } from './inbox.js';
+import { checkEnvelopeHeader, encodeEnvelope, FrameFlags, FrameKind, peekFragment, peekRoute } from './envelope.js';
+import { LinkLimitError, OriginInUseError, PeerLostError } from './errors.js';
+import { inboxTopic, isInbox, memberName } from './inbox.js';
+import { encodeRemoteError } from './remote-error.js';
 import { TopicTrie } from './topic.js';
 
 /**
@@ -44,6 +50,29 @@ export const MAX_ORIGINS_PER_LINK = 16;
  */
 export const MAX_PATTERNS_PER_LINK = 10_000;
 
+/**
+ * Most fragmented requests one link may have in flight through the router, each remembered with
+ * the handler its fragments go to until the last of them passes. Past it the entry used least
+ * recently is forgotten; the rest of that message's fragments then get a handler of their own,
+ * which cannot reassemble it, so the request times out. On a hub's ordered links an entry lives
+ * only while its message is being sent; one outlives it only when a fragment never comes (its
+ * sender stopped midway on a link that stays open), and such stale entries are the ones least
+ * recently used. The bound is per link so that one member cannot push out another's entries.
+ * Each entry is a short string key and a small object: about 100 KiB per link at most.
+ */
+export const MAX_FRAGMENTED_REQUESTS_PER_LINK = 1024;
+
+/**
+ * Most requests handed to one link that the router remembers as not yet answered, so that it can
+ * fail them if the link goes. An entry lives from the hub routing a request until the handler's
+ * first answer or ack passes back (one round trip and a turn of its event loop) or the requester
+ * cancels, so only a burst of more than this many requests to one handler within that time, or a
+ * handler that stops answering altogether, reaches it. Past it further requests to that link are
+ * not remembered: if it goes, they wait for their timeout as before. About 100 bytes an entry at
+ * most, so some 400 KiB per link.
+ */
+export const MAX_UNANSWERED_PER_LINK = 4096;
+
 /** Something a router can hand frames to: a hub connection, or the hub's own member. */
 export interface RouterLink {
   /** Hand one frame to the member(s) behind this link. Must not throw for a closed link. */
@@ -57,6 +86,60 @@ interface LinkState {
   readonly origins: Map<number, string>;
   /** An origin this link owns (the last one used), or 0: skips the ownership lookup for the next frames. */
   lastOrigin: number;
+  /**
+   * Fragmented requests from this link whose fragments have not all passed, by
+   * `"<origin>:<sequence of fragment 0>"` (how the fragment fields identify a message), least
+   * recently used first. Made on the link's first fragmented request.
+   */
+  fragmentedRequests: Map<string, FragmentedRequest<RouterLink>> | undefined;
+  /** Requests handed to this link and not yet answered; made on its first request. */
+  unanswered: UnansweredRequests | undefined;
+  /** The first origin this link used, or 0: the member named when requests it had are failed. */
+  member: number;
+}
+
+/**
+ * Requests one link was handed and has not answered yet, by the requester's inbox and the
+ * correlation id. Keyed by inbox because answers are addressed to it, so both the request (whose
+ * origin's inbox the router has at hand) and its answer find the entry without building a key.
+ */
+class UnansweredRequests {
+  readonly #byInbox = new Map<string, Set<number>>();
+  #size = 0;
+
+  add(inbox: string, correlation: number): void {
+    if (this.#size >= MAX_UNANSWERED_PER_LINK) return;
+    let correlations = this.#byInbox.get(inbox);
+    if (correlations === undefined) {
+      // Emptied sets are kept for their requester's next request (one asking in a loop would
+      // otherwise cost a new Set each time), and swept only when there are many.
+      if (this.#byInbox.size >= MAX_UNANSWERED_PER_LINK) {
+        for (const [key, set] of this.#byInbox) if (set.size === 0) this.#byInbox.delete(key);
+      }
+      correlations = new Set();
+      this.#byInbox.set(inbox, correlations);
+    }
+    const before = correlations.size;
+    correlations.add(correlation);
+    this.#size += correlations.size - before;
+  }
+
+  delete(inbox: string, correlation: number): void {
+    if (this.#byInbox.get(inbox)?.delete(correlation) === true) this.#size -= 1;
+  }
+
+  *entries(): IterableIterator<[inbox: string, correlation: number]> {
+    for (const [inbox, correlations] of this.#byInbox)
+      for (const correlation of correlations) yield [inbox, correlation];
+  }
+}
+
+/** Where the fragments of one request go. */
+interface FragmentedRequest<L> {
+  /** The handler chosen for the message, or undefined when it had none (NoResponders was sent). */
+  readonly target: L | undefined;
+  /** Fragments still to pass. */
+  remaining: number;
 }
 
 /** Counters a router keeps, for `stats()`. */
@@ -74,6 +157,8 @@ export interface RouterStats {
   readonly spoofed: number;
   /** Interest frames for another member's inbox (or a pattern over inboxes), ignored. */
   readonly foreignInbox: number;
+  /** Requests failed (`PeerLostError`) because the link they were handed to went before answering. */
+  readonly peerLost: number;
   /** Links currently attached. */
   readonly links: number;
 }
@@ -102,12 +187,20 @@ export class InterestRouter<L extends RouterLink> {
   private readonly inboxOwners = new Map<string, L>();
   /** Round-robin position per request topic, so several handlers share the load. */
   private readonly nextHandler = new Map<string, number>();
-  private counters = { routed: 0, unrouted: 0, noResponders: 0, spoofed: 0, foreignInbox: 0 };
+  private counters = { routed: 0, unrouted: 0, noResponders: 0, spoofed: 0, foreignInbox: 0, peerLost: 0 };
 
   /** Attach a link. Frames are routed to it once it shows interest or owns an inbox. */
   add(link: L): void {
     if (!this.links.has(link)) {
-      this.links.set(link, { subscriptions: new Map(), handlers: new Map(), origins: new Map(), lastOrigin: 0 });
+      this.links.set(link, {
+        subscriptions: new Map(),
+        handlers: new Map(),
+        origins: new Map(),
+        lastOrigin: 0,
+        fragmentedRequests: undefined,
+        unanswered: undefined,
+        member: 0,
+      });
     }
   }
 
@@ -137,7 +230,9 @@ export class InterestRouter<L extends RouterLink> {
         this.changeInterest(kind, topic, from, state);
         return;
       case FrameKind.Request:
-        this.routeRequest(frame, from, origin, correlation, topic);
+        if ((frame[4] as number) & FrameFlags.Fragment)
+          this.routeRequestFragment(frame, from, state, origin, correlation, topic);
+        else this.routeRequest(frame, from, state, origin, correlation, topic);
         return;
       case FrameKind.Hello:
         this.forward(frame, from, this.links.keys());
@@ -145,8 +240,28 @@ export class InterestRouter<L extends RouterLink> {
       case FrameKind.Cancel:
         // A cancel for a request whose responder is not known yet goes to every handler of the
         // topic; one addressed to an inbox goes to that member alone.
-        if (isInbox(topic)) this.toInbox(frame, from, topic);
-        else this.forward(frame, from, this.handlers.match(topic));
+        if (isInbox(topic)) {
+          const owner = this.inboxOwners.get(topic);
+          if (owner !== undefined) this.cancelled(owner, state, origin, correlation);
+          this.toInbox(frame, from, topic);
+        } else {
+          const handlers = this.handlers.match(topic);
+          for (const handler of handlers) this.cancelled(handler, state, origin, correlation);
+          this.forward(frame, from, handlers);
+        }
+        return;
+      case FrameKind.Reply:
+      case FrameKind.ReplyEnd:
+      case FrameKind.ReplyError:
+      case FrameKind.Ack:
+        if (isInbox(topic)) {
+          // An answer: the requester knows its responder now, and fails its request itself if
+          // that member leaves.
+          state.unanswered?.delete(topic, correlation);
+          this.toInbox(frame, from, topic);
+        } else {
+          this.forward(frame, from, this.subscriptions.match(topic));
+        }
         return;
       default:
         if (isInbox(topic)) this.toInbox(frame, from, topic);
@@ -156,7 +271,8 @@ export class InterestRouter<L extends RouterLink> {
 
   /**
    * Detach a link that closed. Its interest is dropped, and every other link is told, with a
-   * `Leave` frame per member it owned, so requests waiting on those members fail at once.
+   * `Leave` frame per member it owned, so requests waiting on those members fail at once. Requests
+   * handed to it and not answered yet are failed too, see {@link InterestRouter.failUnanswered}.
    */
   remove(link: L): void {
     const state = this.links.get(link);
@@ -169,6 +285,7 @@ export class InterestRouter<L extends RouterLink> {
       const leave = encodeEnvelope({ kind: FrameKind.Leave, origin, sequence: 0, topic: '_LEAVE' });
       for (const other of this.links.keys()) other.deliver(leave);
     }
+    if (state.unanswered !== undefined) this.failUnanswered(state.unanswered, state.member);
   }
 
   /** Counters since the router was made. */
@@ -181,6 +298,7 @@ export class InterestRouter<L extends RouterLink> {
       noResponders: c.noResponders,
       spoofed: c.spoofed,
       foreignInbox: c.foreignInbox,
+      peerLost: c.peerLost,
       links: this.links.size,
     };
   }
@@ -209,6 +327,7 @@ export class InterestRouter<L extends RouterLink> {
       if (state.origins.size >= MAX_ORIGINS_PER_LINK) throw new LinkLimitError('origins', MAX_ORIGINS_PER_LINK);
       this.inboxOwners.set(inbox, from);
       state.origins.set(origin, inbox);
+      if (state.member === 0) state.member = origin;
     }
     state.lastOrigin = origin;
   }
@@ -266,24 +385,110 @@ export class InterestRouter<L extends RouterLink> {
     }
   }
 
-  private routeRequest(frame: Uint8Array, from: L, origin: number, correlation: number, topic: string): void {
+  private routeRequest(
+    frame: Uint8Array,
+    from: L,
+    state: LinkState,
+    origin: number,
+    correlation: number,
+    topic: string,
+  ): void {
+    const target = this.chooseHandler(from, topic);
+    if (target === undefined) {
+      this.noResponders(from, origin, correlation);
+      return;
+    }
+    this.awaitAnswer(target, state, origin, correlation);
+    target.deliver(frame);
+    this.counters.routed += 1;
+  }
+
+  /**
+   * One fragment of a request. The handler is chosen once per message, by whichever of its
+   * fragments comes first (fragment 0 on an ordered link; another if that one was lost or
+   * overtaken), and the others follow it: a handler with only some of the fragments can never
+   * reassemble the request.
+   */
+  private routeRequestFragment(
+    frame: Uint8Array,
+    from: L,
+    state: LinkState,
+    origin: number,
+    correlation: number,
+    topic: string,
+  ): void {
+    const { messageSequence, fragmentCount } = peekFragment(frame);
+    const key = `${origin}:${messageSequence}`;
+    const inFlight = (state.fragmentedRequests ??= new Map());
+    let request = inFlight.get(key) as FragmentedRequest<L> | undefined;
+    if (request === undefined) {
+      const target = this.chooseHandler(from, topic);
+      // Once per message, not per fragment: the requester fails its request on the first.
+      if (target === undefined) this.noResponders(from, origin, correlation);
+      else this.awaitAnswer(target, state, origin, correlation);
+      request = { target, remaining: fragmentCount };
+      while (inFlight.size >= MAX_FRAGMENTED_REQUESTS_PER_LINK) inFlight.delete(inFlight.keys().next().value as string);
+    } else {
+      inFlight.delete(key); // set again below, as the most recently used
+    }
+    request.remaining -= 1;
+    if (request.remaining > 0) inFlight.set(key, request);
+    const target = request.target;
+    if (target === undefined) return; // no handler: the requester had its NoResponders
+    if (!this.links.has(target)) {
+      // The handler left midway; a new one could not reassemble the message either.
+      this.counters.unrouted += 1;
+      return;
+    }
+    target.deliver(frame);
+    this.counters.routed += 1;
+  }
+
+  /** Remember that `target` was handed a request from `origin` (a member of `requester`). */
+  private awaitAnswer(target: L, requester: LinkState, origin: number, correlation: number): void {
+    const inbox = requester.origins.get(origin);
+    if (inbox === undefined) return; // origin 0: an answer could not reach it anyway
+    const state = this.links.get(target) as LinkState; // a handler is always attached
+    (state.unanswered ??= new UnansweredRequests()).add(inbox, correlation);
+  }
+
+  /** The requester in `requester` no longer waits for `handler` to answer this request. */
+  private cancelled(handler: L, requester: LinkState, origin: number, correlation: number): void {
+    const inbox = requester.origins.get(origin);
+    if (inbox !== undefined) this.links.get(handler)?.unanswered?.delete(inbox, correlation);
+  }
+
+  /**
+   * A link went with requests it had not answered: each requester still attached gets a
+   * `ReplyError` from origin 0 carrying a `PeerLostError` (code `PEER_LOST`) that names the
+   * link's member, so its request fails now rather than at its timeout (or never, without one).
+   *
+   * `ReplyError` is a sequenced kind, and the router has no sequence of its own that a member's
+   * duplicate suppression would accept across hubs (a member keeps its window for origin 0 when
+   * it fails over to another hub, whose counter starts again). So each one is preceded by a
+   * `Leave` for origin 0, which makes the member forget that window, and carries sequence 1. No
+   * member has origin 0, so that `Leave` fails nothing else.
+   */
+  private failUnanswered(unanswered: UnansweredRequests, member: number): void {
+    const payload = encodeRemoteError(new PeerLostError(memberName(member)));
+    const forget = encodeEnvelope({ kind: FrameKind.Leave, origin: 0, sequence: 0, topic: '_LEAVE' });
+    for (const [inbox, correlation] of unanswered.entries()) {
+      const requester = this.inboxOwners.get(inbox);
+      if (requester === undefined) continue; // it left too
+      requester.deliver(forget);
+      requester.deliver(
+        encodeEnvelope({ kind: FrameKind.ReplyError, origin: 0, sequence: 1, correlation, topic: inbox, payload }),
+      );
+      this.counters.peerLost += 1;
+    }
+  }
+
+  /** The handler for a request on `topic`: one of the links handling it other than `from`, in turn. */
+  private chooseHandler(from: L, topic: string): L | undefined {
     const candidates: L[] = [];
     // Nobody handles an inbox (`Handle` for one is refused), and a `>` handler must not get it.
     if (!isInbox(topic)) for (const link of this.handlers.match(topic)) if (link !== from) candidates.push(link);
-    if (candidates.length === 0) {
-      // The requester's own member may handle the topic itself; it then ignores this answer.
-      this.counters.noResponders += 1;
-      from.deliver(
-        encodeEnvelope({
-          kind: FrameKind.NoResponders,
-          origin: 0,
-          sequence: 0,
-          correlation,
-          topic: inboxTopic(origin),
-        }),
-      );
-      return;
-    }
+    if (candidates.length === 0) return undefined;
     // Turns are kept only where there is a choice: a lone handler (the common case) needs none.
     let chosen = 0;
     if (candidates.length > 1) {
@@ -292,8 +497,21 @@ export class InterestRouter<L extends RouterLink> {
       this.nextHandler.set(topic, turn + 1);
       chosen = turn % candidates.length;
     }
-    (candidates[chosen] as L).deliver(frame);
-    this.counters.routed += 1;
+    return candidates[chosen];
+  }
+
+  private noResponders(requester: L, origin: number, correlation: number): void {
+    // The requester's own member may handle the topic itself; it then ignores this answer.
+    this.counters.noResponders += 1;
+    requester.deliver(
+      encodeEnvelope({
+        kind: FrameKind.NoResponders,
+        origin: 0,
+        sequence: 0,
+        correlation,
+        topic: inboxTopic(origin),
+      }),
+    );
   }
 
   private forward(frame: Uint8Array, from: L, targets: Iterable<L>): void {

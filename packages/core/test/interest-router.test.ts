@@ -1,19 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { decodeEnvelope, encodeEnvelope, FrameKind } from '../src/envelope.js';
 import { FrameError, LinkLimitError, OriginInUseError } from '../src/errors.js';
-import { inboxTopic } from '../src/inbox.js';
+import { inboxTopic, memberName } from '../src/inbox.js';
+import { decodeRemoteError } from '../src/remote-error.js';
 import {
   InterestRouter,
+  MAX_FRAGMENTED_REQUESTS_PER_LINK,
   MAX_ORIGINS_PER_LINK,
   MAX_PATTERNS_PER_LINK,
+  MAX_UNANSWERED_PER_LINK,
   type RouterLink,
 } from '../src/interest-router.js';
 
 /** A link that records the kind and topic of every frame delivered to it. */
 class Recorder implements RouterLink {
   readonly got: Array<{ kind: number; topic: string; origin: number }> = [];
+  /** Every frame as delivered, for tests that look past kind, topic and origin. */
+  readonly frames: Uint8Array[] = [];
   deliver(frame: Uint8Array): void {
     const env = decodeEnvelope(frame);
+    this.frames.push(frame);
     this.got.push({ kind: env.kind, topic: env.topic, origin: env.origin });
   }
 }
@@ -21,6 +27,31 @@ class Recorder implements RouterLink {
 let sequence = 0;
 const frame = (kind: FrameKind, topic: string, origin = 1, correlation = 0): Uint8Array =>
   encodeEnvelope({ kind, topic, origin, sequence: ++sequence, correlation });
+
+/**
+ * The `count` fragments of one request from `origin`, as a bus sends them: consecutive sequences
+ * from `first`, the same correlation.
+ */
+function requestFragments(
+  topic: string,
+  origin: number,
+  correlation: number,
+  first: number,
+  count: number,
+): Uint8Array[] {
+  return Array.from({ length: count }, (_, index) =>
+    encodeEnvelope({
+      kind: FrameKind.Request,
+      topic,
+      origin,
+      sequence: first + index,
+      correlation,
+      fragmentIndex: index,
+      fragmentCount: count,
+      payload: new Uint8Array([index]),
+    }),
+  );
+}
 
 function routerWith(n: number): { router: InterestRouter<Recorder>; links: Recorder[] } {
   const router = new InterestRouter<Recorder>();
@@ -236,6 +267,183 @@ describe('InterestRouter', () => {
         [FrameKind.Leave, 1], // the old link's, sent when it was removed
         [FrameKind.Reply, 2],
       ]);
+    });
+  });
+
+  describe('fragmented requests', () => {
+    /** The fragment indexes of the requests `handler` received, by correlation. */
+    function received(handler: Recorder): Map<number, number[]> {
+      const byRequest = new Map<number, number[]>();
+      for (const f of handler.frames.map((bytes) => decodeEnvelope(bytes))) {
+        if (f.kind !== FrameKind.Request) continue;
+        byRequest.set(f.correlation, [...(byRequest.get(f.correlation) ?? []), f.fragmentIndex]);
+      }
+      return byRequest;
+    }
+
+    it('sends every fragment of a request to the handler chosen for its first, taking turns per request', () => {
+      const { router, links } = routerWith(3);
+      const [requester, h1, h2] = links as [Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Handle, 'svc', 2), h1);
+      router.route(frame(FrameKind.Handle, 'svc', 3), h2);
+      for (let i = 0; i < 4; i += 1) {
+        for (const f of requestFragments('svc', 1, i + 1, 100 + 10 * i, 3)) router.route(f, requester);
+      }
+      const one = received(h1);
+      const two = received(h2);
+      expect([...one.keys(), ...two.keys()].sort()).toEqual([1, 2, 3, 4]); // each request to one handler
+      for (const indexes of [...one.values(), ...two.values()]) expect(indexes).toEqual([0, 1, 2]);
+      expect(one.size).toBe(2); // and they still share the load
+      expect(router.stats()).toMatchObject({ routed: 12, unrouted: 0, noResponders: 0 });
+    });
+
+    it('keeps a request whose fragments arrive out of order, or interleaved with another, together', () => {
+      const { router, links } = routerWith(3);
+      const [requester, h1, h2] = links as [Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Handle, 'svc', 2), h1);
+      router.route(frame(FrameKind.Handle, 'svc', 3), h2);
+      const [a0, a1, a2] = requestFragments('svc', 1, 1, 100, 3) as [Uint8Array, Uint8Array, Uint8Array];
+      const [b0, b1, b2] = requestFragments('svc', 1, 2, 200, 3) as [Uint8Array, Uint8Array, Uint8Array];
+      for (const f of [a2, a0, b1, a1, b0, b2]) router.route(f, requester);
+      const one = received(h1);
+      const two = received(h2);
+      expect(one.size + two.size).toBe(2);
+      for (const indexes of [...one.values(), ...two.values()]) expect(indexes.sort()).toEqual([0, 1, 2]);
+    });
+
+    it('forgets a request once its last fragment passed', () => {
+      const { router, links } = routerWith(3);
+      const [requester, h1, h2] = links as [Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Handle, 'svc', 2), h1);
+      router.route(frame(FrameKind.Handle, 'svc', 3), h2);
+      const fragments = requestFragments('svc', 1, 1, 100, 2);
+      for (const f of fragments) router.route(f, requester);
+      // The same identity again is a new message (a sequence reused after a wrap): a new turn,
+      // which it would not get if the first one were still remembered.
+      for (const f of fragments) router.route(f, requester);
+      expect(received(h1).get(1)).toEqual([0, 1]);
+      expect(received(h2).get(1)).toEqual([0, 1]);
+    });
+
+    it('tells the requester NoResponders once per fragmented request, not once per fragment', () => {
+      const { router, links } = routerWith(2);
+      const [requester] = links as [Recorder];
+      for (const f of requestFragments('nobody', 77, 5, 100, 4)) router.route(f, requester);
+      for (const f of requestFragments(inboxTopic(2), 77, 6, 200, 3)) router.route(f, requester);
+      expect(requester.got).toEqual([
+        { kind: FrameKind.NoResponders, topic: inboxTopic(77), origin: 0 },
+        { kind: FrameKind.NoResponders, topic: inboxTopic(77), origin: 0 },
+      ]);
+      expect(router.stats().noResponders).toBe(2);
+    });
+
+    it(`remembers at most ${MAX_FRAGMENTED_REQUESTS_PER_LINK} unfinished requests per link, the least recently used forgotten`, () => {
+      const { router, links } = routerWith(4);
+      const [requester, h1, h2, other] = links as [Recorder, Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Handle, 'svc', 2), h1);
+      const started = Array.from({ length: MAX_FRAGMENTED_REQUESTS_PER_LINK + 1 }, (_, i) =>
+        requestFragments('svc', 1, i + 1, 1000 + 10 * i, 3),
+      );
+      const fragment = (request: number, index: number): Uint8Array =>
+        (started[request] as Uint8Array[])[index] as Uint8Array;
+      for (let i = 0; i < MAX_FRAGMENTED_REQUESTS_PER_LINK; i += 1) router.route(fragment(i, 0), requester);
+      router.route(fragment(0, 1), requester); // request 1 is now the least recently used
+      // Another link's requests do not count against this one's.
+      for (let i = 0; i < MAX_FRAGMENTED_REQUESTS_PER_LINK; i += 1) {
+        router.route(requestFragments('svc', 9, i + 1, 5000 + 10 * i, 2)[0] as Uint8Array, other);
+      }
+      router.route(fragment(MAX_FRAGMENTED_REQUESTS_PER_LINK, 0), requester); // pushes request 1 out
+      // h1 goes and h2 takes over: a remembered request stays with h1 (its fragments are dropped:
+      // h2 could not reassemble it); a forgotten one is a new choice.
+      router.route(frame(FrameKind.Handle, 'svc', 3), h2);
+      router.remove(h1);
+      router.route(fragment(0, 2), requester);
+      router.route(fragment(1, 1), requester);
+      router.route(fragment(2, 1), requester);
+      router.route(fragment(MAX_FRAGMENTED_REQUESTS_PER_LINK, 1), requester);
+      expect(received(h2)).toEqual(new Map([[2, [1]]]));
+    });
+  });
+
+  describe('requests whose handler goes before answering', () => {
+    /** The requests the router told `link` failed: correlation, error code and message, in order. */
+    function failures(link: Recorder): Array<[number, string, string]> {
+      return link.frames
+        .map((bytes) => decodeEnvelope(bytes))
+        .filter((f) => f.kind === FrameKind.ReplyError && f.origin === 0)
+        .map((f) => {
+          const error = decodeRemoteError(f.payload);
+          return [f.correlation, error.code, error.message];
+        });
+    }
+
+    it('fails the request at once with PeerLostError, from origin 0 after a Leave of origin 0', () => {
+      const { router, links } = routerWith(3);
+      const [requester, handler, bystander] = links as [Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Subscribe, 'x', 3), bystander);
+      router.route(frame(FrameKind.Handle, 'svc', 2), handler);
+      router.route(frame(FrameKind.Request, 'svc', 1, 7), requester);
+      router.remove(handler);
+      expect(requester.got).toEqual([
+        { kind: FrameKind.Leave, topic: '_LEAVE', origin: 2 }, // the handler's member
+        { kind: FrameKind.Leave, topic: '_LEAVE', origin: 0 }, // forget origin 0's sequences
+        { kind: FrameKind.ReplyError, topic: inboxTopic(1), origin: 0 },
+      ]);
+      expect(decodeEnvelope(requester.frames[2] as Uint8Array).sequence).toBe(1);
+      expect(failures(requester)).toEqual([[7, 'PEER_LOST', expect.stringContaining(`member ${memberName(2)} `)]]);
+      expect(decodeRemoteError(decodeEnvelope(requester.frames[2] as Uint8Array).payload).name).toBe('PeerLostError');
+      expect(bystander.got.map((f) => f.kind)).toEqual([FrameKind.Leave]);
+      expect(router.stats().peerLost).toBe(1);
+    });
+
+    it('fails only the requests that were neither answered nor cancelled', () => {
+      const { router, links } = routerWith(4);
+      const [requester, handler, other, gone] = links as [Recorder, Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Handle, 'svc', 2), handler);
+      for (let c = 1; c <= 9; c += 1) router.route(frame(FrameKind.Request, 'svc', 1, c), requester);
+      router.route(frame(FrameKind.Handle, 'svc', 3), other);
+      router.route(frame(FrameKind.Request, 'svc', 4, 1), gone); // to handler (its turn)
+      router.route(frame(FrameKind.Request, 'svc', 1, 10), requester); // to other
+      router.route(frame(FrameKind.Ack, inboxTopic(1), 2, 1), handler);
+      router.route(frame(FrameKind.Reply, inboxTopic(1), 2, 2), handler);
+      router.route(frame(FrameKind.ReplyEnd, inboxTopic(1), 2, 3), handler);
+      router.route(frame(FrameKind.ReplyError, inboxTopic(1), 2, 4), handler);
+      router.route(frame(FrameKind.Cancel, 'svc', 1, 5), requester); // before any answer
+      router.route(frame(FrameKind.Cancel, inboxTopic(2), 1, 6), requester);
+      router.route(frame(FrameKind.Ack, inboxTopic(1), 3, 7), other); // another handler's answer
+      router.route(frame(FrameKind.Publish, inboxTopic(1), 2, 8), handler); // not an answer
+      router.remove(gone);
+      router.remove(handler);
+      expect(failures(requester).map(([correlation]) => correlation)).toEqual([7, 8, 9]);
+      expect(router.stats().peerLost).toBe(3); // and none for the requester that left
+    });
+
+    it('fails a fragmented request once', () => {
+      const { router, links } = routerWith(2);
+      const [requester, handler] = links as [Recorder, Recorder];
+      router.route(frame(FrameKind.Handle, 'svc', 2), handler);
+      for (const f of requestFragments('svc', 1, 5, 100, 3)) router.route(f, requester);
+      router.remove(handler);
+      expect(failures(requester).map(([correlation]) => correlation)).toEqual([5]);
+    });
+
+    it(`remembers at most ${MAX_UNANSWERED_PER_LINK} unanswered requests per link`, () => {
+      const { router, links } = routerWith(3);
+      const [requester, handler, other] = links as [Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Handle, 'a', 2), handler);
+      router.route(frame(FrameKind.Handle, 'b', 3), other);
+      for (let c = 1; c <= MAX_UNANSWERED_PER_LINK + 10; c += 1) {
+        router.route(frame(FrameKind.Request, 'a', 1, c), requester);
+      }
+      router.route(frame(FrameKind.Ack, inboxTopic(1), 2, 1), handler); // room for one more
+      router.route(frame(FrameKind.Request, 'a', 1, 1_000_000), requester);
+      router.route(frame(FrameKind.Request, 'b', 1, 1), requester); // the bound is per link
+      router.remove(handler);
+      router.remove(other);
+      const failed = failures(requester).map(([correlation]) => correlation);
+      expect(failed).toHaveLength(MAX_UNANSWERED_PER_LINK + 1);
+      expect(failed.slice(-2)).toEqual([1_000_000, 1]);
+      expect(failed).not.toContain(MAX_UNANSWERED_PER_LINK + 1);
     });
   });
 

@@ -1,4 +1,4 @@
-import { firstValueFrom, Observable } from 'rxjs';
+import { firstValueFrom, NEVER, Observable } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBus, NoRespondersError, registerTransport, type Bus, type Transport } from '@busway/core';
 import { decodeEnvelope, encodeEnvelope, FrameKind, INBOX_PREFIX, type HubTransport } from '@busway/core/internal';
@@ -125,5 +125,23 @@ describe('tcp:// hub: inboxes and origins', () => {
     expect(hub.stats()['badFrames']).toBe(1);
     (finish[0] as () => void)();
     expect(await outcome).toBe('started done');
+  });
+
+  it('fails a request with PeerLostError when its handler’s member goes before acknowledging it', async () => {
+    const url = `tcp://127.0.0.1:${nextPort()}`;
+    const { hub } = await hubSpy(url);
+    const server = await bus(url);
+    const requester = await bus(url);
+    server.handle('work', () => {
+      // The member goes while its handler runs: before its deferred Ack could leave.
+      void server.close();
+      return NEVER;
+    });
+    server.handle('ping', () => 'pong');
+    await warmUp(requester, 'ping'); // `work` was announced before `ping` on the same link
+    // The timeout is far off: failing with anything but PeerLostError means the hub did not tell.
+    const failure = await firstValueFrom(requester.request('work', 1, { timeout: 20_000 })).catch((e: unknown) => e);
+    expect(failure).toMatchObject({ name: 'PeerLostError', code: 'PEER_LOST' });
+    expect(hub.stats()['peerLost']).toBe(1);
   });
 });

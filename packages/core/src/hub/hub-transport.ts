@@ -265,8 +265,9 @@ export class HubTransport implements Transport {
    * Counters: role, reconnects, takeovers, bytes buffered while reconnecting, bytes queued on the
    * links (`sendQueueBytes`), rejected frames, links closed for bad frames or slowness, as hub
    * the router's: `spoofed` (frames in the name of a member another link owns, or a `Leave` for a
-   * member not behind the link) and `foreignInbox` (interest in other members' inboxes, ignored),
-   * and the endpoint's own counters if it has `stats()`.
+   * member not behind the link), `foreignInbox` (interest in other members' inboxes, ignored) and
+   * `peerLost` (requests failed because the member they were sent to went before answering), and
+   * the endpoint's own counters if it has `stats()`.
    */
   stats(): Readonly<Record<string, number>> {
     const router = this.#router?.stats();
@@ -291,6 +292,7 @@ export class HubTransport implements Transport {
       noResponders: router?.noResponders ?? 0,
       spoofed: router?.spoofed ?? 0,
       foreignInbox: router?.foreignInbox ?? 0,
+      peerLost: router?.peerLost ?? 0,
     };
     // The endpoint's counters (a TCP hub's refused and unauthenticated connections) are added
     // one by one for the same reason as above.
