@@ -766,7 +766,7 @@ export class Bus {
         return;
       case FrameKind.ReplyError:
         this.#settle(envelope.correlation);
-        pending.observer.error(decodeRemoteError(envelope.payload));
+        pending.observer.error(replyError(envelope));
         return;
     }
   }
@@ -1098,4 +1098,17 @@ function transportStatName(name: string): string {
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+/**
+ * The error a `ReplyError` frame carries. From origin 0 (a hub; no member has that id) with code
+ * `PEER_LOST`, it is the hub saying the member it handed the request to went before answering:
+ * that is the same event as a member's `Leave`, so it is the same class, `PeerLostError`.
+ */
+function replyError(envelope: Envelope): Error {
+  const remote = decodeRemoteError(envelope.payload);
+  if (envelope.origin !== 0 || remote.code !== 'PEER_LOST') return remote;
+  // The hub names the member in PeerLostError's own message ("member <id> left the bus ...").
+  const member = /^member (\S+) /.exec(remote.message)?.[1] ?? 'unknown';
+  return new PeerLostError(member);
 }

@@ -21,6 +21,8 @@ import {
   TransportNotFoundError,
 } from '../src/index.js';
 import { FaultInjectingTransport } from '../src/testing/index.js';
+import { encodeEnvelope } from '../src/envelope.js';
+import { encodeRemoteError } from '../src/remote-error.js';
 
 let counter = 0;
 const buses: Bus[] = [];
@@ -416,6 +418,44 @@ describe('request / reply', () => {
     await settle();
     await server.close();
     expect(await result).toBeInstanceOf(PeerLostError);
+  });
+
+  it('errors with PeerLostError when a hub reports that the handling member went before answering', async () => {
+    const u = url();
+    const server = await join(u);
+    const client = await join(u);
+    server.handle('hang', () => new Observable(() => undefined));
+    await settle();
+    const result = firstValueFrom(client.request('hang', 1, { timeout: 60_000 })).catch((e: unknown) => e);
+    await settle();
+    // What a hub's router sends when the link it handed the request to goes (origin 0: the hub).
+    client.receive({
+      bytes: encodeEnvelope({
+        kind: FrameKind.ReplyError,
+        origin: 0,
+        sequence: 1,
+        topic: `_INBOX.${client.id}`,
+        correlation: 1,
+        payload: encodeRemoteError(new PeerLostError(server.id)),
+      }),
+      peer: undefined,
+    });
+    const err = await result;
+    expect(err).toBeInstanceOf(PeerLostError);
+    expect(err).toMatchObject({ code: 'PEER_LOST', member: server.id });
+  });
+
+  it('keeps a member’s PEER_LOST error a RemoteError: only a hub speaks for a member that went', async () => {
+    const u = url();
+    const server = await join(u);
+    const client = await join(u);
+    server.handle('fails', () => {
+      throw new PeerLostError('someone');
+    });
+    await settle();
+    const err = await firstValueFrom(client.request('fails', 1)).catch((e: unknown) => e);
+    expect(err).not.toBeInstanceOf(PeerLostError);
+    expect(err).toMatchObject({ name: 'PeerLostError', code: 'PEER_LOST' });
   });
 
   it('cancels a local handler when the requester unsubscribes before any reply or ack', async () => {
