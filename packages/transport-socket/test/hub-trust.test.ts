@@ -1,6 +1,6 @@
-import { firstValueFrom, NEVER, Observable } from 'rxjs';
+import { firstValueFrom, Observable } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createBus, NoRespondersError, registerTransport, type Bus, type Transport } from '@busway/core';
+import { createBus, NoRespondersError, PeerLostError, registerTransport, type Bus, type Transport } from '@busway/core';
 import { decodeEnvelope, encodeEnvelope, FrameKind, INBOX_PREFIX, type HubTransport } from '@busway/core/internal';
 import { createTransport } from '../src/index.js';
 import { closedAfter, prefix, rawHandshaken, until } from './helpers.js';
@@ -129,19 +129,26 @@ describe('tcp:// hub: inboxes and origins', () => {
 
   it('fails a request with PeerLostError when its handler’s member goes before acknowledging it', async () => {
     const url = `tcp://127.0.0.1:${nextPort()}`;
-    const { hub } = await hubSpy(url);
-    const server = await bus(url);
-    const requester = await bus(url);
-    server.handle('work', () => {
-      // The member goes while its handler runs: before its deferred Ack could leave.
-      void server.close();
-      return NEVER;
+    const { hub, seen } = await hubSpy(url);
+    // The handler is a bare member that drops its connection on the request: no Ack and no Leave
+    // leave it, as when its process is killed. (A bus that closes acks its requests first.)
+    const HANDLER = 77;
+    const handler = await createTransport(new URL(url), { memberId: HANDLER, maxFrameSize: 1 << 20, options: {} });
+    closers.push(handler);
+    await handler.open();
+    handler.frames$.subscribe((f) => {
+      if (decodeEnvelope(f.bytes).kind === FrameKind.Request) void handler.close();
     });
-    server.handle('ping', () => 'pong');
-    await warmUp(requester, 'ping'); // `work` was announced before `ping` on the same link
+    hub.send(envelope(FrameKind.Subscribe, SPY, 'ready'));
+    handler.send(envelope(FrameKind.Handle, HANDLER, 'work'));
+    // Frames of one link are routed in order: once `ready` is through, so is the Handle.
+    handler.send(envelope(FrameKind.Publish, HANDLER, 'ready'));
+    await until(() => seen.some((f) => f.topic === 'ready'));
+    const requester = await bus(url);
     // The timeout is far off: failing with anything but PeerLostError means the hub did not tell.
     const failure = await firstValueFrom(requester.request('work', 1, { timeout: 20_000 })).catch((e: unknown) => e);
-    expect(failure).toMatchObject({ name: 'PeerLostError', code: 'PEER_LOST' });
+    expect(failure).toBeInstanceOf(PeerLostError);
+    expect(failure).toMatchObject({ code: 'PEER_LOST', member: HANDLER.toString(36) });
     expect(hub.stats()['peerLost']).toBe(1);
   });
 });
