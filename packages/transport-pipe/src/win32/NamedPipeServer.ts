@@ -382,7 +382,9 @@ function refuseExistingName(path: string): void {
 }
 
 /**
- * Another server holds the claim on a pipe name (see {@link PipeNameClaim}). Reported as
+ * Another server holds the claim on a pipe name: the named mutex, owner-only, that elects the one
+ * server (and so the one hub) of a name, because Wine does not enforce
+ * `FILE_FLAG_FIRST_PIPE_INSTANCE`. Reported as
  * `FILE_FLAG_FIRST_PIPE_INSTANCE` reports a taken name, `ERROR_ACCESS_DENIED`, so callers treat
  * both alike; `here` tells whether the holder is this process.
  */
