@@ -36,6 +36,7 @@ import {
   type Envelope,
   type EnvelopeInit,
   envelopeSize,
+  headersSizeBound,
   FrameFlags,
   FrameKind,
   type Headers,
@@ -897,9 +898,10 @@ export class Bus {
     const kind = init.kind;
     const topic = init.topic;
     // UTF-8 takes at most 3 bytes per UTF-16 unit: under both limits by this bound, a message needs
-    // no exact count. Headers are always counted.
+    // no exact count (which would encode its headers once more just to measure them).
     let size = ENVELOPE_HEADER_SIZE + topic.length * 3 + (init.payload?.length ?? 0);
-    if (init.headers !== undefined || size > this.#exactSizeAbove) size = envelopeSize(init);
+    if (init.headers !== undefined) size += headersSizeBound(init.headers);
+    if (size > this.#exactSizeAbove) size = envelopeSize(init);
     if (size > this.#options.maxMessageSize) throw new FrameTooLargeError(size, this.#options.maxMessageSize);
     const local = this.#wantsLocally(kind, topic);
     if (!this.#wantsRemote(kind, topic)) {

@@ -240,6 +240,24 @@ export function envelopeSize(init: Pick<EnvelopeInit, 'topic' | 'headers' | 'pay
 }
 
 /**
+ * An upper bound of the bytes a headers block takes in an envelope, without encoding it: UTF-8
+ * takes at most 3 bytes per UTF-16 unit. For a sender that needs the exact size (an
+ * {@link envelopeSize}, which encodes the headers) only when the bound says it may not fit.
+ *
+ * @example
+ * ```ts
+ * if (ENVELOPE_HEADER_SIZE + topic.length * 3 + headersSizeBound(headers) + payload.length > limit) {
+ *   size = envelopeSize({ topic, headers, payload });
+ * }
+ * ```
+ */
+export function headersSizeBound(headers: Headers): number {
+  let size = 2;
+  for (const key in headers) size += 4 + 3 * (key.length + (headers[key] as string).length);
+  return size;
+}
+
+/**
  * Overwrite the sequence number of an encoded envelope, in place. For a sender that encodes a frame
  * before it knows when the frame will go out, and numbers it then, so that numbers follow the order
  * frames are sent in and frames never sent take none.

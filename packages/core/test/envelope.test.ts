@@ -6,9 +6,11 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   ENVELOPE_HEADER_SIZE,
+  envelopeSize,
+  headersSizeBound,
   FrameFlags,
   type EnvelopeInit,
-  type FrameKind,
+  FrameKind,
   type PayloadEncoding,
   peekRoute,
 } from '../src/envelope.js';
@@ -230,5 +232,24 @@ describe('malformed envelopes', () => {
     ],
   ])('refuses to encode %s', (_name, init) => {
     expect(() => encodeEnvelope(init)).toThrow(FrameError);
+  });
+});
+
+describe('envelope size', () => {
+  it('gives the exact size, and headersSizeBound never less than the headers take', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'grapheme', maxLength: 20 }),
+        fc.dictionary(fc.string({ unit: 'grapheme', maxLength: 8 }), fc.string({ unit: 'grapheme', maxLength: 30 })),
+        fc.uint8Array({ maxLength: 64 }),
+        (topic, headers, payload) => {
+          const init = { kind: FrameKind.Publish, origin: 1, sequence: 1, topic: topic || 't', headers, payload };
+          const exact = encodeEnvelope(init).length;
+          expect(envelopeSize(init)).toBe(exact);
+          const bound = ENVELOPE_HEADER_SIZE + init.topic.length * 3 + headersSizeBound(headers) + payload.length;
+          expect(bound).toBeGreaterThanOrEqual(exact);
+        },
+      ),
+    );
   });
 });
