@@ -90,8 +90,13 @@ interface LocalHandler {
 }
 
 interface PendingRequest {
+  readonly correlation: number;
   readonly topic: string;
   readonly timeout: number;
+  /** Kept by `#deadlines` (see `Timed`). */
+  deadline: number;
+  /** Set once it left `#pending`: answered, failed, timed out or unsubscribed. */
+  settled: boolean;
   readonly observer: {
     next(value: unknown): void;
     error(err: unknown): void;
@@ -180,7 +185,7 @@ export class Bus {
   readonly #handlers = new TopicTrie<LocalHandler>();
   readonly #handlerCounts = new Map<string, number>();
   readonly #pending = new Map<number, PendingRequest>();
-  readonly #deadlines = new RequestDeadlines<number>((correlation) => this.#timedOut(correlation));
+  readonly #deadlines = new RequestDeadlines<PendingRequest>((pending) => this.#timedOut(pending));
   /** Handlers running for remote or local requesters, by requester and correlation id. */
   readonly #active = new ActiveHandlings<ActiveHandling>();
 
@@ -380,14 +385,17 @@ export class Bus {
       const correlation = this.#correlation;
       const timeout = options?.timeout ?? this.#options.requestTimeout;
       const pending: PendingRequest = {
+        correlation,
         topic,
         timeout,
+        deadline: -1,
+        settled: false,
         observer: observer as PendingRequest['observer'],
         responder: undefined,
         servedLocally: this.#handlers.match(topic).size > 0,
       };
       this.#pending.set(correlation, pending);
-      this.#armTimer(correlation, pending);
+      this.#armTimer(pending);
       let sent: Promise<void> | void;
       try {
         sent = this.#emit({
@@ -400,17 +408,16 @@ export class Bus {
         });
         this.#counters.published += 1;
       } catch (err) {
-        this.#settle(correlation);
+        this.#settle(pending);
         observer.error(err);
         return undefined;
       }
       sent?.catch((err: unknown) => {
-        if (this.#settle(correlation) !== undefined) observer.error(err);
+        if (this.#settle(pending)) observer.error(err);
       });
       return () => {
-        const stillPending = this.#settle(correlation);
-        if (stillPending === undefined || this.#closing !== undefined) return;
-        this.#cancel(correlation, stillPending);
+        if (!this.#settle(pending) || this.#closing !== undefined) return;
+        this.#cancel(pending);
       };
     });
   }
@@ -723,7 +730,7 @@ export class Bus {
     if (pending === undefined) return;
     if (envelope.kind === FrameKind.NoResponders) {
       if (pending.servedLocally || pending.responder !== undefined) return;
-      this.#settle(envelope.correlation);
+      this.#settle(pending);
       pending.observer.error(new NoRespondersError(pending.topic));
       return;
     }
@@ -740,33 +747,33 @@ export class Bus {
     }
     switch (envelope.kind) {
       case FrameKind.Ack:
-        this.#armTimer(envelope.correlation, pending);
+        this.#armTimer(pending);
         return;
       case FrameKind.Reply: {
         let value: unknown;
         try {
           value = codecFor(envelope.encoding).decode(envelope.payload);
         } catch (err) {
-          this.#settle(envelope.correlation);
+          this.#settle(pending);
           pending.observer.error(err);
           return;
         }
         if ((envelope.flags & FrameFlags.Last) !== 0) {
-          this.#settle(envelope.correlation);
+          this.#settle(pending);
           pending.observer.next(value);
           pending.observer.complete();
           return;
         }
-        this.#armTimer(envelope.correlation, pending);
+        this.#armTimer(pending);
         pending.observer.next(value);
         return;
       }
       case FrameKind.ReplyEnd:
-        this.#settle(envelope.correlation);
+        this.#settle(pending);
         pending.observer.complete();
         return;
       case FrameKind.ReplyError:
-        this.#settle(envelope.correlation);
+        this.#settle(pending);
         pending.observer.error(replyError(envelope));
         return;
     }
@@ -778,38 +785,38 @@ export class Bus {
 
   #memberLeft(origin: number): void {
     this.#dedup.forget(origin);
-    for (const [correlation, pending] of [...this.#pending]) {
+    for (const pending of [...this.#pending.values()]) {
       if (pending.responder === origin) {
-        this.#settle(correlation);
+        this.#settle(pending);
         pending.observer.error(new PeerLostError(memberName(origin)));
       }
     }
     for (const active of this.#active.removeRequester(origin)) active.subscription?.unsubscribe();
   }
 
-  /** Remove a pending request and its timer; returns it if it was still pending. */
-  #settle(correlation: number): PendingRequest | undefined {
-    const pending = this.#pending.get(correlation);
-    if (pending === undefined) return undefined;
-    this.#pending.delete(correlation);
-    this.#deadlines.disarm(correlation, pending.timeout);
-    return pending;
+  /** Remove a pending request and its timer; true if it was still pending. */
+  #settle(pending: PendingRequest): boolean {
+    if (pending.settled) return false;
+    pending.settled = true;
+    this.#pending.delete(pending.correlation);
+    this.#deadlines.disarm(pending, pending.timeout);
+    return true;
   }
 
   /** (Re)start the request's clock: on sending, and on each sign of life from its handler. */
-  #armTimer(correlation: number, pending: PendingRequest): void {
-    this.#deadlines.arm(correlation, pending.timeout);
+  #armTimer(pending: PendingRequest): void {
+    this.#deadlines.arm(pending, pending.timeout);
   }
 
-  #timedOut(correlation: number): void {
-    const pending = this.#settle(correlation);
-    if (pending === undefined) return;
-    this.#cancel(correlation, pending);
+  #timedOut(pending: PendingRequest): void {
+    if (!this.#settle(pending)) return;
+    this.#cancel(pending);
     pending.observer.error(new TimeoutError(pending.topic, pending.timeout));
   }
 
   /** Stop the handler of a request the requester gave up: the one that answered, or every one. */
-  #cancel(correlation: number, pending: PendingRequest): void {
+  #cancel(pending: PendingRequest): void {
+    const correlation = pending.correlation;
     if (pending.responder === undefined && pending.servedLocally) {
       // The request went to a local handler only (#wantsRemote), which has not replied or acked
       // yet: a Cancel to the request topic would reach only the other members, never it.
@@ -821,9 +828,8 @@ export class Bus {
   }
 
   #failPending(makeError: () => BuswayError): void {
-    for (const correlation of [...this.#pending.keys()]) {
-      const pending = this.#settle(correlation);
-      pending?.observer.error(makeError());
+    for (const pending of [...this.#pending.values()]) {
+      if (this.#settle(pending)) pending.observer.error(makeError());
     }
   }
 
