@@ -131,6 +131,8 @@ interface ActiveHandling {
   /** Set once a reply frame went out, so the deferred ack is skipped. */
   answered: boolean;
   readonly topic: string;
+  /** Registered in `#active` (kept by `ActiveHandlings`). */
+  held: boolean;
 }
 
 /** Resolved defaults, see {@link BusOptions}. */
@@ -599,7 +601,6 @@ export class Bus {
     if (entry === undefined) return; // a broadcast medium: another member handles it
     const requester = envelope.origin;
     const correlation = envelope.correlation;
-    if (this.#active.get(requester, correlation) !== undefined) return;
     const active: ActiveHandling = {
       requester,
       replyTo: inboxTopic(requester),
@@ -607,8 +608,9 @@ export class Bus {
       subscription: undefined,
       answered: false,
       topic: envelope.topic,
+      held: false,
     };
-    this.#active.add(active);
+    if (!this.#active.claim(active)) return; // a handler of ours is on it already
     let result: unknown;
     try {
       result = entry.handler(this.#message(envelope, peer));
@@ -633,12 +635,12 @@ export class Bus {
 
   /** Still handling `active`: it has not been cancelled or finished meanwhile. */
   #isActive(active: ActiveHandling): boolean {
-    return this.#active.holds(active);
+    return active.held;
   }
 
   /** Send one frame of the reply to `active`'s requester; `last` also ends the handling. */
   #reply(active: ActiveHandling, init: Omit<EnvelopeInit, 'origin' | 'sequence'>, last: boolean): void {
-    if (last) this.#active.remove(active.requester, active.correlation);
+    if (last) this.#active.release(active);
     active.answered = true;
     let sent: Promise<void> | void;
     try {
@@ -658,7 +660,7 @@ export class Bus {
   #replyFailed(active: ActiveHandling, kind: FrameKind, err: unknown): void {
     // A ReplyError that cannot be sent leaves nothing smaller to say it with: the timeout covers it.
     if (kind === FrameKind.ReplyError) return;
-    if (this.#isActive(active)) this.#active.remove(active.requester, active.correlation);
+    this.#active.release(active);
     active.subscription?.unsubscribe();
     const { replyTo: topic, correlation } = active;
     this.#sendQuietly({ kind: FrameKind.ReplyError, topic, correlation, payload: encodeRemoteError(err) });
