@@ -57,6 +57,7 @@ import { inboxTopic, memberName } from './inbox.js';
 import type { BusStats, Message, PublishOptions, RequestHandler, RequestOptions, Sender } from './message.js';
 import { msgpackCodec } from './codec.js';
 import { Reassembler } from './reassembler.js';
+import { PendingRequests } from './pending-requests.js';
 import { RequestDeadlines } from './request-deadlines.js';
 import { decodeRemoteError, encodeRemoteError } from './remote-error.js';
 import { TopicTrie, validatePattern, validateTopic } from './topic.js';
@@ -186,14 +187,13 @@ export class Bus {
   readonly #allSubscriptions = new Set<LocalSubscription>();
   readonly #handlers = new TopicTrie<LocalHandler>();
   readonly #handlerCounts = new Map<string, number>();
-  readonly #pending = new Map<number, PendingRequest>();
+  readonly #pending = new PendingRequests<PendingRequest>();
   readonly #deadlines = new RequestDeadlines<PendingRequest>((pending) => this.#timedOut(pending));
   /** Handlers running for remote or local requesters, by requester and correlation id. */
   readonly #active = new ActiveHandlings<ActiveHandling>();
 
   readonly #senders = new WeakMap<PeerIdentity, Map<number, Sender>>();
   #sequence = 0;
-  #correlation = 0;
   #closing: Promise<void> | undefined;
   /**
    * Set as #shutdown starts. `#closing` is assigned only once #shutdown returns its promise, and a
@@ -383,8 +383,7 @@ export class Bus {
         observer.error(err);
         return undefined;
       }
-      this.#correlation = (this.#correlation + 1) >>> 0 || 1;
-      const correlation = this.#correlation;
+      const correlation = this.#pending.nextCorrelation();
       const timeout = options?.timeout ?? this.#options.requestTimeout;
       const pending: PendingRequest = {
         correlation,
@@ -396,7 +395,7 @@ export class Bus {
         responder: undefined,
         servedLocally: this.#handlers.match(topic).size > 0,
       };
-      this.#pending.set(correlation, pending);
+      this.#pending.add(pending);
       this.#armTimer(pending);
       let sent: Promise<void> | void;
       try {
@@ -787,7 +786,7 @@ export class Bus {
 
   #memberLeft(origin: number): void {
     this.#dedup.forget(origin);
-    for (const pending of [...this.#pending.values()]) {
+    for (const pending of this.#pending.values()) {
       if (pending.responder === origin) {
         this.#settle(pending);
         pending.observer.error(new PeerLostError(memberName(origin)));
@@ -800,7 +799,7 @@ export class Bus {
   #settle(pending: PendingRequest): boolean {
     if (pending.settled) return false;
     pending.settled = true;
-    this.#pending.delete(pending.correlation);
+    this.#pending.delete(pending);
     this.#deadlines.disarm(pending, pending.timeout);
     return true;
   }
@@ -830,7 +829,7 @@ export class Bus {
   }
 
   #failPending(makeError: () => BuswayError): void {
-    for (const pending of [...this.#pending.values()]) {
+    for (const pending of this.#pending.values()) {
       if (this.#settle(pending)) pending.observer.error(makeError());
     }
   }
