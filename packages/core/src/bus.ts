@@ -57,6 +57,7 @@ import { inboxTopic, memberName } from './inbox.js';
 import type { BusStats, Message, PublishOptions, RequestHandler, RequestOptions, Sender } from './message.js';
 import { msgpackCodec } from './codec.js';
 import { Reassembler } from './reassembler.js';
+import { PendingRequests } from './pending-requests.js';
 import { RequestDeadlines } from './request-deadlines.js';
 import { decodeRemoteError, encodeRemoteError } from './remote-error.js';
 import { TopicTrie, validatePattern, validateTopic } from './topic.js';
@@ -90,8 +91,13 @@ interface LocalHandler {
 }
 
 interface PendingRequest {
+  readonly correlation: number;
   readonly topic: string;
   readonly timeout: number;
+  /** Kept by `#deadlines` (see `Timed`). */
+  deadline: number;
+  /** Set once it left `#pending`: answered, failed, timed out or unsubscribed. */
+  settled: boolean;
   readonly observer: {
     next(value: unknown): void;
     error(err: unknown): void;
@@ -126,6 +132,8 @@ interface ActiveHandling {
   /** Set once a reply frame went out, so the deferred ack is skipped. */
   answered: boolean;
   readonly topic: string;
+  /** Registered in `#active` (kept by `ActiveHandlings`). */
+  held: boolean;
 }
 
 /** Resolved defaults, see {@link BusOptions}. */
@@ -179,14 +187,13 @@ export class Bus {
   readonly #allSubscriptions = new Set<LocalSubscription>();
   readonly #handlers = new TopicTrie<LocalHandler>();
   readonly #handlerCounts = new Map<string, number>();
-  readonly #pending = new Map<number, PendingRequest>();
-  readonly #deadlines = new RequestDeadlines<number>((correlation) => this.#timedOut(correlation));
+  readonly #pending = new PendingRequests<PendingRequest>();
+  readonly #deadlines = new RequestDeadlines<PendingRequest>((pending) => this.#timedOut(pending));
   /** Handlers running for remote or local requesters, by requester and correlation id. */
   readonly #active = new ActiveHandlings<ActiveHandling>();
 
   readonly #senders = new WeakMap<PeerIdentity, Map<number, Sender>>();
   #sequence = 0;
-  #correlation = 0;
   #closing: Promise<void> | undefined;
   /**
    * Set as #shutdown starts. `#closing` is assigned only once #shutdown returns its promise, and a
@@ -376,18 +383,20 @@ export class Bus {
         observer.error(err);
         return undefined;
       }
-      this.#correlation = (this.#correlation + 1) >>> 0 || 1;
-      const correlation = this.#correlation;
+      const correlation = this.#pending.nextCorrelation();
       const timeout = options?.timeout ?? this.#options.requestTimeout;
       const pending: PendingRequest = {
+        correlation,
         topic,
         timeout,
+        deadline: -1,
+        settled: false,
         observer: observer as PendingRequest['observer'],
         responder: undefined,
         servedLocally: this.#handlers.match(topic).size > 0,
       };
-      this.#pending.set(correlation, pending);
-      this.#armTimer(correlation, pending);
+      this.#pending.add(pending);
+      this.#armTimer(pending);
       let sent: Promise<void> | void;
       try {
         sent = this.#emit({
@@ -400,17 +409,16 @@ export class Bus {
         });
         this.#counters.published += 1;
       } catch (err) {
-        this.#settle(correlation);
+        this.#settle(pending);
         observer.error(err);
         return undefined;
       }
       sent?.catch((err: unknown) => {
-        if (this.#settle(correlation) !== undefined) observer.error(err);
+        if (this.#settle(pending)) observer.error(err);
       });
       return () => {
-        const stillPending = this.#settle(correlation);
-        if (stillPending === undefined || this.#closing !== undefined) return;
-        this.#cancel(correlation, stillPending);
+        if (!this.#settle(pending) || this.#closing !== undefined) return;
+        this.#cancel(pending);
       };
     });
   }
@@ -592,7 +600,6 @@ export class Bus {
     if (entry === undefined) return; // a broadcast medium: another member handles it
     const requester = envelope.origin;
     const correlation = envelope.correlation;
-    if (this.#active.get(requester, correlation) !== undefined) return;
     const active: ActiveHandling = {
       requester,
       replyTo: inboxTopic(requester),
@@ -600,8 +607,9 @@ export class Bus {
       subscription: undefined,
       answered: false,
       topic: envelope.topic,
+      held: false,
     };
-    this.#active.add(active);
+    if (!this.#active.claim(active)) return; // a handler of ours is on it already
     let result: unknown;
     try {
       result = entry.handler(this.#message(envelope, peer));
@@ -626,12 +634,12 @@ export class Bus {
 
   /** Still handling `active`: it has not been cancelled or finished meanwhile. */
   #isActive(active: ActiveHandling): boolean {
-    return this.#active.holds(active);
+    return active.held;
   }
 
   /** Send one frame of the reply to `active`'s requester; `last` also ends the handling. */
   #reply(active: ActiveHandling, init: Omit<EnvelopeInit, 'origin' | 'sequence'>, last: boolean): void {
-    if (last) this.#active.remove(active.requester, active.correlation);
+    if (last) this.#active.release(active);
     active.answered = true;
     let sent: Promise<void> | void;
     try {
@@ -651,7 +659,7 @@ export class Bus {
   #replyFailed(active: ActiveHandling, kind: FrameKind, err: unknown): void {
     // A ReplyError that cannot be sent leaves nothing smaller to say it with: the timeout covers it.
     if (kind === FrameKind.ReplyError) return;
-    if (this.#isActive(active)) this.#active.remove(active.requester, active.correlation);
+    this.#active.release(active);
     active.subscription?.unsubscribe();
     const { replyTo: topic, correlation } = active;
     this.#sendQuietly({ kind: FrameKind.ReplyError, topic, correlation, payload: encodeRemoteError(err) });
@@ -723,7 +731,7 @@ export class Bus {
     if (pending === undefined) return;
     if (envelope.kind === FrameKind.NoResponders) {
       if (pending.servedLocally || pending.responder !== undefined) return;
-      this.#settle(envelope.correlation);
+      this.#settle(pending);
       pending.observer.error(new NoRespondersError(pending.topic));
       return;
     }
@@ -740,33 +748,33 @@ export class Bus {
     }
     switch (envelope.kind) {
       case FrameKind.Ack:
-        this.#armTimer(envelope.correlation, pending);
+        this.#armTimer(pending);
         return;
       case FrameKind.Reply: {
         let value: unknown;
         try {
           value = codecFor(envelope.encoding).decode(envelope.payload);
         } catch (err) {
-          this.#settle(envelope.correlation);
+          this.#settle(pending);
           pending.observer.error(err);
           return;
         }
         if ((envelope.flags & FrameFlags.Last) !== 0) {
-          this.#settle(envelope.correlation);
+          this.#settle(pending);
           pending.observer.next(value);
           pending.observer.complete();
           return;
         }
-        this.#armTimer(envelope.correlation, pending);
+        this.#armTimer(pending);
         pending.observer.next(value);
         return;
       }
       case FrameKind.ReplyEnd:
-        this.#settle(envelope.correlation);
+        this.#settle(pending);
         pending.observer.complete();
         return;
       case FrameKind.ReplyError:
-        this.#settle(envelope.correlation);
+        this.#settle(pending);
         pending.observer.error(replyError(envelope));
         return;
     }
@@ -778,38 +786,38 @@ export class Bus {
 
   #memberLeft(origin: number): void {
     this.#dedup.forget(origin);
-    for (const [correlation, pending] of [...this.#pending]) {
+    for (const pending of this.#pending.values()) {
       if (pending.responder === origin) {
-        this.#settle(correlation);
+        this.#settle(pending);
         pending.observer.error(new PeerLostError(memberName(origin)));
       }
     }
     for (const active of this.#active.removeRequester(origin)) active.subscription?.unsubscribe();
   }
 
-  /** Remove a pending request and its timer; returns it if it was still pending. */
-  #settle(correlation: number): PendingRequest | undefined {
-    const pending = this.#pending.get(correlation);
-    if (pending === undefined) return undefined;
-    this.#pending.delete(correlation);
-    this.#deadlines.disarm(correlation, pending.timeout);
-    return pending;
+  /** Remove a pending request and its timer; true if it was still pending. */
+  #settle(pending: PendingRequest): boolean {
+    if (pending.settled) return false;
+    pending.settled = true;
+    this.#pending.delete(pending);
+    this.#deadlines.disarm(pending, pending.timeout);
+    return true;
   }
 
   /** (Re)start the request's clock: on sending, and on each sign of life from its handler. */
-  #armTimer(correlation: number, pending: PendingRequest): void {
-    this.#deadlines.arm(correlation, pending.timeout);
+  #armTimer(pending: PendingRequest): void {
+    this.#deadlines.arm(pending, pending.timeout);
   }
 
-  #timedOut(correlation: number): void {
-    const pending = this.#settle(correlation);
-    if (pending === undefined) return;
-    this.#cancel(correlation, pending);
+  #timedOut(pending: PendingRequest): void {
+    if (!this.#settle(pending)) return;
+    this.#cancel(pending);
     pending.observer.error(new TimeoutError(pending.topic, pending.timeout));
   }
 
   /** Stop the handler of a request the requester gave up: the one that answered, or every one. */
-  #cancel(correlation: number, pending: PendingRequest): void {
+  #cancel(pending: PendingRequest): void {
+    const correlation = pending.correlation;
     if (pending.responder === undefined && pending.servedLocally) {
       // The request went to a local handler only (#wantsRemote), which has not replied or acked
       // yet: a Cancel to the request topic would reach only the other members, never it.
@@ -821,9 +829,8 @@ export class Bus {
   }
 
   #failPending(makeError: () => BuswayError): void {
-    for (const correlation of [...this.#pending.keys()]) {
-      const pending = this.#settle(correlation);
-      pending?.observer.error(makeError());
+    for (const pending of this.#pending.values()) {
+      if (this.#settle(pending)) pending.observer.error(makeError());
     }
   }
 

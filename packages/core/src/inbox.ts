@@ -18,6 +18,9 @@ export const INBOX_PREFIX = '_INBOX.';
  * ```
  */
 export function inboxTopic(memberId: number): string {
+  // A handler answers runs of requests from one member: its inbox without a map lookup (member
+  // ids are random doubles, slower to hash than small integers).
+  if (memberId === lastMember) return lastInbox;
   // Every reply, ack and cancel is addressed by inbox: remember the few members one talks to.
   let topic = inboxes.get(memberId);
   if (topic === undefined) {
@@ -25,10 +28,14 @@ export function inboxTopic(memberId: number): string {
     if (inboxes.size >= 4096) inboxes.clear();
     inboxes.set(memberId, topic);
   }
+  lastMember = memberId;
+  lastInbox = topic;
   return topic;
 }
 
 const inboxes = new Map<number, string>();
+let lastMember = Number.NaN; // equal to no id
+let lastInbox = '';
 
 /**
  * Is `topic` some member's inbox?

@@ -5,12 +5,14 @@ interface Entry {
   readonly requester: number;
   readonly correlation: number;
   readonly name: string;
+  held: boolean;
 }
 
 const entry = (requester: number, correlation: number, name = `${requester}/${correlation}`): Entry => ({
   requester,
   correlation,
   name,
+  held: false,
 });
 
 describe('ActiveHandlings', () => {
@@ -90,5 +92,54 @@ describe('ActiveHandlings', () => {
     expect(active.get(5000, 1)).toBeUndefined();
     active.add(entry(5000, 2));
     expect(active.get(5000, 2)?.name).toBe('5000/2');
+  });
+});
+
+describe('ActiveHandlings claim and release', () => {
+  it('claims a request only once, and keeps held in step with what is registered', () => {
+    const active = new ActiveHandlings<Entry>();
+    const first = entry(1, 7, 'first');
+    const duplicate = entry(1, 7, 'duplicate');
+    expect(active.claim(first)).toBe(true);
+    expect(first.held).toBe(true);
+    expect(active.claim(duplicate)).toBe(false);
+    expect(duplicate.held).toBe(false);
+    expect(active.get(1, 7)).toBe(first);
+    active.release(first);
+    expect(first.held).toBe(false);
+    expect(active.get(1, 7)).toBeUndefined();
+    active.release(first); // again: nothing
+    expect(active.claim(duplicate)).toBe(true);
+    expect(active.get(1, 7)).toBe(duplicate);
+  });
+
+  it('release() leaves alone a later entry registered under the same request', () => {
+    const active = new ActiveHandlings<Entry>();
+    const first = entry(1, 7, 'first');
+    const second = entry(1, 7, 'second');
+    active.add(first);
+    active.add(second); // replaces first
+    expect(first.held).toBe(false);
+    active.release(first);
+    expect(active.get(1, 7)).toBe(second);
+    expect(second.held).toBe(true);
+  });
+
+  it('clears held on every way out: remove, removeRequester, removeAll', () => {
+    const active = new ActiveHandlings<Entry>();
+    const [a, b, c, d] = [entry(1, 1), entry(1, 2), entry(2, 1), entry(3, 1)];
+    for (const e of [a, b, c, d]) active.claim(e);
+    active.remove(3, 1);
+    expect(d.held).toBe(false);
+    active.removeRequester(1);
+    expect([a.held, b.held, c.held]).toEqual([false, false, true]);
+    // The requester looked up last is gone: a new request of it starts a fresh registration.
+    const again = entry(1, 1, 'again');
+    expect(active.claim(again)).toBe(true);
+    expect(active.get(1, 1)).toBe(again);
+    expect(active.removeAll()).toHaveLength(2);
+    expect([again.held, c.held]).toEqual([false, false]);
+    expect(active.get(1, 1)).toBeUndefined();
+    expect(active.claim(entry(2, 1))).toBe(true);
   });
 });

@@ -407,6 +407,43 @@ describe('request / reply', () => {
     expect(err).toMatchObject({ code: 'TIMEOUT', timeout: 2000 });
   });
 
+  it('keeps many requests apart, answered out of order, among ones that time out (request bookkeeping)', async () => {
+    // Pending requests sit in a table indexed by correlation id, deadlines in a queue per timeout,
+    // handlings in a per-requester record: a long wait must not disturb the many that come and go.
+    const u = url();
+    const server = await join(u);
+    const client = await join(u);
+    const later: Array<() => void> = [];
+    server.handle<number, number>('echo', (req) => req.data);
+    server.handle<number, number>('reversed', (req) =>
+      req.data < 0
+        ? new Observable<number>(() => undefined)
+        : new Promise((resolve) => later.push(() => resolve(req.data))),
+    );
+    await settle();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const silent = firstValueFrom(client.request('reversed', -1, { timeout: 1000 })).catch((e: unknown) => e);
+    const sequential: number[] = [];
+    for (let i = 0; i < 40; i += 1) sequential.push(await firstValueFrom(client.request<number>('echo', i)));
+    expect(sequential).toEqual([...Array(40).keys()]);
+    const concurrent = Array.from({ length: 50 }, (_, i) =>
+      firstValueFrom(client.request<number>('reversed', i, { timeout: 1000 })),
+    );
+    const shorter = firstValueFrom(client.request('reversed', -2, { timeout: 500 })).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(0);
+    await vi.waitFor(() => expect(later).toHaveLength(50));
+    for (const answer of later.reverse()) answer();
+    expect(await Promise.all(concurrent)).toEqual([...Array(50).keys()]);
+    expect(client.stats().pendingRequests).toBe(2);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(await shorter).toBeInstanceOf(TimeoutError);
+    expect(client.stats().pendingRequests).toBe(1);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(await silent).toMatchObject({ code: 'TIMEOUT', timeout: 1000 });
+    expect(client.stats().pendingRequests).toBe(0);
+    expect(await firstValueFrom(client.request<number>('echo', 7))).toBe(7);
+  });
+
   it('errors with PeerLostError when the handling member leaves mid-request', async () => {
     const u = url();
     const server = await join(u);
