@@ -14,6 +14,7 @@ import {
   type Message,
   NoRespondersError,
   PeerLostError,
+  type FrameWriter,
   type Transport,
   rawCodec,
   TimeoutError,
@@ -74,11 +75,13 @@ function spying(
 
 /**
  * Registers a scheme whose transports hand each frame to a memory transport on the domain of
- * `memoryUrl` through `send(inner, frame, index)`, `index` counting the frames sent from 0.
+ * `memoryUrl` through `send(inner, frame, index)`, `index` counting the frames sent from 0;
+ * `sendInPlace`, when given, becomes the transports' own.
  */
 function wrapping(
   memoryUrl: string,
   send: (inner: Transport, frame: Uint8Array, index: number) => void | Promise<void>,
+  sendInPlace?: (inner: Transport, length: number, writer: FrameWriter) => void | Promise<void>,
 ): string {
   counter += 1;
   const scheme = `wrap-bus-test-${counter}`;
@@ -92,6 +95,7 @@ function wrapping(
       open: () => inner.open(),
       close: () => inner.close(),
       send: (frame) => send(inner, frame, index++),
+      ...(sendInPlace === undefined ? {} : { sendInPlace: (length, writer) => sendInPlace(inner, length, writer) }),
     };
     return wrapper;
   });
@@ -141,38 +145,28 @@ function writingInPlace(
   memoryUrl: string,
   inPlace: (index: number) => void | Promise<void> = () => undefined,
 ): { url: string; written: Uint8Array[]; sent: Uint8Array[] } {
-  counter += 1;
-  const scheme = `in-place-bus-test-${counter}`;
   const written: Uint8Array[] = [];
   const sent: Uint8Array[] = [];
-  registerTransport(scheme, (_u, ctx) => {
-    const inner = new MemoryTransport(new URL(memoryUrl), ctx);
-    const wrapper: Transport = {
-      capabilities: inner.capabilities,
-      state$: inner.state$,
-      frames$: inner.frames$,
-      open: () => inner.open(),
-      close: () => inner.close(),
-      send: (frame) => {
-        sent.push(frame);
-        return inner.send(frame);
-      },
-      sendInPlace: (length, writer) => {
-        const answer = inPlace(written.length); // throws before anything is written
-        const scratch = new Uint8Array(length + 6).fill(0xee);
-        writer.writeFrame(scratch, 3);
-        const frame = scratch.slice(3, 3 + length);
-        expect([...scratch.subarray(0, 3), ...scratch.subarray(3 + length)]).toEqual([
-          0xee, 0xee, 0xee, 0xee, 0xee, 0xee,
-        ]);
-        written.push(frame);
-        if (answer === undefined) return inner.send(frame);
-        return answer.then(() => inner.send(frame));
-      },
-    };
-    return wrapper;
-  });
-  return { url: `${scheme}://x`, written, sent };
+  const url = wrapping(
+    memoryUrl,
+    (inner, frame) => {
+      sent.push(frame);
+      return inner.send(frame);
+    },
+    (inner, length, writer) => {
+      const answer = inPlace(written.length); // throws before anything is written
+      const scratch = new Uint8Array(length + 6).fill(0xee);
+      writer.writeFrame(scratch, 3);
+      const frame = scratch.slice(3, 3 + length);
+      expect([...scratch.subarray(0, 3), ...scratch.subarray(3 + length)]).toEqual([
+        0xee, 0xee, 0xee, 0xee, 0xee, 0xee,
+      ]);
+      written.push(frame);
+      if (answer === undefined) return inner.send(frame);
+      return answer.then(() => inner.send(frame));
+    },
+  );
+  return { url, written, sent };
 }
 
 describe('publish / subscribe', () => {
