@@ -28,6 +28,7 @@ import { ActiveHandlings } from './active-handlings.js';
 import type { BusOptions, ResolvedBusOptions } from './bus-options.js';
 import { codecFor } from './codec.js';
 import { DedupWindow } from './dedup-window.js';
+import { EnvelopeWriter } from './envelope-writer.js';
 import {
   decodeEnvelope,
   DEFAULT_MAX_FRAME_SIZE,
@@ -176,6 +177,8 @@ export class Bus {
   readonly #frameLimit: number;
   /** Below both the frame limit and `maxMessageSize`: a rough size bound is enough under it. */
   readonly #exactSizeAbove: number;
+  /** For a transport that writes frames in place (`sendInPlace`); undefined for the others. */
+  readonly #inPlace: EnvelopeWriter | undefined;
   /** Frames waiting for those ahead of them to be accepted; undefined while nothing is on its way. */
   #outbox: Outgoing[] | undefined;
   /** Bytes of the entries waiting in `#outbox` (not of the one being sent). */
@@ -219,6 +222,7 @@ export class Bus {
     });
     this.#frameLimit = Math.min(options.maxFrameSize, transport.capabilities.maxFrameSize);
     this.#exactSizeAbove = Math.min(this.#frameLimit, options.maxMessageSize);
+    this.#inPlace = transport.sendInPlace === undefined ? undefined : new EnvelopeWriter();
   }
 
   /**
@@ -280,13 +284,17 @@ export class Bus {
     try {
       this.#assertUsable();
       validateTopic(topic);
-      const payload = this.#options.codec.encode(data);
+      const codec = this.#options.codec;
+      // A binary value goes into the frame as it is, behind its codec's head: copied once.
+      const payloadHead = codec.head?.(data);
+      const payload = payloadHead === undefined ? codec.encode(data) : (data as Uint8Array);
       this.#counters.published += 1;
       const sent = this.#emit({
         kind: FrameKind.Publish,
         topic,
-        encoding: this.#options.codec.encoding,
+        encoding: codec.encoding,
         headers: options?.headers,
+        payloadHead,
         payload,
       });
       return sent ?? RESOLVED;
@@ -906,7 +914,7 @@ export class Bus {
     const topic = init.topic;
     // UTF-8 takes at most 3 bytes per UTF-16 unit: under both limits by this bound, a message needs
     // no exact count (which would encode its headers once more just to measure them).
-    let size = ENVELOPE_HEADER_SIZE + topic.length * 3 + (init.payload?.length ?? 0);
+    let size = ENVELOPE_HEADER_SIZE + topic.length * 3 + (init.payload?.length ?? 0) + (init.payloadHead?.length ?? 0);
     if (init.headers !== undefined) size += headersSizeBound(init.headers);
     if (size > this.#exactSizeAbove) size = envelopeSize(init);
     if (size > this.#options.maxMessageSize) throw new FrameTooLargeError(size, this.#options.maxMessageSize);
@@ -928,22 +936,34 @@ export class Bus {
     }
     // The common case: one frame, nothing waiting. No array, no fragmenter, no promise.
     const sequence = sequenced ? this.#nextSequence() : 0;
-    let frame: Uint8Array;
+    const inPlace = this.#inPlace;
+    let frame: Uint8Array | undefined;
     let sent: Promise<void> | void;
     try {
-      frame = encodeEnvelope(this.#envelope(init, sequence));
-      sent = this.#transport.send(frame);
+      if (inPlace !== undefined && !local && init.headers === undefined) {
+        // Written straight into the transport's memory: no frame to allocate. (A frame with
+        // headers would encode them twice, to size and to write: it takes the plain path.)
+        const length = inPlace.arm(init, this.#memberId, sequence);
+        try {
+          sent = (this.#transport.sendInPlace as NonNullable<Transport['sendInPlace']>)(length, inPlace);
+        } finally {
+          inPlace.disarm();
+        }
+      } else {
+        frame = encodeEnvelope(this.#envelope(init, sequence));
+        sent = this.#transport.send(frame);
+      }
     } catch (err) {
       if (sequenced) this.#unsequence(sequence);
       throw err;
     }
     if (sent === undefined) {
-      if (local) this.#dispatchOwn(frame);
+      if (local) this.#dispatchOwn(frame as Uint8Array);
       return undefined;
     }
     // Accepted later: what comes next waits behind it.
     this.#outbox = [];
-    return this.#acceptedLater(sent, frame, sequenced ? sequence : undefined, local);
+    return this.#acceptedLater(sent, local ? frame : undefined, sequenced ? sequence : undefined);
   }
 
   /** The envelope of `init` from this member. */
@@ -959,6 +979,7 @@ export class Bus {
       correlation: init.correlation,
       headers: init.headers,
       payload: init.payload,
+      payloadHead: init.payloadHead,
       last: init.last,
     };
   }
@@ -968,12 +989,14 @@ export class Bus {
     this.#dispatch(decodeEnvelope(frame, Number.MAX_SAFE_INTEGER), undefined);
   }
 
-  /** The frame that made the outbox busy settled: deliver it locally or give its number back. */
+  /**
+   * The frame that made the outbox busy settled: deliver it locally (`local`, the frame, when this
+   * member wants it too) or give its number back.
+   */
   async #acceptedLater(
     sent: Promise<void>,
-    frame: Uint8Array,
+    local: Uint8Array | undefined,
     sequence: number | undefined,
-    local: boolean,
   ): Promise<void> {
     try {
       await sent;
@@ -982,7 +1005,7 @@ export class Bus {
       void this.#pump();
       throw err;
     }
-    if (local) this.#dispatchOwn(frame);
+    if (local !== undefined) this.#dispatchOwn(local);
     void this.#pump();
   }
 

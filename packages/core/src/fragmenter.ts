@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { encodeEnvelope, ENVELOPE_HEADER_SIZE, type EnvelopeInit } from './envelope.js';
+import { encodeEnvelope, ENVELOPE_HEADER_SIZE, type EnvelopeInit, wholePayload } from './envelope.js';
 import { FrameError, FrameTooLargeError } from './errors.js';
 
 const EMPTY = new Uint8Array(0);
@@ -36,10 +36,10 @@ const textEncoder = new TextEncoder();
  * ```
  */
 export function fragmentEnvelope(init: EnvelopeInit, maxFrameSize: number, nextSequence: () => number): Uint8Array[] {
-  const payload = init.payload ?? EMPTY;
+  const payload = wholePayload(init);
   // Encoding the envelope without its payload measures header + topic + headers exactly, and
   // validates topic and headers once, before any large allocation.
-  const bare = encodeEnvelope({ ...init, payload: EMPTY, fragmentIndex: 0, fragmentCount: 1 });
+  const bare = encodeEnvelope({ ...init, payload: EMPTY, payloadHead: undefined, fragmentIndex: 0, fragmentCount: 1 });
   if (bare.length + payload.length <= maxFrameSize)
     return [encodeEnvelope({ ...init, fragmentIndex: 0, fragmentCount: 1 })];
 

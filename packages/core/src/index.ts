@@ -14,6 +14,7 @@
 export * from './errors.js';
 export type {
   ConnectionState,
+  FrameWriter,
   InboundFrame,
   PeerIdentity,
   Transport,

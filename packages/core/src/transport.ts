@@ -62,6 +62,20 @@ export interface InboundFrame {
 }
 
 /**
+ * Writes one encoded frame into memory a transport provides; see {@link Transport.sendInPlace}.
+ *
+ * @example
+ * ```ts
+ * const writer: FrameWriter = { writeFrame: (target, offset) => target.set(frame, offset) };
+ * transport.sendInPlace?.(frame.length, writer);
+ * ```
+ */
+export interface FrameWriter {
+  /** Write exactly the announced number of bytes at `target[offset…]`. Called once, synchronously. */
+  writeFrame(target: Uint8Array, offset: number): void;
+}
+
+/**
  * A member's link into a broadcast domain. Frames sent by one member reach every other member
  * (not the sender itself); hubs may skip members that have shown no interest.
  */
@@ -81,6 +95,15 @@ export interface Transport {
    * `ClosedError` after close. The transport may keep `frame`; the caller must not reuse it.
    */
   send(frame: Uint8Array): void | Promise<void>;
+  /**
+   * Optional: send one whole (unfragmented) frame of `length` bytes by letting `writer` write it
+   * straight into the transport's own memory (a slot of the mmf ring), so that it is encoded once,
+   * where it is read, and no frame is allocated. `writer` is called once, before this returns;
+   * a transport that cannot write in place at the moment (the frame must wait) has it write into
+   * bytes of its own. Otherwise the same contract as {@link send}. The bus uses it, when present,
+   * for frames it does not also deliver locally.
+   */
+  sendInPlace?(length: number, writer: FrameWriter): void | Promise<void>;
   /** Leave the domain and release every OS resource. Idempotent. */
   close(): Promise<void>;
   /** Counters for `bus.stats()`, for example `{ framesDropped: 3 }`. */

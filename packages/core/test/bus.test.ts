@@ -14,6 +14,7 @@ import {
   type Message,
   NoRespondersError,
   PeerLostError,
+  type FrameWriter,
   type Transport,
   rawCodec,
   TimeoutError,
@@ -74,11 +75,13 @@ function spying(
 
 /**
  * Registers a scheme whose transports hand each frame to a memory transport on the domain of
- * `memoryUrl` through `send(inner, frame, index)`, `index` counting the frames sent from 0.
+ * `memoryUrl` through `send(inner, frame, index)`, `index` counting the frames sent from 0;
+ * `sendInPlace`, when given, becomes the transports' own.
  */
 function wrapping(
   memoryUrl: string,
   send: (inner: Transport, frame: Uint8Array, index: number) => void | Promise<void>,
+  sendInPlace?: (inner: Transport, length: number, writer: FrameWriter) => void | Promise<void>,
 ): string {
   counter += 1;
   const scheme = `wrap-bus-test-${counter}`;
@@ -92,6 +95,7 @@ function wrapping(
       open: () => inner.open(),
       close: () => inner.close(),
       send: (frame) => send(inner, frame, index++),
+      ...(sendInPlace === undefined ? {} : { sendInPlace: (length, writer) => sendInPlace(inner, length, writer) }),
     };
     return wrapper;
   });
@@ -130,6 +134,40 @@ function refusing(memoryUrl: string, refuse: (frame: Uint8Array, publishIndex: n
 
 /** Lets queued microtasks (the memory transport's delivery) and immediates run. */
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Registers a scheme whose transports write frames in place (`sendInPlace`) into a scratch buffer
+ * at offset 3, record them in `written`, then hand them to a memory transport on the domain of
+ * `memoryUrl`; `inPlace(index)` may throw or return a promise to act as the transport's answer.
+ * Frames that come through plain `send` are recorded in `sent`.
+ */
+function writingInPlace(
+  memoryUrl: string,
+  inPlace: (index: number) => void | Promise<void> = () => undefined,
+): { url: string; written: Uint8Array[]; sent: Uint8Array[] } {
+  const written: Uint8Array[] = [];
+  const sent: Uint8Array[] = [];
+  const url = wrapping(
+    memoryUrl,
+    (inner, frame) => {
+      sent.push(frame);
+      return inner.send(frame);
+    },
+    (inner, length, writer) => {
+      const answer = inPlace(written.length); // throws before anything is written
+      const scratch = new Uint8Array(length + 6).fill(0xee);
+      writer.writeFrame(scratch, 3);
+      const frame = scratch.slice(3, 3 + length);
+      expect([...scratch.subarray(0, 3), ...scratch.subarray(3 + length)]).toEqual([
+        0xee, 0xee, 0xee, 0xee, 0xee, 0xee,
+      ]);
+      written.push(frame);
+      if (answer === undefined) return inner.send(frame);
+      return answer.then(() => inner.send(frame));
+    },
+  );
+  return { url, written, sent };
+}
 
 describe('publish / subscribe', () => {
   it('delivers to another member with topic, data, headers and sender', async () => {
@@ -606,6 +644,79 @@ describe('request / reply', () => {
     expect(handler).not.toHaveBeenCalled();
     await firstValueFrom(request);
     expect(handler).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('sending in place (Transport.sendInPlace)', () => {
+  it('writes published frames straight into the transport, binary payloads copied once, and they arrive intact', async () => {
+    const u = url();
+    const spy = writingInPlace(u);
+    const a = await join(spy.url);
+    const b = await join(u);
+    const got = collect(b.subscribe('in.place'), 3);
+    await settle();
+    const bytes = Uint8Array.from({ length: 300 }, (_, i) => i & 0xff);
+    await a.publish('in.place', bytes);
+    await a.publish('in.place', { id: 1 });
+    await a.publish('in.place', 'text', { headers: { trace: 'x' } });
+    const messages = await got;
+    expect([...(messages[0]?.data as Uint8Array)]).toEqual([...bytes]);
+    expect(messages[1]?.data).toEqual({ id: 1 });
+    expect(messages[2]?.data).toBe('text');
+    expect(messages[2]?.headers).toEqual({ trace: 'x' });
+    // The two without headers were written in place; the one with headers went through send.
+    const publishes = (frames: Uint8Array[]) => frames.filter((f) => f[3] === FrameKind.Publish);
+    expect(publishes(spy.written)).toHaveLength(2);
+    expect(publishes(spy.sent)).toHaveLength(1);
+    expect(b.stats().gaps).toBe(0);
+  });
+
+  it('a message the publisher also wants itself goes through send, and reaches both', async () => {
+    const u = url();
+    const spy = writingInPlace(u);
+    const a = await join(spy.url);
+    const b = await join(u);
+    const mine = collect(a.subscribe('both'), 1);
+    const theirs = collect(b.subscribe('both'), 1);
+    await settle();
+    await a.publish('both', 5);
+    expect((await mine)[0]?.data).toBe(5);
+    expect((await theirs)[0]?.data).toBe(5);
+    expect(spy.written.filter((f) => f[3] === FrameKind.Publish)).toHaveLength(0);
+    expect(spy.sent.filter((f) => f[3] === FrameKind.Publish)).toHaveLength(1);
+  });
+
+  it('a refused in-place send rejects the publish and gives its sequence number back (no gap)', async () => {
+    const u = url();
+    let refuse = false;
+    const spy = writingInPlace(u, () => {
+      if (refuse) throw new BufferFullError(0);
+    });
+    const a = await join(spy.url);
+    const b = await join(u);
+    const got = collect(b.subscribe('refused'), 2);
+    await settle();
+    await a.publish('refused', 1);
+    refuse = true;
+    await expect(a.publish('refused', 2)).rejects.toBeInstanceOf(BufferFullError);
+    refuse = false;
+    await a.publish('refused', 3);
+    expect((await got).map((m) => m.data)).toEqual([1, 3]);
+    expect(b.stats().gaps).toBe(0);
+  });
+
+  it('frames accepted later keep their order: what follows waits behind them', async () => {
+    const u = url();
+    const spy = writingInPlace(u, (index) => (index % 2 === 0 ? new Promise((r) => setImmediate(r)) : undefined));
+    const a = await join(spy.url);
+    const b = await join(u);
+    const got = collect(b.subscribe('ordered'), 20);
+    await settle();
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < 20; i += 1) sends.push(a.publish('ordered', i));
+    await Promise.all(sends);
+    expect((await got).map((m) => m.data)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(b.stats().gaps).toBe(0);
   });
 });
 

@@ -57,6 +57,18 @@ describe('payload codecs', () => {
     ]);
   });
 
+  it("msgpack's head of a binary value followed by the value is its encoding; other values have no head", () => {
+    for (const size of [0, 1, 255, 256, 65_535, 65_536]) {
+      const value = Uint8Array.from({ length: size }, (_, i) => (i * 5) & 0xff);
+      const head = msgpackCodec.head?.(value);
+      expect(head, `${size} bytes`).toBeDefined();
+      const joined = Buffer.concat([head as Uint8Array, value]);
+      expect(joined.equals(Buffer.from(msgpackCodec.encode(value))), `${size} bytes`).toBe(true);
+    }
+    for (const value of [{ a: 1 }, 'text', 3, null, [new Uint8Array(2)]])
+      expect(msgpackCodec.head?.(value)).toBeUndefined();
+  });
+
   it('msgpack decodes a binary payload as a copy, and rejects one that is cut short or followed by more', () => {
     const encoded = msgpackCodec.encode(new Uint8Array([5, 6, 7]));
     const frame = new Uint8Array([0xee, ...encoded, 0xee]);

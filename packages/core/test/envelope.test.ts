@@ -13,6 +13,7 @@ import {
   FrameKind,
   type PayloadEncoding,
   peekRoute,
+  writeEnvelope,
 } from '../src/envelope.js';
 import { FrameError, FrameTooLargeError } from '../src/errors.js';
 import { encodeLengthPrefixed, FrameDecoder } from '../src/frame-decoder.js';
@@ -251,5 +252,57 @@ describe('envelope size', () => {
         },
       ),
     );
+  });
+});
+
+describe('writing an envelope in place', () => {
+  it('writeEnvelope writes at an offset exactly what encodeEnvelope returns, and nothing around it', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'grapheme', maxLength: 20 }),
+        fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 30 })),
+        fc.uint8Array({ maxLength: 80 }),
+        fc.uint8Array({ maxLength: 5 }),
+        fc.nat(64),
+        (topic, headers, payload, payloadHead, offset) => {
+          const init = {
+            kind: FrameKind.Publish,
+            origin: 2 ** 45 + 9,
+            sequence: 7,
+            topic: topic || 't',
+            headers,
+            payload,
+            payloadHead,
+          };
+          const frame = encodeEnvelope(init);
+          expect(envelopeSize(init)).toBe(frame.length);
+          const target = new Uint8Array(offset + frame.length + 8).fill(0xee);
+          writeEnvelope(target, offset, init);
+          expect(toHex(target.subarray(offset, offset + frame.length))).toBe(toHex(frame));
+          expect(target.subarray(0, offset).every((b) => b === 0xee)).toBe(true);
+          expect(target.subarray(offset + frame.length).every((b) => b === 0xee)).toBe(true);
+        },
+      ),
+    );
+  });
+
+  it('a payload head is written before the payload and counted in it', () => {
+    const head = Uint8Array.of(0xc4, 3);
+    const payload = Uint8Array.of(1, 2, 3);
+    const init = { kind: FrameKind.Publish, origin: 1, sequence: 1, topic: 'a', payloadHead: head, payload };
+    const joined = encodeEnvelope({ ...init, payloadHead: undefined, payload: Uint8Array.of(0xc4, 3, 1, 2, 3) });
+    expect(toHex(encodeEnvelope(init))).toBe(toHex(joined));
+    expect([...decodeEnvelope(encodeEnvelope(init)).payload]).toEqual([0xc4, 3, 1, 2, 3]);
+  });
+
+  it('rejects a bad origin or topic before writing a byte', () => {
+    const target = new Uint8Array(64).fill(0xee);
+    expect(() => writeEnvelope(target, 0, { kind: FrameKind.Publish, origin: -1, sequence: 1, topic: 'a' })).toThrow(
+      FrameError,
+    );
+    expect(() =>
+      writeEnvelope(target, 0, { kind: FrameKind.Publish, origin: 1, sequence: 1, topic: 'x'.repeat(2000) }),
+    ).toThrow(FrameError);
+    expect(target.every((b) => b === 0xee)).toBe(true);
   });
 });

@@ -39,6 +39,16 @@ describe('fragmentEnvelope', () => {
     expect(calls).toBe(0);
   });
 
+  it("cuts a payload given with a head (a codec's, see PayloadCodec.head) as the joined bytes", () => {
+    const head = Uint8Array.of(0xc5, 0x01, 0x2c);
+    const body = payloadOf(300);
+    const joined = new Uint8Array([...head, ...body]);
+    const withHead = fragmentEnvelope({ ...base, sequence: 9, payloadHead: head, payload: body }, 128, counterFrom(9));
+    const plain = fragmentEnvelope({ ...base, sequence: 9, payload: joined }, 128, counterFrom(9));
+    expect(withHead.length).toBeGreaterThan(1);
+    expect(withHead).toEqual(plain);
+  });
+
   it('fits exactly at maxFrameSize and splits one byte over', () => {
     const init = { ...base, sequence: 1, payload: payloadOf(100) };
     const exact = encodeEnvelope(init).length;

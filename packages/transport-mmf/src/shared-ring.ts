@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { FrameTooLargeError } from '@busway/core';
+import { type FrameWriter, FrameTooLargeError } from '@busway/core';
 import { ClaimAbandonedError, RingMismatchError } from './errors.js';
 import { takeSleepers } from './sleep-protocol.js';
 import {
@@ -242,6 +242,69 @@ export class SharedRing {
     this.#copyIn(payload, (this.#claimedPosition + RECORD_HEADER_SIZE) & this.mask);
     this.#commit(this.#claimedPosition, sequence, length);
     return sequence;
+  }
+
+  /**
+   * Like {@link publish}, for a record of `length` bytes that `writer` writes in place, straight
+   * into the ring (see `Transport.sendInPlace`): nothing is encoded elsewhere and copied. A
+   * record that would straddle the end of the ring is written aside and copied in two parts.
+   * When the writer throws, the claimed record is marked abandoned (readers step over it at
+   * once) and the error is rethrown.
+   *
+   * @example
+   * ```ts
+   * ring.publishWith(5, { writeFrame: (target, at) => target.set(bytes, at) });
+   * ```
+   */
+  publishWith(length: number, writer: FrameWriter): number {
+    if (length > this.maxPayload) throw new FrameTooLargeError(length, this.maxPayload);
+    const sequence = this.#claim(length);
+    this.#writeIn(writer, length);
+    this.#commit(this.#claimedPosition, sequence, length);
+    return sequence;
+  }
+
+  /**
+   * {@link tryPublish} for a record `writer` writes in place, as {@link publishWith}: -1, having
+   * claimed and written nothing, when it does not fit in front of the slowest registered reader.
+   *
+   * @example
+   * ```ts
+   * if (ring.tryPublishWith(frame.length, { writeFrame: (t, at) => t.set(frame, at) }) < 0) await retryLater();
+   * ```
+   */
+  tryPublishWith(length: number, writer: FrameWriter): number {
+    if (length > this.maxPayload) throw new FrameTooLargeError(length, this.maxPayload);
+    if (!this.#claimSpace(recordSize(length), true)) return -1;
+    const sequence = this.#stampHeader(length);
+    this.#writeIn(writer, length);
+    this.#commit(this.#claimedPosition, sequence, length);
+    return sequence;
+  }
+
+  /** Let `writer` fill the record just claimed; on failure the record is abandoned, not left hanging. */
+  #writeIn(writer: FrameWriter, length: number): void {
+    const position = this.#claimedPosition;
+    const start = (position + RECORD_HEADER_SIZE) & this.mask;
+    try {
+      if (start + length <= this.capacity) {
+        writer.writeFrame(this.u8, RING_HEADER_SIZE + start);
+      } else {
+        // Once a lap at most: not worth a writer that knows about the wrap.
+        const aside = new Uint8Array(length);
+        writer.writeFrame(aside, 0);
+        this.#copyIn(aside, start);
+      }
+    } catch (err) {
+      // Left Claimed, the record would hold every reader up until their abandon timeout.
+      const word = (RING_HEADER_SIZE + (position & this.mask)) >> 2;
+      const claimed = (RecordState.Claimed << 30) | length;
+      if (Atomics.compareExchange(this.i32, word, claimed, (RecordState.Abandoned << 30) | length) === claimed) {
+        Atomics.add(this.i32, RingOffset.abandoned >> 2, 1);
+      }
+      if (Atomics.load(this.i32, RingOffset.sleepers >> 2) !== 0) this.#wakeSleepers();
+      throw err;
+    }
   }
 
   /**

@@ -142,6 +142,38 @@ describe('MmfTransport', () => {
     expect(b.stats().framesLost).toBe(0);
   });
 
+  it('sendInPlace: written straight into the ring, or into bytes of its own when it must wait; order kept either way', async () => {
+    for (const overflow of ['lose', 'wait'] as const) {
+      const u = url('size=4KiB');
+      const a = member(u, { overflow });
+      const b = member(u);
+      await Promise.all([a.open(), b.open()]);
+      const got: number[] = [];
+      b.frames$.subscribe((f) => got.push(f.bytes[0] ?? -1));
+      const writer = (i: number) => ({ writeFrame: (target: Uint8Array, at: number) => target.fill(i, at, at + 100) });
+      // overflow=wait: 200 frames of 100 bytes fill a 4 KiB ring many times, so most must wait.
+      // overflow=lose overwrites instead: 30 (3360 bytes in the ring) fit without lapping the reader.
+      const count = overflow === 'wait' ? 200 : 30;
+      const sends: Array<void | Promise<void>> = [];
+      for (let i = 0; i < count; i++) sends.push(a.sendInPlace(100, writer(i)));
+      expect(sends.some((s) => s instanceof Promise)).toBe(overflow === 'wait');
+      await Promise.all(sends);
+      const deadline = Date.now() + 5000;
+      while (got.length < count && Date.now() < deadline) await sleep(10);
+      expect(got).toEqual(Array.from({ length: count }, (_, i) => i));
+      expect(b.stats().framesLost).toBe(0);
+    }
+  });
+
+  it('sendInPlace refuses after close and above the frame limit, calling no writer', () => {
+    const a = member(url());
+    let called = 0;
+    const writer = { writeFrame: () => void called++ };
+    expect(() => a.sendInPlace(10, writer)).toThrow(ClosedError); // not open yet
+    expect(() => a.sendInPlace((16 << 20) + 1, writer)).toThrow();
+    expect(called).toBe(0);
+  });
+
   it('overflow=wait: rejects with BufferFullError after waitTimeoutMs when a reader makes no room', async () => {
     const name = `stuck-${process.pid}-${++n}`;
     const a = member(`mmf://${name}?size=4KiB&overflow=wait&waitTimeoutMs=100`);

@@ -387,6 +387,50 @@ describe('SharedRing and RingReader', () => {
     expect(ring.slowestReader()).toBeUndefined();
   });
 
+  it('publishWith and tryPublishWith write records in place, the same bytes publish writes, across the end of the ring', () => {
+    const ring = newRing(8192);
+    const reader = new RingReader(ring);
+    const writerOf = (bytes: Uint8Array) => ({ writeFrame: (target: Uint8Array, at: number) => target.set(bytes, at) });
+    const sent: Uint8Array[] = [];
+    // 2000-byte records (2016 in the ring): the fifth starts 8064 in and runs across the end.
+    for (let n = 0; n < 9; n++) {
+      const bytes = payload(5, n, 2000);
+      sent.push(bytes);
+      if (n % 2 === 0) ring.publishWith(bytes.length, writerOf(bytes));
+      else expect(ring.tryPublishWith(bytes.length, writerOf(bytes))).toBeGreaterThanOrEqual(0);
+      expect(drain(reader)).toEqual([bytes]);
+    }
+    expect(reader.stats()).toEqual({ delivered: 9, lost: 0, abandoned: 0 });
+  });
+
+  it('a writer that throws leaves an abandoned record readers step over at once, and the error reaches the caller', () => {
+    const ring = newRing();
+    const reader = new RingReader(ring);
+    const failing = {
+      writeFrame: () => {
+        throw new Error('encoder failed');
+      },
+    };
+    expect(() => ring.publishWith(10, failing)).toThrow('encoder failed');
+    ring.publish(payload(6, 1, 10));
+    // No wait for abandonAfterMs: the record is marked abandoned as the writer fails.
+    expect(drain(reader)).toEqual([payload(6, 1, 10)]);
+    expect(reader.stats()).toEqual({ delivered: 1, lost: 0, abandoned: 1 });
+    expect(ring.abandonedClaims()).toBe(1);
+  });
+
+  it('tryPublishWith claims nothing and calls no writer when the record does not fit before a registered reader', () => {
+    const ring = newRing();
+    const reader = new RingReader(ring, { register: true });
+    while (ring.tryPublish(payload(1, 0, 100)) >= 0);
+    const before = ring.loadClaim();
+    let called = 0;
+    expect(ring.tryPublishWith(100, { writeFrame: () => void called++ })).toBe(-1);
+    expect(called).toBe(0);
+    expect(ring.loadClaim()).toEqual(before);
+    reader.close();
+  });
+
   it('rejects a payload above maxPayload before claiming anything', () => {
     const ring = newRing();
     expect(() => ring.publish(new Uint8Array(ring.maxPayload + 1))).toThrow(FrameTooLargeError);
