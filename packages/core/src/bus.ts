@@ -26,7 +26,7 @@ import {
 } from 'rxjs';
 import { ActiveHandlings } from './active-handlings.js';
 import type { BusOptions, ResolvedBusOptions } from './bus-options.js';
-import { codecFor } from './codec.js';
+import { codecFor, type PayloadCodec } from './codec.js';
 import { DedupWindow } from './dedup-window.js';
 import { EnvelopeWriter } from './envelope-writer.js';
 import {
@@ -285,17 +285,15 @@ export class Bus {
       this.#assertUsable();
       validateTopic(topic);
       const codec = this.#options.codec;
-      // A binary value goes into the frame as it is, behind its codec's head: copied once.
-      const payloadHead = codec.head?.(data);
-      const payload = payloadHead === undefined ? codec.encode(data) : (data as Uint8Array);
+      const encoded = encodePayload(codec, data);
       this.#counters.published += 1;
       const sent = this.#emit({
         kind: FrameKind.Publish,
         topic,
         encoding: codec.encoding,
         headers: options?.headers,
-        payloadHead,
-        payload,
+        payloadHead: encoded.head,
+        payload: encoded.payload,
       });
       return sent ?? RESOLVED;
     } catch (err) {
@@ -407,13 +405,15 @@ export class Bus {
       this.#armTimer(pending);
       let sent: Promise<void> | void;
       try {
+        const encoded = encodePayload(this.#options.codec, data);
         sent = this.#emit({
           kind: FrameKind.Request,
           topic,
           correlation,
           encoding: this.#options.codec.encoding,
           headers: options?.headers,
-          payload: this.#options.codec.encode(data),
+          payloadHead: encoded.head,
+          payload: encoded.payload,
         });
         this.#counters.published += 1;
       } catch (err) {
@@ -676,16 +676,21 @@ export class Bus {
   /** One reply that also ends the stream: a single frame for value and promise handlers. */
   #replyOnce(active: ActiveHandling, value: unknown): void {
     if (!this.#isActive(active)) return; // cancelled meanwhile
-    let payload: Uint8Array;
+    let encoded: EncodedPayload;
     try {
-      payload = this.#options.codec.encode(value);
+      encoded = encodePayload(this.#options.codec, value);
     } catch (err) {
       this.#replyError(active, err);
       return;
     }
     const { replyTo: topic, correlation } = active;
     const encoding = this.#options.codec.encoding;
-    this.#reply(active, { kind: FrameKind.Reply, topic, correlation, encoding, payload, last: true }, true);
+    const { head: payloadHead, payload } = encoded;
+    this.#reply(
+      active,
+      { kind: FrameKind.Reply, topic, correlation, encoding, payloadHead, payload, last: true },
+      true,
+    );
   }
 
   #replyError(active: ActiveHandling, err: unknown): void {
@@ -710,16 +715,17 @@ export class Bus {
           source?.unsubscribe();
           return;
         }
-        let payload: Uint8Array;
+        let encoded: EncodedPayload;
         try {
-          payload = this.#options.codec.encode(value);
+          encoded = encodePayload(this.#options.codec, value);
         } catch (err) {
           source?.unsubscribe();
           this.#replyError(active, err);
           return;
         }
         const encoding = this.#options.codec.encoding;
-        this.#reply(active, { kind: FrameKind.Reply, topic, correlation, encoding, payload }, false);
+        const { head: payloadHead, payload } = encoded;
+        this.#reply(active, { kind: FrameKind.Reply, topic, correlation, encoding, payloadHead, payload }, false);
         if (!this.#isActive(active)) source?.unsubscribe(); // the reply could not be sent
       },
       error: (err: unknown) => this.#replyError(active, err),
@@ -1114,6 +1120,21 @@ export class Bus {
   #assertUsable(): void {
     if (this.#closing !== undefined) throw new ClosedError();
   }
+}
+
+/** A value as an envelope's payload; see {@link encodePayload}. */
+interface EncodedPayload {
+  readonly head: Uint8Array | undefined;
+  readonly payload: Uint8Array;
+}
+
+/**
+ * `data` as an envelope's payload: a binary value as it is, behind its codec's head (the frame
+ * is its only copy), anything else encoded. Throws what the codec throws.
+ */
+function encodePayload(codec: PayloadCodec, data: unknown): EncodedPayload {
+  const head = codec.head?.(data);
+  return head === undefined ? { head, payload: codec.encode(data) } : { head, payload: data as Uint8Array };
 }
 
 const transportStatNames = new Map<string, string>();

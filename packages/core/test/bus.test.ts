@@ -1,4 +1,4 @@
-import { firstValueFrom, interval, lastValueFrom, Observable, take, takeWhile, toArray } from 'rxjs';
+import { firstValueFrom, interval, lastValueFrom, map, Observable, take, takeWhile, toArray } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type Bus,
@@ -351,6 +351,35 @@ describe('request / reply', () => {
     expect(await firstValueFrom(client.request('math.double', 21))).toBe(42);
     expect(await firstValueFrom(client.request('math.later', 1))).toBe(2);
     expect(await lastValueFrom(client.request('math.count', 4).pipe(toArray()))).toEqual([0, 1, 2, 3]);
+  });
+
+  it('carries binary requests and replies of every msgpack bin size, single and streamed, as copies', async () => {
+    const u = url();
+    const server = await join(u);
+    const client = await join(u);
+    const kept: Uint8Array[] = [];
+    server.handle<Uint8Array, Uint8Array>('bin.echo', (req) => {
+      kept.push(req.data);
+      return req.data;
+    });
+    const chunks = (n: number) => [0, 1, 2].map((k) => new Uint8Array(n).fill(k + 1));
+    server.handle<number, Uint8Array>('bin.stream', (req) =>
+      interval(1).pipe(
+        take(3),
+        map((k) => chunks(req.data)[k] as Uint8Array),
+      ),
+    );
+    await settle();
+    for (const size of [0, 64, 300, 70_000]) {
+      const data = Uint8Array.from({ length: size }, (_, i) => (i * 13) & 0xff);
+      const answer = await firstValueFrom(client.request<Uint8Array>('bin.echo', data));
+      expect([...answer], `${size} bytes`).toEqual([...data]);
+      expect(answer).not.toBe(data);
+      data.fill(0); // the request went out as a copy: what the handler got does not change
+      if (size > 0) expect(kept.at(-1)?.some((b) => b !== 0)).toBe(true);
+      const streamed = await lastValueFrom(client.request<Uint8Array>('bin.stream', size).pipe(toArray()));
+      expect(streamed.map((c) => [...c])).toEqual(chunks(size).map((c) => [...c]));
+    }
   });
 
   it('answers a value handler with one frame that also ends the stream', async () => {
