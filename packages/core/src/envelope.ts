@@ -349,6 +349,74 @@ export function decodeEnvelope(frame: Uint8Array, maxFrameSize = DEFAULT_MAX_FRA
 }
 
 /**
+ * An {@link Envelope} as {@link readEnvelope} decodes it: the same fields, plus the frame and where
+ * the payload starts in it, so that a receiver can decode the payload in place. `payload`, a view
+ * made on each read, is for code that wants the bytes as they are.
+ */
+export class FrameEnvelope implements Envelope {
+  constructor(
+    readonly frame: Uint8Array,
+    /** Offset of the payload in `frame`; it runs to the end of the frame. */
+    readonly payloadStart: number,
+    readonly kind: FrameKind,
+    readonly flags: number,
+    readonly encoding: PayloadEncoding,
+    readonly origin: number,
+    readonly sequence: number,
+    readonly correlation: number,
+    readonly fragmentIndex: number,
+    readonly fragmentCount: number,
+    readonly topic: string,
+    readonly headers: Headers | undefined,
+  ) {}
+
+  /** A view of the payload in `frame`: copy it to keep it beyond the current callback. */
+  get payload(): Uint8Array {
+    return this.frame.subarray(this.payloadStart);
+  }
+}
+
+/**
+ * {@link decodeEnvelope} for a receiver that decodes the payload in place: the same checks and
+ * errors, but no payload view is made unless `payload` is read. What a bus does with every frame.
+ *
+ * @example
+ * ```ts
+ * const env = readEnvelope(frame);
+ * const data = decodePayloadAt(env.encoding, env.frame, env.payloadStart);
+ * ```
+ */
+export function readEnvelope(frame: Uint8Array, maxFrameSize = DEFAULT_MAX_FRAME_SIZE): FrameEnvelope {
+  if (frame.length > maxFrameSize) throw new FrameTooLargeError(frame.length, maxFrameSize);
+  checkEnvelopeHeader(frame, frame.length);
+  const topicEnd = ENVELOPE_HEADER_SIZE + readU16(frame, 6);
+  const headersLength = readU32(frame, 32);
+  const topic = decodeTopic(frame, ENVELOPE_HEADER_SIZE, topicEnd);
+  let headers: Headers | undefined;
+  if (headersLength > 0) {
+    try {
+      headers = decodeHeaders(frame.subarray(topicEnd, topicEnd + headersLength));
+    } catch (cause) {
+      throw cause instanceof FrameError ? cause : new FrameError('headers are not valid UTF-8', { cause });
+    }
+  }
+  return new FrameEnvelope(
+    frame,
+    topicEnd + headersLength,
+    frame[3] as FrameKind,
+    frame[4] as number,
+    frame[5] as PayloadEncoding,
+    readU32(frame, 8) * 0x1_0000_0000 + readU32(frame, 12),
+    readU32(frame, 16),
+    readU32(frame, 20),
+    readU32(frame, 24),
+    readU32(frame, 28),
+    topic,
+    headers,
+  );
+}
+
+/**
  * Read just the kind and topic of a frame, for routers that forward by interest without decoding
  * payloads. The frame must already have passed {@link checkEnvelopeHeader}.
  *
@@ -430,38 +498,53 @@ function topicBytes(topic: string): Uint8Array {
 const TOPIC_SLOTS = 256;
 const slotBytes: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(TOPIC_SLOTS);
 const slotText: string[] = new Array<string>(TOPIC_SLOTS);
+/** The topic decoded last (an entry of the cache above): frames in a row mostly share their topic. */
+let lastBytes: Uint8Array = new Uint8Array(0);
+let lastText = '';
 
 /**
  * Decode a topic. Every frame is routed and delivered by topic, and topics repeat, so short ASCII
  * topics are looked up in a small hash-indexed cache (compared byte by byte, so a collision only
- * costs a miss); anything else goes through the strict UTF-8 decoder.
+ * costs a miss); anything else goes through the strict UTF-8 decoder. The topic decoded last is
+ * compared first, in one pass: the same topic as the frame before (and, at a hub, the topic its
+ * router has just read from the same frame) costs no hashing.
  */
 function decodeTopic(b: Uint8Array, start: number, end: number): string {
   const length = end - start;
+  const last = lastBytes;
+  if (last.length === length) {
+    let i = 0;
+    while (i < length && last[i] === b[start + i]) i += 1;
+    if (i === length) return lastText;
+  }
   if (length <= 64) {
     let hash = length;
-    let ascii = true;
+    let high = 0;
     for (let i = start; i < end; i += 1) {
       const c = b[i] as number;
-      hash = (hash * 31 + c) | 0;
-      if (c >= 0x80) ascii = false;
+      hash = (Math.imul(hash, 31) + c) | 0;
+      high |= c;
     }
-    if (ascii) {
+    if (high < 0x80) {
       const slot = hash & (TOPIC_SLOTS - 1);
-      const cached = slotBytes[slot];
+      let cached = slotBytes[slot];
+      let text: string;
+      let i = 0;
       if (cached !== undefined && cached.length === length) {
-        let same = true;
-        for (let i = 0; i < length; i += 1) {
-          if (cached[i] !== b[start + i]) {
-            same = false;
-            break;
-          }
-        }
-        if (same) return slotText[slot] as string;
+        while (i < length && cached[i] === b[start + i]) i += 1;
       }
-      const text = String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
-      slotBytes[slot] = b.slice(start, end);
-      slotText[slot] = text;
+      if (cached !== undefined && i === length) {
+        text = slotText[slot] as string;
+      } else {
+        text = String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
+        // The typed-array slice, a copy even of a Buffer (whose own slice is a view into a buffer
+        // the transport reuses, which would change the cached bytes under their text).
+        cached = Uint8Array.prototype.slice.call(b, start, end);
+        slotBytes[slot] = cached;
+        slotText[slot] = text;
+      }
+      lastBytes = cached;
+      lastText = text;
       return text;
     }
   }
