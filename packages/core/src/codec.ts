@@ -35,18 +35,20 @@ let wholeView: Uint8Array | undefined;
 /** Larger buffers (a reassembled message) are decoded as they are, so none is kept alive here. */
 const WHOLE_VIEW_MAX_BYTES = 4 * 1024 * 1024;
 
-function unpackPayload(bytes: Uint8Array): unknown {
-  const binary = unpackBinary(bytes);
+function unpackPayload(bytes: Uint8Array, start: number): unknown {
+  const binary = unpackBinary(bytes, start);
   if (binary !== undefined) return binary;
   const buffer = bytes.buffer;
   // Empty: msgpackr reads `end: 0` as "to the end", so leave it to the plain path, which rejects it.
-  if (bytes.length === 0 || buffer.byteLength > WHOLE_VIEW_MAX_BYTES) return packr.unpack(bytes);
+  if (bytes.length === start || buffer.byteLength > WHOLE_VIEW_MAX_BYTES) {
+    return packr.unpack(start === 0 ? bytes : bytes.subarray(start));
+  }
   let whole = wholeView;
   if (whole === undefined || whole.buffer !== buffer) {
     whole = new Uint8Array(buffer);
     wholeView = whole;
   }
-  return packr.unpack(whole, { start: bytes.byteOffset, end: bytes.byteOffset + bytes.length });
+  return packr.unpack(whole, { start: bytes.byteOffset + start, end: bytes.byteOffset + bytes.length });
 }
 
 /**
@@ -78,34 +80,34 @@ function packBinary(value: Uint8Array): Uint8Array {
 }
 
 /**
- * A payload that is one msgpack bin value and nothing else, as a copy; `undefined` for anything
- * else (msgpackr decodes it, and rejects what is malformed). The counterpart of `packBinary`.
+ * A payload (`bytes` from `start` to its end) that is one msgpack bin value and nothing else, as
+ * a copy; `undefined` for anything else (msgpackr decodes it, and rejects what is malformed). The counterpart of `packBinary`.
  */
-function unpackBinary(bytes: Uint8Array): Uint8Array | undefined {
-  const n = bytes.length;
+function unpackBinary(bytes: Uint8Array, start: number): Uint8Array | undefined {
+  const n = bytes.length - start;
   if (n < 2) return undefined;
   let header: number;
   let length: number;
-  switch (bytes[0]) {
+  switch (bytes[start]) {
     case 0xc4:
       header = 2;
-      length = bytes[1] as number;
+      length = bytes[start + 1] as number;
       break;
     case 0xc5:
       header = 3;
-      length = ((bytes[1] as number) << 8) | (bytes[2] as number);
+      length = ((bytes[start + 1] as number) << 8) | (bytes[start + 2] as number);
       break;
     case 0xc6:
       header = 5;
       length =
-        (bytes[1] as number) * 0x1000000 +
-        (((bytes[2] as number) << 16) | ((bytes[3] as number) << 8) | (bytes[4] as number));
+        (bytes[start + 1] as number) * 0x1000000 +
+        (((bytes[start + 2] as number) << 16) | ((bytes[start + 3] as number) << 8) | (bytes[start + 4] as number));
       break;
     default:
       return undefined;
   }
   if (header + length !== n) return undefined;
-  return copyPayload(bytes, header);
+  return copyPayload(bytes, start + header);
 }
 
 /**
@@ -166,7 +168,7 @@ export const msgpackCodec: PayloadCodec = {
   },
   decode(bytes) {
     try {
-      return unpackPayload(bytes);
+      return unpackPayload(bytes, 0);
     } catch (cause) {
       throw new CodecError('payload is not valid msgpack', { cause });
     }
@@ -224,6 +226,24 @@ export const rawCodec: PayloadCodec = {
     return copyPayload(bytes, 0);
   },
 };
+
+/**
+ * Decode the payload that runs from `start` to the end of `frame`, as `codecFor(encoding).decode`
+ * would decode it as a view, and with the same errors; msgpack is read in place, without the view.
+ *
+ * @example
+ * ```ts
+ * const data = decodePayloadAt(env.encoding, env.frame, env.payloadStart);
+ * ```
+ */
+export function decodePayloadAt(encoding: number, frame: Uint8Array, start: number): unknown {
+  if (encoding !== PayloadEncoding.MsgPack) return codecFor(encoding).decode(frame.subarray(start));
+  try {
+    return unpackPayload(frame, start);
+  } catch (cause) {
+    throw new CodecError('payload is not valid msgpack', { cause });
+  }
+}
 
 /**
  * The codec that reads a given envelope encoding.
