@@ -155,26 +155,43 @@ function encodeHeaders(headers: Headers): Uint8Array {
   return out;
 }
 
+/**
+ * Decode a headers block. Keys repeat and are mostly short ASCII: they come from a cache
+ * ({@link AsciiCache}). Values (a `traceparent`, ids) mostly differ: ASCII ones are read as Latin-1,
+ * which is the same text, in one native call. Only the rest goes through the strict UTF-8 decoder,
+ * whose two calls per header cost more than the rest of receiving a message.
+ */
 function decodeHeaders(bytes: Uint8Array): Headers {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.length < 2) throw new FrameError('headers block shorter than its count');
-  const count = view.getUint16(0);
+  const count = readU16(bytes, 0);
   const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   let at = 2;
-  const readString = (): string => {
-    if (at + 2 > bytes.length) throw new FrameError('headers block truncated');
-    const len = view.getUint16(at);
-    if (at + 2 + len > bytes.length) throw new FrameError('headers block truncated');
-    const text = textDecoder.decode(bytes.subarray(at + 2, at + 2 + len));
-    at += 2 + len;
-    return text;
-  };
   for (let i = 0; i < count; i += 1) {
-    const key = readString();
-    headers[key] = readString();
+    if (at + 2 > bytes.length) throw new FrameError('headers block truncated');
+    const keyEnd = at + 2 + readU16(bytes, at);
+    if (keyEnd > bytes.length) throw new FrameError('headers block truncated');
+    const key = headerKeys.get(bytes, at + 2, keyEnd) ?? textDecoder.decode(bytes.subarray(at + 2, keyEnd));
+    at = keyEnd;
+    if (at + 2 > bytes.length) throw new FrameError('headers block truncated');
+    const valueEnd = at + 2 + readU16(bytes, at);
+    if (valueEnd > bytes.length) throw new FrameError('headers block truncated');
+    headers[key] = decodeValue(bytes, at + 2, valueEnd);
+    at = valueEnd;
   }
   if (at !== bytes.length) throw new FrameError('headers block has trailing bytes');
   return headers;
+}
+
+const latin1Slice = (
+  Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }
+).latin1Slice;
+
+/** UTF-8 text, strictly (a bad sequence throws); ASCII without the UTF-8 decoder. */
+function decodeValue(b: Uint8Array, start: number, end: number): string {
+  let high = 0;
+  for (let i = start; i < end; i += 1) high |= b[i] as number;
+  if (high < 0x80) return start === end ? '' : latin1Slice.call(b, start, end);
+  return textDecoder.decode(b.subarray(start, end));
 }
 
 /**
@@ -495,29 +512,35 @@ function topicBytes(topic: string): Uint8Array {
   return bytes;
 }
 
-const TOPIC_SLOTS = 256;
-const slotBytes: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(TOPIC_SLOTS);
-const slotText: string[] = new Array<string>(TOPIC_SLOTS);
-/** The topic decoded last (an entry of the cache above): frames in a row mostly share their topic. */
-let lastBytes: Uint8Array = new Uint8Array(0);
-let lastText = '';
-
 /**
- * Decode a topic. Every frame is routed and delivered by topic, and topics repeat, so short ASCII
- * topics are looked up in a small hash-indexed cache (compared byte by byte, so a collision only
- * costs a miss); anything else goes through the strict UTF-8 decoder. The topic decoded last is
- * compared first, in one pass: the same topic as the frame before (and, at a hub, the topic its
- * router has just read from the same frame) costs no hashing.
+ * Short ASCII strings that repeat (topics, header keys), cached by their bytes: a small
+ * hash-indexed table, compared byte by byte, so a collision only costs a miss. The string looked
+ * up last is compared first, in one pass without hashing: frames in a row mostly share their
+ * topic, and at a hub the bus looks up the topic its router has just read from the same frame.
  */
-function decodeTopic(b: Uint8Array, start: number, end: number): string {
-  const length = end - start;
-  const last = lastBytes;
-  if (last.length === length) {
-    let i = 0;
-    while (i < length && last[i] === b[start + i]) i += 1;
-    if (i === length) return lastText;
+class AsciiCache {
+  readonly #bytes: Array<Uint8Array | undefined>;
+  readonly #text: string[];
+  readonly #mask: number;
+  #lastBytes: Uint8Array = new Uint8Array(0);
+  #lastText = '';
+
+  constructor(slots: number) {
+    this.#bytes = new Array<Uint8Array | undefined>(slots);
+    this.#text = new Array<string>(slots);
+    this.#mask = slots - 1;
   }
-  if (length <= 64) {
+
+  /** The text of `b` from `start` to `end`, or undefined when it is not ASCII or over 64 bytes. */
+  get(b: Uint8Array, start: number, end: number): string | undefined {
+    const length = end - start;
+    const last = this.#lastBytes;
+    if (last.length === length) {
+      let i = 0;
+      while (i < length && last[i] === b[start + i]) i += 1;
+      if (i === length) return this.#lastText;
+    }
+    if (length > 64) return undefined;
     let hash = length;
     let high = 0;
     for (let i = start; i < end; i += 1) {
@@ -525,29 +548,41 @@ function decodeTopic(b: Uint8Array, start: number, end: number): string {
       hash = (Math.imul(hash, 31) + c) | 0;
       high |= c;
     }
-    if (high < 0x80) {
-      const slot = hash & (TOPIC_SLOTS - 1);
-      let cached = slotBytes[slot];
-      let text: string;
-      let i = 0;
-      if (cached !== undefined && cached.length === length) {
-        while (i < length && cached[i] === b[start + i]) i += 1;
-      }
-      if (cached !== undefined && i === length) {
-        text = slotText[slot] as string;
-      } else {
-        text = String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
-        // The typed-array slice, a copy even of a Buffer (whose own slice is a view into a buffer
-        // the transport reuses, which would change the cached bytes under their text).
-        cached = Uint8Array.prototype.slice.call(b, start, end);
-        slotBytes[slot] = cached;
-        slotText[slot] = text;
-      }
-      lastBytes = cached;
-      lastText = text;
-      return text;
+    if (high >= 0x80) return undefined;
+    const slot = hash & this.#mask;
+    let cached = this.#bytes[slot];
+    let text: string;
+    let i = 0;
+    if (cached !== undefined && cached.length === length) {
+      while (i < length && cached[i] === b[start + i]) i += 1;
     }
+    if (cached !== undefined && i === length) {
+      text = this.#text[slot] as string;
+    } else {
+      text = String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
+      // The typed-array slice, a copy even of a Buffer (whose own slice is a view into a buffer
+      // the transport reuses, which would change the cached bytes under their text).
+      cached = Uint8Array.prototype.slice.call(b, start, end);
+      this.#bytes[slot] = cached;
+      this.#text[slot] = text;
+    }
+    this.#lastBytes = cached;
+    this.#lastText = text;
+    return text;
   }
+}
+
+const topics = new AsciiCache(256);
+const headerKeys = new AsciiCache(64);
+
+/**
+ * Decode a topic. Every frame is routed and delivered by topic, and topics repeat, so short ASCII
+ * topics come from a cache ({@link AsciiCache}); anything else goes through the strict UTF-8
+ * decoder.
+ */
+function decodeTopic(b: Uint8Array, start: number, end: number): string {
+  const cached = topics.get(b, start, end);
+  if (cached !== undefined) return cached;
   try {
     return textDecoder.decode(b.subarray(start, end));
   } catch (cause) {

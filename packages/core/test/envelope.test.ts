@@ -191,6 +191,29 @@ describe('envelope round trip', () => {
     expect(decodeEnvelope(encodeEnvelope({ kind: 1, origin: 1, sequence: 1, topic: 'one.x' })).topic).toBe('one.x');
   });
 
+  it('decodes header keys and values of any kind, again and again', () => {
+    const cases: Record<string, string>[] = [
+      { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+      { '': '', __proto__x: 'é', 'k\u00e9y': 'v', ['__proto__']: 'p' },
+      { ['k'.repeat(65)]: 'v'.repeat(300), ascii: '\u007f', latin: '\u00ff', bom: '\ufeffx' },
+      Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`key-${i}`, `value-${i}`])),
+    ];
+    for (let round = 0; round < 2; round += 1) {
+      for (const headers of cases) {
+        const frame = encodeEnvelope({ kind: 1, origin: 1, sequence: 1, topic: 't', headers });
+        const decoded = readEnvelope(frame).headers;
+        expect(Object.getPrototypeOf(decoded)).toBe(null);
+        expect({ ...decoded }).toEqual({ ...headers });
+        expect(Object.keys(decoded ?? {})).toEqual(Object.keys(headers));
+      }
+    }
+    // Bad UTF-8 in a value (the last byte of the block) is a FrameError, as in a key.
+    const frame = encodeEnvelope({ kind: 1, origin: 1, sequence: 1, topic: 't', headers: { k: 'ab' } });
+    frame[frame.length - 1] = 0xc3;
+    expect(() => readEnvelope(frame)).toThrow(FrameError);
+    expect(() => decodeEnvelope(frame)).toThrow(FrameError);
+  });
+
   it('readEnvelope rejects what decodeEnvelope rejects, with the same errors', () => {
     const good = encodeEnvelope({ kind: 1, origin: 1, sequence: 1, topic: 'a', headers: { k: 'v' } });
     const badTopic = good.slice();
