@@ -513,7 +513,7 @@ export class Bus {
     let envelope: Envelope;
     try {
       // Not decodeEnvelope: the payload is decoded in place (see #message), no view is made for it.
-      envelope = readEnvelope(frame.bytes, this.#options.maxFrameSize);
+      envelope = readEnvelope(frame.bytes, this.#options.maxFrameSize, frame.topic);
     } catch {
       this.#counters.badFrames += 1;
       return;

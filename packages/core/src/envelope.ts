@@ -396,6 +396,8 @@ export class FrameEnvelope implements Envelope {
 /**
  * {@link decodeEnvelope} for a receiver that decodes the payload in place: the same checks and
  * errors, but no payload view is made unless `payload` is read. What a bus does with every frame.
+ * `checkedTopic` is for a frame that has passed {@link checkEnvelopeHeader} and whose topic was
+ * decoded already (by a hub's router): neither is done again, the rest (headers) is.
  *
  * @example
  * ```ts
@@ -403,12 +405,16 @@ export class FrameEnvelope implements Envelope {
  * const data = decodePayloadAt(env.encoding, env.frame, env.payloadStart);
  * ```
  */
-export function readEnvelope(frame: Uint8Array, maxFrameSize = DEFAULT_MAX_FRAME_SIZE): FrameEnvelope {
+export function readEnvelope(
+  frame: Uint8Array,
+  maxFrameSize = DEFAULT_MAX_FRAME_SIZE,
+  checkedTopic?: string,
+): FrameEnvelope {
   if (frame.length > maxFrameSize) throw new FrameTooLargeError(frame.length, maxFrameSize);
-  checkEnvelopeHeader(frame, frame.length);
+  if (checkedTopic === undefined) checkEnvelopeHeader(frame, frame.length);
   const topicEnd = ENVELOPE_HEADER_SIZE + readU16(frame, 6);
   const headersLength = readU32(frame, 32);
-  const topic = decodeTopic(frame, ENVELOPE_HEADER_SIZE, topicEnd);
+  const topic = checkedTopic ?? decodeTopic(frame, ENVELOPE_HEADER_SIZE, topicEnd);
   let headers: Headers | undefined;
   if (headersLength > 0) {
     try {

@@ -410,9 +410,12 @@ export class HubTransport implements Transport {
     const router = new InterestRouter<RouterLink>();
     const links = new Set<FrameLink>();
     // Routing is synchronous, so the link being routed from is known while `self` is handed a
-    // frame: that gives the hub's own member the peer identity the contract promises.
+    // frame: that gives the hub's own member the peer identity the contract promises. The router
+    // gives the topic of a frame it has checked and read, which the bus then takes as it is.
     let routingFrom: FrameLink | undefined;
-    const self: RouterLink = { deliver: (frame) => this.#frames.next({ bytes: frame, peer: routingFrom?.peer }) };
+    const self: RouterLink = {
+      deliver: (frame, topic) => this.#frames.next({ bytes: frame, peer: routingFrom?.peer, topic }),
+    };
     router.add(self);
     const counters = this.#counters;
     const closing = (): boolean => this.#closing !== undefined;

@@ -5,6 +5,10 @@ import { BufferFullError, ClosedError, ConnectionLostError, FrameTooLargeError }
 import { HubTransport, type HubTransportOptions } from '../../src/hub/index.js';
 import type { ConnectionState, InboundFrame } from '../../src/transport.js';
 import { MemoryHubNetwork } from './memory-hub-endpoint.js';
+import { Bus, resolveBusOptions } from '../../src/bus.js';
+import { msgpackCodec } from '../../src/codec.js';
+import { fragmentEnvelope } from '../../src/fragmenter.js';
+import type { Message } from '../../src/message.js';
 
 let seq = 0;
 const frame = (kind: FrameKind, origin: number, topic: string, text = ''): Uint8Array =>
@@ -91,6 +95,70 @@ describe('HubTransport', () => {
     const atGood = nextFrame(good, 'x');
     a.send(frame(FrameKind.Publish, 1, 'x', 'still here'));
     expect(text(await atGood)).toBe('still here');
+  });
+
+  it("hands the hub's own bus the topic it routed by, and the bus still checks everything else", async () => {
+    // The router checks each frame's header and reads its topic, and passes the topic on so that
+    // the hub's own bus does not do either again: what the bus still must catch, it does.
+    const net = new MemoryHubNetwork();
+    const hubTransport = member(net);
+    const bus = new Bus(hubTransport, 1, resolveBusOptions({}));
+    await bus.open();
+    const inbound: InboundFrame[] = [];
+    hubTransport.frames$.subscribe((f) => inbound.push(f));
+    const seen: Message[] = [];
+    bus.subscribe('in.>').subscribe((m) => seen.push(m));
+    const other = member(net);
+    await other.open();
+    await new Promise((r) => setTimeout(r, 5));
+    const publish = (sequence: number, topic: string, data: unknown, headers?: Record<string, string>): Uint8Array =>
+      encodeEnvelope({
+        kind: FrameKind.Publish,
+        origin: 2,
+        sequence,
+        topic,
+        encoding: 1,
+        headers,
+        payload: msgpackCodec.encode(data),
+      });
+    other.send(publish(1, 'in.a', 'plain'));
+    other.send(publish(2, 'in.b', 'with headers', { traceparent: '00-1-2-01' }));
+    const badHeaders = publish(3, 'in.c', 'bad headers', { k: 'v' });
+    badHeaders[badHeaders.length - msgpackCodec.encode('bad headers').length - 1] = 0xff; // the value "v"
+    other.send(badHeaders);
+    const big = new Uint8Array(5000).map((_, i) => i & 0xff);
+    let sequence = 4;
+    const fragments = fragmentEnvelope(
+      {
+        kind: FrameKind.Publish,
+        origin: 2,
+        sequence: 4,
+        topic: 'in.d',
+        encoding: 1,
+        payload: msgpackCodec.encode(big),
+      },
+      1024,
+      () => ++sequence,
+    );
+    for (const f of fragments) other.send(f);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(seen.map((m) => m.topic)).toEqual(['in.a', 'in.b', 'in.d']);
+    expect(seen[2]?.data).toEqual(big);
+    expect({ ...seen[1]?.headers }).toEqual({ traceparent: '00-1-2-01' });
+    expect(seen[0]?.sender).toMatchObject({ address: 'memory', member: (2).toString(36) });
+    expect(bus.stats().badFrames).toBe(1);
+    expect(inbound.map((f) => f.topic)).toEqual(['in.a', 'in.b', 'in.c', ...fragments.map(() => 'in.d')]);
+
+    // A malformed frame never reaches the bus: the router rejects it and closes its link.
+    const closed = waitState(other, 'reconnecting');
+    const badMagic = publish(sequence + 1, 'in.e', 'bad magic');
+    badMagic[0] = 0;
+    other.send(badMagic);
+    await closed;
+    expect(hubTransport.stats()['badFrames']).toBe(1);
+    expect(bus.stats().badFrames).toBe(1);
+    expect(seen).toHaveLength(3);
+    await bus.close();
   });
 
   it('takes over when the hub dies: members go reconnecting, one becomes hub, all are open again', async () => {
