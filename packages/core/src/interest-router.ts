@@ -214,12 +214,13 @@ export class InterestRouter<L extends RouterLink> {
    * Throws, and the caller closes `from` (nothing else is affected): `FrameError` when the frame
    * is malformed, `OriginInUseError` when it is in the name of a member another link owns (the
    * frame is dropped), `LinkLimitError` when `from` goes past {@link MAX_ORIGINS_PER_LINK} or
-   * {@link MAX_PATTERNS_PER_LINK}.
+   * {@link MAX_PATTERNS_PER_LINK}. `checked`: the frame has passed `checkEnvelopeHeader` already
+   * (it came out of a `FrameDecoder`), so it is not checked again.
    */
-  route(frame: Uint8Array, from: L): void {
+  route(frame: Uint8Array, from: L, checked = false): void {
     const state = this.links.get(from);
     if (state === undefined) return; // a frame racing its link's removal
-    checkEnvelopeHeader(frame, frame.length);
+    if (!checked) checkEnvelopeHeader(frame, frame.length);
     const { kind, origin, correlation, topic } = peekRoute(frame);
     if (kind === FrameKind.Leave) {
       this.routeLeave(frame, from, state, origin, topic);

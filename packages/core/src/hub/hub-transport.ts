@@ -425,8 +425,8 @@ export class HubTransport implements Transport {
         ? undefined
         : encodeEnvelope({ kind: FrameKind.Hello, origin: memberId, sequence: 0, topic: HUB_ANNOUNCEMENT });
     let replay: TakeoverReplay<RouterLink> | undefined;
-    const route = (frame: Uint8Array, from: RouterLink): void => {
-      router.route(frame, from);
+    const route = (frame: Uint8Array, from: RouterLink, checked: boolean): void => {
+      router.route(frame, from, checked);
       if (replay !== undefined) {
         replay.observe(frame, from);
         counters.replayed = replay.replayed;
@@ -444,6 +444,7 @@ export class HubTransport implements Transport {
           return;
         }
         const member = new HubLink(link, () => (counters.slowConsumers += 1));
+        const checked = link.checksFrames === true;
         links.add(link);
         router.add(member);
         counters.hubbed += 1;
@@ -451,7 +452,7 @@ export class HubTransport implements Transport {
           onFrame(frame) {
             routingFrom = link;
             try {
-              route(frame, member);
+              route(frame, member, checked);
             } catch (err) {
               counters.badFrames += 1;
               link.close(err as Error);
@@ -469,7 +470,7 @@ export class HubTransport implements Transport {
         if (announcement !== undefined) link.send(announcement);
       },
       send(frame: Uint8Array): void {
-        route(frame, self);
+        route(frame, self, false);
       },
       queuedBytes(): number {
         let total = 0;
