@@ -1,8 +1,15 @@
 import { firstValueFrom, filter, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeEnvelope, encodeEnvelope, FrameKind } from '../../src/envelope.js';
+import { decodeEnvelope, encodeEnvelope, ENVELOPE_HEADER_SIZE, FrameKind } from '../../src/envelope.js';
 import { BufferFullError, ClosedError, ConnectionLostError, FrameTooLargeError } from '../../src/errors.js';
-import { HubTransport, type HubTransportOptions } from '../../src/hub/index.js';
+import {
+  AddressInUseError,
+  type FrameLink,
+  type FrameLinkSink,
+  type HubEndpoint,
+  HubTransport,
+  type HubTransportOptions,
+} from '../../src/hub/index.js';
 import type { ConnectionState, InboundFrame } from '../../src/transport.js';
 import { MemoryHubNetwork } from './memory-hub-endpoint.js';
 import { Bus, resolveBusOptions } from '../../src/bus.js';
@@ -158,6 +165,59 @@ describe('HubTransport', () => {
     expect(hubTransport.stats()['badFrames']).toBe(1);
     expect(bus.stats().badFrames).toBe(1);
     expect(seen).toHaveLength(3);
+    await bus.close();
+  });
+
+  it('a member hands its bus the topic of each frame its link checked, and the bus still checks the rest', async () => {
+    let sink: FrameLinkSink | undefined;
+    const link: FrameLink = {
+      peer: { pid: 42 },
+      checksFrames: true,
+      start: (s) => (sink = s),
+      send: () => undefined,
+      close: () => undefined,
+    };
+    const endpoint: HubEndpoint = {
+      description: 'fake',
+      listen: () => Promise.reject(new AddressInUseError('fake')),
+      connect: () => Promise.resolve(link),
+    };
+    const transport = new HubTransport(endpoint, { maxFrameSize: 1 << 20, memberId: 1 });
+    open.push(transport);
+    const bus = new Bus(transport, 1, resolveBusOptions({}));
+    await bus.open();
+    const inbound: InboundFrame[] = [];
+    transport.frames$.subscribe((f) => inbound.push(f));
+    const seen: Message[] = [];
+    bus.subscribe('in.>').subscribe((m) => seen.push(m));
+    const deliver = (f: Uint8Array): void => sink?.onFrame(f);
+    deliver(encodeEnvelope({ kind: FrameKind.Hello, origin: 9, sequence: 0, topic: '_HUB' }));
+    const publish = (origin: number, sequence: number, topic: string, headers?: Record<string, string>): Uint8Array =>
+      encodeEnvelope({
+        kind: FrameKind.Publish,
+        origin,
+        sequence,
+        topic,
+        encoding: 1,
+        headers,
+        payload: msgpackCodec.encode(topic),
+      });
+    deliver(publish(9, 1, 'in.hub'));
+    deliver(publish(2, 1, 'in.other', { k: 'v' }));
+    const badTopic = publish(2, 2, 'in.bad');
+    badTopic[ENVELOPE_HEADER_SIZE + 3] = 0xff; // valid header, topic not UTF-8
+    deliver(badTopic);
+    const badHeaders = publish(2, 3, 'in.h', { k: 'v' });
+    badHeaders[ENVELOPE_HEADER_SIZE + 4 + 2 + 2 + 1 + 2] = 0xff; // the value "v"
+    deliver(badHeaders);
+    deliver(publish(2, 1, 'in.other')); // a duplicate
+    expect(seen.map((m) => [m.topic, m.data, { ...m.sender }])).toEqual([
+      ['in.hub', 'in.hub', { pid: 42, member: (9).toString(36) }],
+      ['in.other', 'in.other', { member: (2).toString(36) }],
+    ]);
+    expect({ ...seen[1]?.headers }).toEqual({ k: 'v' });
+    expect(inbound.map((f) => f.topic)).toEqual(['in.hub', 'in.other', undefined, 'in.h', 'in.other']);
+    expect(bus.stats().badFrames).toBe(2);
     await bus.close();
   });
 
