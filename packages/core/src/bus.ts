@@ -26,7 +26,7 @@ import {
 } from 'rxjs';
 import { ActiveHandlings } from './active-handlings.js';
 import type { BusOptions, ResolvedBusOptions } from './bus-options.js';
-import { codecFor, type PayloadCodec } from './codec.js';
+import { codecFor, decodePayloadAt, type PayloadCodec } from './codec.js';
 import { DedupWindow } from './dedup-window.js';
 import { EnvelopeWriter } from './envelope-writer.js';
 import {
@@ -38,9 +38,11 @@ import {
   type EnvelopeInit,
   envelopeSize,
   headersSizeBound,
+  FrameEnvelope,
   FrameFlags,
   FrameKind,
   type Headers,
+  readEnvelope,
   setEnvelopeSequence,
 } from './envelope.js';
 import {
@@ -74,6 +76,8 @@ const SEQUENCED = new Set<number>([
   FrameKind.Cancel,
   FrameKind.Ack,
 ]);
+/** {@link SEQUENCED} as one bit per kind, for a bit test per received frame rather than a Set lookup. */
+const SEQUENCED_BITS = [...SEQUENCED].reduce((bits, kind) => bits | (1 << kind), 0);
 
 const EMPTY_HEADERS: Headers = Object.freeze({});
 /** What `publish` returns when the transport accepted the frame synchronously (most do). */
@@ -196,6 +200,13 @@ export class Bus {
   readonly #active = new ActiveHandlings<ActiveHandling>();
 
   readonly #senders = new WeakMap<PeerIdentity, Map<number, Sender>>();
+  /**
+   * The sender of the last message delivered, with its origin and peer: messages in a row mostly
+   * come from the same one, which then costs no map lookup. Holds that one peer identity strongly.
+   */
+  #lastSender: Sender | undefined;
+  #lastSenderOrigin = -1;
+  #lastSenderPeer: PeerIdentity | undefined;
   #sequence = 0;
   #closing: Promise<void> | undefined;
   /**
@@ -517,13 +528,14 @@ export class Bus {
   receive(frame: InboundFrame): void {
     let envelope: Envelope;
     try {
-      envelope = decodeEnvelope(frame.bytes, this.#options.maxFrameSize);
+      // Not decodeEnvelope: the payload is decoded in place (see #message), no view is made for it.
+      envelope = readEnvelope(frame.bytes, this.#options.maxFrameSize, frame.topic);
     } catch {
       this.#counters.badFrames += 1;
       return;
     }
     if (envelope.origin === this.#memberId) return; // our own frame echoed by a broadcast medium
-    if (SEQUENCED.has(envelope.kind) && !this.#dedup.accept(envelope.origin, envelope.sequence)) return;
+    if ((SEQUENCED_BITS >>> envelope.kind) & 1 && !this.#dedup.accept(envelope.origin, envelope.sequence)) return;
     if (envelope.fragmentCount > 1) {
       const whole = this.#reassembler.accept(envelope);
       if (whole === undefined) return;
@@ -563,7 +575,10 @@ export class Bus {
     const sender = this.#senderOf(envelope.origin, peer);
     return {
       topic: envelope.topic,
-      data: codecFor(envelope.encoding).decode(envelope.payload),
+      data:
+        envelope instanceof FrameEnvelope
+          ? decodePayloadAt(envelope.encoding, envelope.frame, envelope.payloadStart)
+          : codecFor(envelope.encoding).decode(envelope.payload),
       headers: envelope.headers ?? EMPTY_HEADERS,
       sender,
     };
@@ -574,6 +589,7 @@ export class Bus {
    * one identity object per connection): building one per message showed in profiles.
    */
   #senderOf(origin: number, peer: PeerIdentity | undefined): Sender {
+    if (origin === this.#lastSenderOrigin && peer === this.#lastSenderPeer) return this.#lastSender as Sender;
     const key = peer ?? NO_PEER;
     let byOrigin = this.#senders.get(key);
     if (byOrigin === undefined) {
@@ -586,6 +602,9 @@ export class Bus {
       if (byOrigin.size >= 4096) byOrigin.clear();
       byOrigin.set(origin, sender);
     }
+    this.#lastSender = sender;
+    this.#lastSenderOrigin = origin;
+    this.#lastSenderPeer = peer;
     return sender;
   }
 

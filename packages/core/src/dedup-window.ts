@@ -122,14 +122,33 @@ export class DedupWindow {
    */
   accept(origin: number, sequence: number): boolean {
     const seq = sequence >>> 0;
-    const w = this.#origins.get(origin);
-    if (w === undefined) {
-      this.#track(origin, seq);
-      return true;
+    // The origin seen last is the most recent one: no map lookup for a run of frames from it.
+    let w = this.#newest;
+    if (w === undefined || w.origin !== origin) {
+      w = this.#origins.get(origin);
+      if (w === undefined) {
+        this.#track(origin, seq);
+        return true;
+      }
+      this.#touch(w);
     }
-    if (w !== this.#newest) this.#touch(w);
     // Serial-number arithmetic: the signed 32-bit distance from the newest accepted sequence.
     const ahead = (seq - w.top) | 0;
+    if (ahead === 1 && !w.joining) {
+      // The next in order, the common case: one slot enters the window and one leaves it.
+      const slot = seq & this.#mask;
+      const word = slot >>> 5;
+      const bit = 1 << (slot & 31);
+      const v = w.bits[word] as number;
+      // The slot held seq - windowSize, which leaves the window: unseen if its bit is clear, a
+      // loss. Either way the slot is seq's now, and seen.
+      if ((v & bit) === 0) {
+        this.#gaps += 1;
+        w.bits[word] = v | bit;
+      }
+      w.top = seq;
+      return true;
+    }
     if (ahead > 0) {
       this.#advance(w, seq, ahead);
       return true;

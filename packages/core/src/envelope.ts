@@ -161,26 +161,43 @@ function encodeHeaders(headers: Headers): Uint8Array {
   return out;
 }
 
+/**
+ * Decode a headers block. Keys repeat and are mostly short ASCII: they come from a cache
+ * ({@link AsciiCache}). Values (a `traceparent`, ids) mostly differ: ASCII ones are read as Latin-1,
+ * which is the same text, in one native call. Only the rest goes through the strict UTF-8 decoder,
+ * whose two calls per header cost more than the rest of receiving a message.
+ */
 function decodeHeaders(bytes: Uint8Array): Headers {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.length < 2) throw new FrameError('headers block shorter than its count');
-  const count = view.getUint16(0);
+  const count = readU16(bytes, 0);
   const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   let at = 2;
-  const readString = (): string => {
-    if (at + 2 > bytes.length) throw new FrameError('headers block truncated');
-    const len = view.getUint16(at);
-    if (at + 2 + len > bytes.length) throw new FrameError('headers block truncated');
-    const text = textDecoder.decode(bytes.subarray(at + 2, at + 2 + len));
-    at += 2 + len;
-    return text;
-  };
   for (let i = 0; i < count; i += 1) {
-    const key = readString();
-    headers[key] = readString();
+    if (at + 2 > bytes.length) throw new FrameError('headers block truncated');
+    const keyEnd = at + 2 + readU16(bytes, at);
+    if (keyEnd > bytes.length) throw new FrameError('headers block truncated');
+    const key = headerKeys.get(bytes, at + 2, keyEnd) ?? textDecoder.decode(bytes.subarray(at + 2, keyEnd));
+    at = keyEnd;
+    if (at + 2 > bytes.length) throw new FrameError('headers block truncated');
+    const valueEnd = at + 2 + readU16(bytes, at);
+    if (valueEnd > bytes.length) throw new FrameError('headers block truncated');
+    headers[key] = decodeValue(bytes, at + 2, valueEnd);
+    at = valueEnd;
   }
   if (at !== bytes.length) throw new FrameError('headers block has trailing bytes');
   return headers;
+}
+
+const latin1Slice = (
+  Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }
+).latin1Slice;
+
+/** UTF-8 text, strictly (a bad sequence throws); ASCII without the UTF-8 decoder. */
+function decodeValue(b: Uint8Array, start: number, end: number): string {
+  let high = 0;
+  for (let i = start; i < end; i += 1) high |= b[i] as number;
+  if (high < 0x80) return start === end ? '' : latin1Slice.call(b, start, end);
+  return textDecoder.decode(b.subarray(start, end));
 }
 
 /**
@@ -425,6 +442,80 @@ export function decodeEnvelope(frame: Uint8Array, maxFrameSize = DEFAULT_MAX_FRA
 }
 
 /**
+ * An {@link Envelope} as {@link readEnvelope} decodes it: the same fields, plus the frame and where
+ * the payload starts in it, so that a receiver can decode the payload in place. `payload`, a view
+ * made on each read, is for code that wants the bytes as they are.
+ */
+export class FrameEnvelope implements Envelope {
+  constructor(
+    readonly frame: Uint8Array,
+    /** Offset of the payload in `frame`; it runs to the end of the frame. */
+    readonly payloadStart: number,
+    readonly kind: FrameKind,
+    readonly flags: number,
+    readonly encoding: PayloadEncoding,
+    readonly origin: number,
+    readonly sequence: number,
+    readonly correlation: number,
+    readonly fragmentIndex: number,
+    readonly fragmentCount: number,
+    readonly topic: string,
+    readonly headers: Headers | undefined,
+  ) {}
+
+  /** A view of the payload in `frame`: copy it to keep it beyond the current callback. */
+  get payload(): Uint8Array {
+    return this.frame.subarray(this.payloadStart);
+  }
+}
+
+/**
+ * {@link decodeEnvelope} for a receiver that decodes the payload in place: the same checks and
+ * errors, but no payload view is made unless `payload` is read. What a bus does with every frame.
+ * `checkedTopic` is for a frame that has passed {@link checkEnvelopeHeader} and whose topic was
+ * decoded already (by a hub's router): neither is done again, the rest (headers) is.
+ *
+ * @example
+ * ```ts
+ * const env = readEnvelope(frame);
+ * const data = decodePayloadAt(env.encoding, env.frame, env.payloadStart);
+ * ```
+ */
+export function readEnvelope(
+  frame: Uint8Array,
+  maxFrameSize = DEFAULT_MAX_FRAME_SIZE,
+  checkedTopic?: string,
+): FrameEnvelope {
+  if (frame.length > maxFrameSize) throw new FrameTooLargeError(frame.length, maxFrameSize);
+  if (checkedTopic === undefined) checkEnvelopeHeader(frame, frame.length);
+  const topicEnd = ENVELOPE_HEADER_SIZE + readU16(frame, 6);
+  const headersLength = readU32(frame, 32);
+  const topic = checkedTopic ?? decodeTopic(frame, ENVELOPE_HEADER_SIZE, topicEnd);
+  let headers: Headers | undefined;
+  if (headersLength > 0) {
+    try {
+      headers = decodeHeaders(frame.subarray(topicEnd, topicEnd + headersLength));
+    } catch (cause) {
+      throw cause instanceof FrameError ? cause : new FrameError('headers are not valid UTF-8', { cause });
+    }
+  }
+  return new FrameEnvelope(
+    frame,
+    topicEnd + headersLength,
+    frame[3] as FrameKind,
+    frame[4] as number,
+    frame[5] as PayloadEncoding,
+    readU32(frame, 8) * 0x1_0000_0000 + readU32(frame, 12),
+    readU32(frame, 16),
+    readU32(frame, 20),
+    readU32(frame, 24),
+    readU32(frame, 28),
+    topic,
+    headers,
+  );
+}
+
+/**
  * Read just the kind and topic of a frame, for routers that forward by interest without decoding
  * payloads. The frame must already have passed {@link checkEnvelopeHeader}.
  *
@@ -503,44 +594,77 @@ function topicBytes(topic: string): Uint8Array {
   return bytes;
 }
 
-const TOPIC_SLOTS = 256;
-const slotBytes: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(TOPIC_SLOTS);
-const slotText: string[] = new Array<string>(TOPIC_SLOTS);
+/**
+ * Short ASCII strings that repeat (topics, header keys), cached by their bytes: a small
+ * hash-indexed table, compared byte by byte, so a collision only costs a miss. The string looked
+ * up last is compared first, in one pass without hashing: frames in a row mostly share their
+ * topic, and at a hub the bus looks up the topic its router has just read from the same frame.
+ */
+class AsciiCache {
+  readonly #bytes: Array<Uint8Array | undefined>;
+  readonly #text: string[];
+  readonly #mask: number;
+  #lastBytes: Uint8Array = new Uint8Array(0);
+  #lastText = '';
+
+  constructor(slots: number) {
+    this.#bytes = new Array<Uint8Array | undefined>(slots);
+    this.#text = new Array<string>(slots);
+    this.#mask = slots - 1;
+  }
+
+  /** The text of `b` from `start` to `end`, or undefined when it is not ASCII or over 64 bytes. */
+  get(b: Uint8Array, start: number, end: number): string | undefined {
+    const length = end - start;
+    const last = this.#lastBytes;
+    if (last.length === length) {
+      let i = 0;
+      while (i < length && last[i] === b[start + i]) i += 1;
+      if (i === length) return this.#lastText;
+    }
+    if (length > 64) return undefined;
+    let hash = length;
+    let high = 0;
+    for (let i = start; i < end; i += 1) {
+      const c = b[i] as number;
+      hash = (Math.imul(hash, 31) + c) | 0;
+      high |= c;
+    }
+    if (high >= 0x80) return undefined;
+    const slot = hash & this.#mask;
+    let cached = this.#bytes[slot];
+    let text: string;
+    let i = 0;
+    if (cached !== undefined && cached.length === length) {
+      while (i < length && cached[i] === b[start + i]) i += 1;
+    }
+    if (cached !== undefined && i === length) {
+      text = this.#text[slot] as string;
+    } else {
+      text = String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
+      // The typed-array slice, a copy even of a Buffer (whose own slice is a view into a buffer
+      // the transport reuses, which would change the cached bytes under their text).
+      cached = Uint8Array.prototype.slice.call(b, start, end);
+      this.#bytes[slot] = cached;
+      this.#text[slot] = text;
+    }
+    this.#lastBytes = cached;
+    this.#lastText = text;
+    return text;
+  }
+}
+
+const topics = new AsciiCache(256);
+const headerKeys = new AsciiCache(64);
 
 /**
  * Decode a topic. Every frame is routed and delivered by topic, and topics repeat, so short ASCII
- * topics are looked up in a small hash-indexed cache (compared byte by byte, so a collision only
- * costs a miss); anything else goes through the strict UTF-8 decoder.
+ * topics come from a cache ({@link AsciiCache}); anything else goes through the strict UTF-8
+ * decoder.
  */
 function decodeTopic(b: Uint8Array, start: number, end: number): string {
-  const length = end - start;
-  if (length <= 64) {
-    let hash = length;
-    let ascii = true;
-    for (let i = start; i < end; i += 1) {
-      const c = b[i] as number;
-      hash = (hash * 31 + c) | 0;
-      if (c >= 0x80) ascii = false;
-    }
-    if (ascii) {
-      const slot = hash & (TOPIC_SLOTS - 1);
-      const cached = slotBytes[slot];
-      if (cached !== undefined && cached.length === length) {
-        let same = true;
-        for (let i = 0; i < length; i += 1) {
-          if (cached[i] !== b[start + i]) {
-            same = false;
-            break;
-          }
-        }
-        if (same) return slotText[slot] as string;
-      }
-      const text = String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
-      slotBytes[slot] = b.slice(start, end);
-      slotText[slot] = text;
-      return text;
-    }
-  }
+  const cached = topics.get(b, start, end);
+  if (cached !== undefined) return cached;
   try {
     return textDecoder.decode(b.subarray(start, end));
   } catch (cause) {

@@ -75,8 +75,12 @@ export const MAX_UNANSWERED_PER_LINK = 4096;
 
 /** Something a router can hand frames to: a hub connection, or the hub's own member. */
 export interface RouterLink {
-  /** Hand one frame to the member(s) behind this link. Must not throw for a closed link. */
-  deliver(frame: Uint8Array): void;
+  /**
+   * Hand one frame to the member(s) behind this link. Must not throw for a closed link. `topic` is
+   * given for a frame the router has checked and read the topic of (every frame it routes, as
+   * opposed to those it makes), so that a receiver need not decode it again.
+   */
+  deliver(frame: Uint8Array, topic?: string): void;
 }
 
 interface LinkState {
@@ -210,15 +214,16 @@ export class InterestRouter<L extends RouterLink> {
    * Throws, and the caller closes `from` (nothing else is affected): `FrameError` when the frame
    * is malformed, `OriginInUseError` when it is in the name of a member another link owns (the
    * frame is dropped), `LinkLimitError` when `from` goes past {@link MAX_ORIGINS_PER_LINK} or
-   * {@link MAX_PATTERNS_PER_LINK}.
+   * {@link MAX_PATTERNS_PER_LINK}. `checked`: the frame has passed `checkEnvelopeHeader` already
+   * (it came out of a `FrameDecoder`), so it is not checked again.
    */
-  route(frame: Uint8Array, from: L): void {
+  route(frame: Uint8Array, from: L, checked = false): void {
     const state = this.links.get(from);
     if (state === undefined) return; // a frame racing its link's removal
-    checkEnvelopeHeader(frame, frame.length);
+    if (!checked) checkEnvelopeHeader(frame, frame.length);
     const { kind, origin, correlation, topic } = peekRoute(frame);
     if (kind === FrameKind.Leave) {
-      this.routeLeave(frame, from, state, origin);
+      this.routeLeave(frame, from, state, origin, topic);
       return;
     }
     if (origin !== 0 && origin !== state.lastOrigin) this.claim(origin, from, state);
@@ -235,7 +240,7 @@ export class InterestRouter<L extends RouterLink> {
         else this.routeRequest(frame, from, state, origin, correlation, topic);
         return;
       case FrameKind.Hello:
-        this.forward(frame, from, this.links.keys());
+        this.forward(frame, from, this.links.keys(), topic);
         return;
       case FrameKind.Cancel:
         // A cancel for a request whose responder is not known yet goes to every handler of the
@@ -247,7 +252,7 @@ export class InterestRouter<L extends RouterLink> {
         } else {
           const handlers = this.handlers.match(topic);
           for (const handler of handlers) this.cancelled(handler, state, origin, correlation);
-          this.forward(frame, from, handlers);
+          this.forward(frame, from, handlers, topic);
         }
         return;
       case FrameKind.Reply:
@@ -260,12 +265,12 @@ export class InterestRouter<L extends RouterLink> {
           state.unanswered?.delete(topic, correlation);
           this.toInbox(frame, from, topic);
         } else {
-          this.forward(frame, from, this.subscriptions.match(topic));
+          this.forward(frame, from, this.subscriptions.match(topic), topic);
         }
         return;
       default:
         if (isInbox(topic)) this.toInbox(frame, from, topic);
-        else this.forward(frame, from, this.subscriptions.match(topic));
+        else this.forward(frame, from, this.subscriptions.match(topic), topic);
     }
   }
 
@@ -333,7 +338,7 @@ export class InterestRouter<L extends RouterLink> {
   }
 
   /** A member left: believed only from the link that owns it, which then releases it. */
-  private routeLeave(frame: Uint8Array, from: L, state: LinkState, origin: number): void {
+  private routeLeave(frame: Uint8Array, from: L, state: LinkState, origin: number, topic: string): void {
     const inbox = state.origins.get(origin);
     if (inbox === undefined) {
       // Forwarded, it would make every member fail its requests to `origin` (PeerLostError) and
@@ -345,14 +350,14 @@ export class InterestRouter<L extends RouterLink> {
     state.origins.delete(origin);
     this.inboxOwners.delete(inbox);
     if (state.lastOrigin === origin) state.lastOrigin = 0;
-    this.forward(frame, from, this.links.keys());
+    this.forward(frame, from, this.links.keys(), topic);
   }
 
   /** An inbox frame: to the inbox's owner alone, never by pattern. */
   private toInbox(frame: Uint8Array, from: L, inbox: string): void {
     const owner = this.inboxOwners.get(inbox);
     if (owner !== undefined && owner !== from) {
-      owner.deliver(frame);
+      owner.deliver(frame, inbox);
       this.counters.routed += 1;
     } else {
       this.counters.unrouted += 1;
@@ -399,7 +404,7 @@ export class InterestRouter<L extends RouterLink> {
       return;
     }
     this.awaitAnswer(target, state, origin, correlation);
-    target.deliver(frame);
+    target.deliver(frame, topic);
     this.counters.routed += 1;
   }
 
@@ -440,7 +445,7 @@ export class InterestRouter<L extends RouterLink> {
       this.counters.unrouted += 1;
       return;
     }
-    target.deliver(frame);
+    target.deliver(frame, topic);
     this.counters.routed += 1;
   }
 
@@ -514,11 +519,11 @@ export class InterestRouter<L extends RouterLink> {
     );
   }
 
-  private forward(frame: Uint8Array, from: L, targets: Iterable<L>): void {
+  private forward(frame: Uint8Array, from: L, targets: Iterable<L>, topic: string): void {
     let any = false;
     for (const link of targets) {
       if (link === from) continue;
-      link.deliver(frame);
+      link.deliver(frame, topic);
       any = true;
     }
     if (any) this.counters.routed += 1;

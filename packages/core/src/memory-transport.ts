@@ -80,8 +80,9 @@ class MemberLink implements RouterLink {
     private readonly frames: Subject<InboundFrame>,
     readonly disconnect: () => void,
   ) {}
-  deliver(frame: Uint8Array): void {
-    this.frames.next({ bytes: frame });
+  /** `topic`: the router's, for a frame it checked and read; the bus takes it as it is. */
+  deliver(frame: Uint8Array, topic?: string): void {
+    this.frames.next({ bytes: frame, topic });
   }
 }
 

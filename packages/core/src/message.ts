@@ -27,7 +27,12 @@ export interface Sender extends PeerIdentity {
 export interface Message<T = unknown> {
   /** The concrete topic it was published on. */
   readonly topic: string;
-  /** The payload, decoded with the sender's codec. */
+  /**
+   * The payload, decoded with the sender's codec. Binary values (`Uint8Array`) are copies the
+   * application owns, but a small one (65 B to 1 KiB) is a view into a shared 16 KiB buffer, as
+   * Node's pooled `Buffer`s are: use `byteOffset` and `length` with its `.buffer`, never the whole
+   * ArrayBuffer (which holds other messages' bytes).
+   */
   readonly data: T;
   /** Headers the sender attached (empty object when none). */
   readonly headers: Headers;

@@ -59,6 +59,12 @@ export interface InboundFrame {
    * undefined for a frame only relayed to this member by a hub.
    */
   readonly peer?: PeerIdentity | undefined;
+  /**
+   * The frame's topic, from a transport that has already checked the frame's fixed header
+   * (`checkEnvelopeHeader`) and decoded its topic, as a hub's router does with every frame it
+   * routes: the bus then does neither again. Must be left out otherwise.
+   */
+  readonly topic?: string | undefined;
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   FrameKind,
   jsonCodec,
   MemoryTransport,
+  msgpackCodec,
   registerTransport,
   type Message,
   NoRespondersError,
@@ -522,6 +523,53 @@ describe('request / reply', () => {
     await settle();
     await server.close();
     expect(await result).toBeInstanceOf(PeerLostError);
+  });
+
+  it('decodes every payload encoding received, with headers and the sender of each frame, and counts bad ones', async () => {
+    const bus = await join(url());
+    const seen: Message[] = [];
+    bus.subscribe('in.>').subscribe((m) => seen.push(m));
+    const frame = (
+      origin: number,
+      sequence: number,
+      encoding: 0 | 1 | 2,
+      payload: Uint8Array,
+      headers?: Record<string, string>,
+    ) =>
+      encodeEnvelope({
+        kind: FrameKind.Publish,
+        origin,
+        sequence,
+        topic: `in.${encoding}`,
+        encoding,
+        payload,
+        headers,
+      });
+    const one = Object.freeze({ pid: 1 });
+    const two = Object.freeze({ pid: 2 });
+    const blob = new Uint8Array(300).fill(3);
+    const inputs: [Uint8Array, typeof one | undefined][] = [
+      [frame(77, 1, 1, msgpackCodec.encode({ n: 1 })), one],
+      [frame(77, 2, 1, msgpackCodec.encode(blob), { trace: 'x' }), one],
+      [frame(78, 1, 2, jsonCodec.encode([1, 'a'])), one],
+      [frame(77, 3, 0, Uint8Array.of(9, 8)), two],
+      [frame(77, 4, 1, msgpackCodec.encode('s')), undefined],
+      [frame(77, 5, 1, Uint8Array.of(0x92, 0x01)), one], // cut short: counted, not delivered
+      [frame(77, 6, 2, Uint8Array.of(0x7b)), one], // not JSON
+      [frame(77, 2, 1, msgpackCodec.encode('duplicate')), one],
+    ];
+    for (const [bytes, peer] of inputs) bus.receive({ bytes, peer });
+    expect(seen.map((m) => m.data)).toEqual([{ n: 1 }, blob, [1, 'a'], Uint8Array.of(9, 8), 's']);
+    expect(seen.map((m) => ({ ...m.sender }))).toEqual([
+      { pid: 1, member: (77).toString(36) },
+      { pid: 1, member: (77).toString(36) },
+      { pid: 1, member: (78).toString(36) },
+      { pid: 2, member: (77).toString(36) },
+      { member: (77).toString(36) },
+    ]);
+    expect({ ...seen[1]?.headers }).toEqual({ trace: 'x' });
+    expect(seen[0]?.headers).toEqual({});
+    expect(bus.stats().badFrames).toBe(2);
   });
 
   it('errors with PeerLostError when a hub reports that the handling member went before answering', async () => {

@@ -82,6 +82,25 @@ describe('payload codecs', () => {
     expect(() => msgpackCodec.decode(new Uint8Array([0xc6, 0, 0, 1]))).toThrow(CodecError);
   });
 
+  it('binary and raw payloads of every size decode as copies that do not overlap', () => {
+    for (const size of [0, 1, 64, 65, 200, 1024, 1025, 5000]) {
+      const value = new Uint8Array(size).map((_, i) => i % 251);
+      const encoded = msgpackCodec.encode(value);
+      const frame = new Uint8Array([0xee, ...encoded, ...encoded]);
+      const first = msgpackCodec.decode(frame.subarray(1, 1 + encoded.length)) as Uint8Array;
+      const second = msgpackCodec.decode(frame.subarray(1 + encoded.length)) as Uint8Array;
+      const raw = rawCodec.decode(frame.subarray(1, 1 + size)) as Uint8Array;
+      frame.fill(0xaa); // the transport reuses its buffer after delivery
+      expect(Object.getPrototypeOf(first) === Uint8Array.prototype).toBe(true);
+      expect(Object.getPrototypeOf(raw) === Uint8Array.prototype).toBe(true);
+      expect([first.length, second.length, raw.length]).toEqual([size, size, size]);
+      expect(first).toEqual(value);
+      second.fill(1);
+      expect(first).toEqual(value);
+      expect([...raw]).toEqual([...encoded.subarray(0, size)]);
+    }
+  });
+
   it('raw decode copies, even from a Node Buffer view', () => {
     const backing = Buffer.from([1, 2, 3, 4]);
     const view = backing.subarray(1, 3);

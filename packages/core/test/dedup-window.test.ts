@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DedupWindow } from '../src/dedup-window.js';
+import { type DedupStats, DedupWindow } from '../src/dedup-window.js';
 
 const U32 = 2 ** 32;
 
@@ -152,5 +152,27 @@ describe('DedupWindow', () => {
     expect(() => new DedupWindow({ windowSize: 1000 })).toThrow(/power of two/);
     expect(() => new DedupWindow({ windowSize: 16 })).toThrow(/power of two/);
     expect(() => new DedupWindow({ maxOrigins: 0 })).toThrow(/maxOrigins/);
+  });
+  it('counts the same gaps and duplicates whether the next frame comes from the same origin or another', () => {
+    // In-order frames from the origin seen last take a shortcut; interleaving origins avoids it.
+    const run = (interleave: boolean): DedupStats => {
+      const dedup = new DedupWindow({ windowSize: 32 });
+      for (let s = 1; s <= 200; s += 1) {
+        if (s % 7 === 0) continue; // lost
+        expect(dedup.accept(1, s)).toBe(true);
+        if (interleave) dedup.accept(2, s);
+        if (s % 5 === 0) expect(dedup.accept(1, s)).toBe(false);
+      }
+      return dedup.stats;
+    };
+    const alone = run(false);
+    const mixed = run(true);
+    expect(alone.duplicates).toBe(40 - 5);
+    expect(alone.gaps).toBe(Math.floor((200 - 32) / 7));
+    // Origin 2 loses the same frames, and sends no duplicates.
+    expect({ gaps: mixed.gaps, duplicates: mixed.duplicates }).toEqual({
+      gaps: 2 * alone.gaps,
+      duplicates: alone.duplicates,
+    });
   });
 });

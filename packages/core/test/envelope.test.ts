@@ -13,6 +13,7 @@ import {
   FrameKind,
   type PayloadEncoding,
   peekRoute,
+  readEnvelope,
   writeEnvelope,
 } from '../src/envelope.js';
 import { FrameError, FrameTooLargeError } from '../src/errors.js';
@@ -151,6 +152,14 @@ describe('envelope round trip', () => {
         const env = decodeEnvelope(frame);
         // Decoded headers have a null prototype (no "__proto__" surprises); compare as plain objects.
         expect({ ...env, headers: env.headers && { ...env.headers } }).toEqual(expected(init));
+        // readEnvelope decodes the same fields, and the payload from where it says.
+        const read = readEnvelope(frame);
+        const { frame: source, payloadStart, ...fields } = read;
+        expect(source).toBe(frame);
+        expect({ ...fields, payload: read.payload, headers: read.headers && { ...read.headers } }).toEqual(
+          expected(init),
+        );
+        expect(frame.subarray(payloadStart)).toEqual(read.payload);
       }),
       { numRuns: 300 },
     );
@@ -162,6 +171,72 @@ describe('envelope round trip', () => {
     );
     expect(env.topic).toBe('\ufeffa');
     expect({ ...env.headers }).toEqual({ '\ufeffk': '\ufeffv' });
+  });
+
+  it('decodes topics right whatever came before: repeats, alternations, same lengths, reused buffers', () => {
+    const topics = ['a.b', 'a.c', 'a.b', 'x', 'a.c', '', 'é.b', 'a.b', 'ab.', 'b.a', 'a'.repeat(64), 'a'.repeat(65)];
+    for (let round = 0; round < 3; round += 1) {
+      for (const topic of topics) {
+        const frame = encodeEnvelope({ kind: 1, origin: 1, sequence: 1, topic });
+        expect(peekRoute(frame).topic).toBe(topic);
+        expect(readEnvelope(frame).topic).toBe(topic);
+        expect(decodeEnvelope(frame).topic).toBe(topic);
+      }
+    }
+    // A transport's reused Buffer: what was decoded from it must not change when it is overwritten.
+    const reused = Buffer.from(encodeEnvelope({ kind: 1, origin: 1, sequence: 1, topic: 'one.x' }));
+    expect(readEnvelope(reused).topic).toBe('one.x');
+    reused.set(encodeEnvelope({ kind: 1, origin: 1, sequence: 1, topic: 'two.y' }));
+    expect(readEnvelope(reused).topic).toBe('two.y');
+    expect(peekRoute(reused).topic).toBe('two.y');
+    expect(decodeEnvelope(encodeEnvelope({ kind: 1, origin: 1, sequence: 1, topic: 'one.x' })).topic).toBe('one.x');
+  });
+
+  it('decodes header keys and values of any kind, again and again', () => {
+    const cases: Record<string, string>[] = [
+      { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+      { '': '', __proto__x: 'é', 'k\u00e9y': 'v', ['__proto__']: 'p' },
+      { ['k'.repeat(65)]: 'v'.repeat(300), ascii: '\u007f', latin: '\u00ff', bom: '\ufeffx' },
+      Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`key-${i}`, `value-${i}`])),
+    ];
+    for (let round = 0; round < 2; round += 1) {
+      for (const headers of cases) {
+        const frame = encodeEnvelope({ kind: 1, origin: 1, sequence: 1, topic: 't', headers });
+        const decoded = readEnvelope(frame).headers;
+        expect(Object.getPrototypeOf(decoded)).toBe(null);
+        expect({ ...decoded }).toEqual({ ...headers });
+        expect(Object.keys(decoded ?? {})).toEqual(Object.keys(headers));
+      }
+    }
+    // Bad UTF-8 in a value (the last byte of the block) is a FrameError, as in a key.
+    const frame = encodeEnvelope({ kind: 1, origin: 1, sequence: 1, topic: 't', headers: { k: 'ab' } });
+    frame[frame.length - 1] = 0xc3;
+    expect(() => readEnvelope(frame)).toThrow(FrameError);
+    expect(() => decodeEnvelope(frame)).toThrow(FrameError);
+  });
+
+  it('readEnvelope rejects what decodeEnvelope rejects, with the same errors', () => {
+    const good = encodeEnvelope({ kind: 1, origin: 1, sequence: 1, topic: 'a', headers: { k: 'v' } });
+    const badTopic = good.slice();
+    badTopic[ENVELOPE_HEADER_SIZE] = 0xff;
+    const badHeaders = good.slice();
+    badHeaders[ENVELOPE_HEADER_SIZE + 1 + 4] = 0xff;
+    const badMagic = good.slice();
+    badMagic[0] = 0;
+    for (const frame of [badTopic, badHeaders, badMagic, good.subarray(0, 39)]) {
+      expect(() => readEnvelope(frame)).toThrow(FrameError);
+      expect(() => readEnvelope(frame)).toThrow(
+        (() => {
+          try {
+            decodeEnvelope(frame);
+          } catch (err) {
+            return (err as Error).message;
+          }
+          return 'decodeEnvelope accepted it';
+        })(),
+      );
+    }
+    expect(() => readEnvelope(good, good.length - 1)).toThrow(FrameTooLargeError);
   });
 
   it('peekRoute reads kind, origin, correlation and topic without decoding the rest', () => {

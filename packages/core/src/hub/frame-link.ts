@@ -54,6 +54,11 @@ export interface FrameLink {
    * the transport's stats so a fast publisher can pace itself before `BufferFullError`.
    */
   readonly queuedBytes?: number;
+  /**
+   * True when every frame handed to `onFrame` has passed `checkEnvelopeHeader` (a link that reads
+   * through a `FrameDecoder` does): a hub's router then does not check it again. Default: false.
+   */
+  readonly checksFrames?: boolean;
 }
 
 /** What {@link HubEndpoint.listen} returns: the hub's accepting side. */

@@ -100,11 +100,32 @@ function isAnnouncement(frame: Uint8Array): boolean {
   }
 }
 
-/** A frame's origin (the sending member), or undefined for a frame too short to have one. */
+/**
+ * A frame's origin (the sending member), or undefined for a frame too short to have one. Byte by
+ * byte: a DataView per frame received was an allocation for four reads.
+ */
 function originOf(frame: Uint8Array): number | undefined {
   if (frame.length < 16) return undefined;
-  const view = new DataView(frame.buffer, frame.byteOffset, 16);
-  return view.getUint32(8) * 0x1_0000_0000 + view.getUint32(12);
+  return readU32(frame, 8) * 0x1_0000_0000 + readU32(frame, 12);
+}
+
+function readU32(b: Uint8Array, at: number): number {
+  return (
+    (b[at] as number) * 0x100_0000 +
+    (((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number))
+  );
+}
+
+/**
+ * The topic of a frame that has passed `checkEnvelopeHeader`, for the bus to take as it is (see
+ * `InboundFrame.topic`); undefined when it is not valid UTF-8, which the bus then finds and counts.
+ */
+function checkedTopicOf(frame: Uint8Array): string | undefined {
+  try {
+    return peekRoute(frame).topic;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Test seams of a {@link HubTransport}; production code passes none. */
@@ -410,9 +431,12 @@ export class HubTransport implements Transport {
     const router = new InterestRouter<RouterLink>();
     const links = new Set<FrameLink>();
     // Routing is synchronous, so the link being routed from is known while `self` is handed a
-    // frame: that gives the hub's own member the peer identity the contract promises.
+    // frame: that gives the hub's own member the peer identity the contract promises. The router
+    // gives the topic of a frame it has checked and read, which the bus then takes as it is.
     let routingFrom: FrameLink | undefined;
-    const self: RouterLink = { deliver: (frame) => this.#frames.next({ bytes: frame, peer: routingFrom?.peer }) };
+    const self: RouterLink = {
+      deliver: (frame, topic) => this.#frames.next({ bytes: frame, peer: routingFrom?.peer, topic }),
+    };
     router.add(self);
     const counters = this.#counters;
     const closing = (): boolean => this.#closing !== undefined;
@@ -422,8 +446,8 @@ export class HubTransport implements Transport {
         ? undefined
         : encodeEnvelope({ kind: FrameKind.Hello, origin: memberId, sequence: 0, topic: HUB_ANNOUNCEMENT });
     let replay: TakeoverReplay<RouterLink> | undefined;
-    const route = (frame: Uint8Array, from: RouterLink): void => {
-      router.route(frame, from);
+    const route = (frame: Uint8Array, from: RouterLink, checked: boolean): void => {
+      router.route(frame, from, checked);
       if (replay !== undefined) {
         replay.observe(frame, from);
         counters.replayed = replay.replayed;
@@ -441,6 +465,7 @@ export class HubTransport implements Transport {
           return;
         }
         const member = new HubLink(link, () => (counters.slowConsumers += 1));
+        const checked = link.checksFrames === true;
         links.add(link);
         router.add(member);
         counters.hubbed += 1;
@@ -448,7 +473,7 @@ export class HubTransport implements Transport {
           onFrame(frame) {
             routingFrom = link;
             try {
-              route(frame, member);
+              route(frame, member, checked);
             } catch (err) {
               counters.badFrames += 1;
               link.close(err as Error);
@@ -466,7 +491,7 @@ export class HubTransport implements Transport {
         if (announcement !== undefined) link.send(announcement);
       },
       send(frame: Uint8Array): void {
-        route(frame, self);
+        route(frame, self, false);
       },
       queuedBytes(): number {
         let total = 0;
@@ -496,6 +521,8 @@ export class HubTransport implements Transport {
     // only on frames whose origin is the hub's own member, as the hub announces first thing.
     let hubOrigin: number | undefined;
     let first = true;
+    // Frames its decoder checked go to the bus with their topic: it then checks neither again.
+    const checked = link.checksFrames === true;
     link.start({
       onFrame: (frame) => {
         if (first) {
@@ -506,7 +533,7 @@ export class HubTransport implements Transport {
           }
         }
         const peer = hubOrigin !== undefined && originOf(frame) === hubOrigin ? link.peer : undefined;
-        frames.next({ bytes: frame, peer });
+        frames.next({ bytes: frame, peer, topic: checked ? checkedTopicOf(frame) : undefined });
       },
       onClose: () => this.#lost(role),
     });

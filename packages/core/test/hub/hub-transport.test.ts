@@ -1,10 +1,21 @@
 import { firstValueFrom, filter, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeEnvelope, encodeEnvelope, FrameKind } from '../../src/envelope.js';
+import { decodeEnvelope, encodeEnvelope, ENVELOPE_HEADER_SIZE, FrameKind } from '../../src/envelope.js';
 import { BufferFullError, ClosedError, ConnectionLostError, FrameTooLargeError } from '../../src/errors.js';
-import { HubTransport, type HubTransportOptions } from '../../src/hub/index.js';
+import {
+  AddressInUseError,
+  type FrameLink,
+  type FrameLinkSink,
+  type HubEndpoint,
+  HubTransport,
+  type HubTransportOptions,
+} from '../../src/hub/index.js';
 import type { ConnectionState, InboundFrame } from '../../src/transport.js';
 import { MemoryHubNetwork } from './memory-hub-endpoint.js';
+import { Bus, resolveBusOptions } from '../../src/bus.js';
+import { msgpackCodec } from '../../src/codec.js';
+import { fragmentEnvelope } from '../../src/fragmenter.js';
+import type { Message } from '../../src/message.js';
 
 let seq = 0;
 const frame = (kind: FrameKind, origin: number, topic: string, text = ''): Uint8Array =>
@@ -91,6 +102,123 @@ describe('HubTransport', () => {
     const atGood = nextFrame(good, 'x');
     a.send(frame(FrameKind.Publish, 1, 'x', 'still here'));
     expect(text(await atGood)).toBe('still here');
+  });
+
+  it("hands the hub's own bus the topic it routed by, and the bus still checks everything else", async () => {
+    // The router checks each frame's header and reads its topic, and passes the topic on so that
+    // the hub's own bus does not do either again: what the bus still must catch, it does.
+    const net = new MemoryHubNetwork();
+    const hubTransport = member(net);
+    const bus = new Bus(hubTransport, 1, resolveBusOptions({}));
+    await bus.open();
+    const inbound: InboundFrame[] = [];
+    hubTransport.frames$.subscribe((f) => inbound.push(f));
+    const seen: Message[] = [];
+    bus.subscribe('in.>').subscribe((m) => seen.push(m));
+    const other = member(net);
+    await other.open();
+    await new Promise((r) => setTimeout(r, 5));
+    const publish = (sequence: number, topic: string, data: unknown, headers?: Record<string, string>): Uint8Array =>
+      encodeEnvelope({
+        kind: FrameKind.Publish,
+        origin: 2,
+        sequence,
+        topic,
+        encoding: 1,
+        headers,
+        payload: msgpackCodec.encode(data),
+      });
+    other.send(publish(1, 'in.a', 'plain'));
+    other.send(publish(2, 'in.b', 'with headers', { traceparent: '00-1-2-01' }));
+    const badHeaders = publish(3, 'in.c', 'bad headers', { k: 'v' });
+    badHeaders[badHeaders.length - msgpackCodec.encode('bad headers').length - 1] = 0xff; // the value "v"
+    other.send(badHeaders);
+    const big = new Uint8Array(5000).map((_, i) => i & 0xff);
+    let sequence = 4;
+    const fragments = fragmentEnvelope(
+      {
+        kind: FrameKind.Publish,
+        origin: 2,
+        sequence: 4,
+        topic: 'in.d',
+        encoding: 1,
+        payload: msgpackCodec.encode(big),
+      },
+      1024,
+      () => ++sequence,
+    );
+    for (const f of fragments) other.send(f);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(seen.map((m) => m.topic)).toEqual(['in.a', 'in.b', 'in.d']);
+    expect(seen[2]?.data).toEqual(big);
+    expect({ ...seen[1]?.headers }).toEqual({ traceparent: '00-1-2-01' });
+    expect(seen[0]?.sender).toMatchObject({ address: 'memory', member: (2).toString(36) });
+    expect(bus.stats().badFrames).toBe(1);
+    expect(inbound.map((f) => f.topic)).toEqual(['in.a', 'in.b', 'in.c', ...fragments.map(() => 'in.d')]);
+
+    // A malformed frame never reaches the bus: the router rejects it and closes its link.
+    const closed = waitState(other, 'reconnecting');
+    const badMagic = publish(sequence + 1, 'in.e', 'bad magic');
+    badMagic[0] = 0;
+    other.send(badMagic);
+    await closed;
+    expect(hubTransport.stats()['badFrames']).toBe(1);
+    expect(bus.stats().badFrames).toBe(1);
+    expect(seen).toHaveLength(3);
+    await bus.close();
+  });
+
+  it('a member hands its bus the topic of each frame its link checked, and the bus still checks the rest', async () => {
+    let sink: FrameLinkSink | undefined;
+    const link: FrameLink = {
+      peer: { pid: 42 },
+      checksFrames: true,
+      start: (s) => (sink = s),
+      send: () => undefined,
+      close: () => undefined,
+    };
+    const endpoint: HubEndpoint = {
+      description: 'fake',
+      listen: () => Promise.reject(new AddressInUseError('fake')),
+      connect: () => Promise.resolve(link),
+    };
+    const transport = new HubTransport(endpoint, { maxFrameSize: 1 << 20, memberId: 1 });
+    open.push(transport);
+    const bus = new Bus(transport, 1, resolveBusOptions({}));
+    await bus.open();
+    const inbound: InboundFrame[] = [];
+    transport.frames$.subscribe((f) => inbound.push(f));
+    const seen: Message[] = [];
+    bus.subscribe('in.>').subscribe((m) => seen.push(m));
+    const deliver = (f: Uint8Array): void => sink?.onFrame(f);
+    deliver(encodeEnvelope({ kind: FrameKind.Hello, origin: 9, sequence: 0, topic: '_HUB' }));
+    const publish = (origin: number, sequence: number, topic: string, headers?: Record<string, string>): Uint8Array =>
+      encodeEnvelope({
+        kind: FrameKind.Publish,
+        origin,
+        sequence,
+        topic,
+        encoding: 1,
+        headers,
+        payload: msgpackCodec.encode(topic),
+      });
+    deliver(publish(9, 1, 'in.hub'));
+    deliver(publish(2, 1, 'in.other', { k: 'v' }));
+    const badTopic = publish(2, 2, 'in.bad');
+    badTopic[ENVELOPE_HEADER_SIZE + 3] = 0xff; // valid header, topic not UTF-8
+    deliver(badTopic);
+    const badHeaders = publish(2, 3, 'in.h', { k: 'v' });
+    badHeaders[ENVELOPE_HEADER_SIZE + 4 + 2 + 2 + 1 + 2] = 0xff; // the value "v"
+    deliver(badHeaders);
+    deliver(publish(2, 1, 'in.other')); // a duplicate
+    expect(seen.map((m) => [m.topic, m.data, { ...m.sender }])).toEqual([
+      ['in.hub', 'in.hub', { pid: 42, member: (9).toString(36) }],
+      ['in.other', 'in.other', { member: (2).toString(36) }],
+    ]);
+    expect({ ...seen[1]?.headers }).toEqual({ k: 'v' });
+    expect(inbound.map((f) => f.topic)).toEqual(['in.hub', 'in.other', undefined, 'in.h', 'in.other']);
+    expect(bus.stats().badFrames).toBe(2);
+    await bus.close();
   });
 
   it('takes over when the hub dies: members go reconnecting, one becomes hub, all are open again', async () => {

@@ -3,7 +3,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { encodeEnvelope, FrameKind, peekRoute } from '../../src/envelope.js';
+import { checkEnvelopeHeader, encodeEnvelope, FrameKind, peekRoute } from '../../src/envelope.js';
 import { BufferFullError, ClosedError, FrameError, FrameTooLargeError } from '../../src/errors.js';
 import { StalledFrameError, StreamFrameLink, type StreamFrameLinkOptions } from '../../src/hub/index.js';
 
@@ -270,6 +270,26 @@ describe.each([
     far.write(junk);
     expect(await a.closed).toBeInstanceOf(FrameError);
     expect(() => a.link.send(frameOf('x'))).toThrow(ClosedError);
+  });
+
+  it('hands out only frames whose header passed the check (checksFrames), whole or in pieces', async () => {
+    // A hub's router does not check again what a link with checksFrames hands it.
+    const { near, far } = await pair(kind);
+    const a = start(new StreamFrameLink(near, options));
+    expect(a.link.checksFrames).toBe(true);
+    const good = frameOf('ok', 100);
+    const bytes = prefixed(good);
+    for (let at = 0; at < bytes.length; at += 7) {
+      far.write(bytes.subarray(at, at + 7)); // the header straddles reads
+      await turn();
+    }
+    await until(() => a.frames.length === 1);
+    const badKind = frameOf('bad');
+    badKind[3] = 99;
+    far.write(Buffer.concat([prefixed(frameOf('ok')), prefixed(badKind), prefixed(frameOf('after'))]));
+    expect(await a.closed).toBeInstanceOf(FrameError);
+    expect(a.frames.map((f) => peekRoute(f).topic)).toEqual(['ok', 'ok']);
+    for (const f of a.frames) expect(() => checkEnvelopeHeader(f, f.length)).not.toThrow();
   });
 
   it('closes with FrameTooLargeError on an oversized length, before the body arrives', async () => {
