@@ -585,14 +585,21 @@ const topicCache = new Map<string, Uint8Array>();
 
 /** The UTF-8 bytes of a topic; topics repeat, so they are cached (bounded). */
 function topicBytes(topic: string): Uint8Array {
+  // A sender mostly repeats its last topic, and each frame asks twice (to size it, to write it).
+  if (topic === lastTopic) return lastTopicBytes;
   let bytes = topicCache.get(topic);
   if (bytes === undefined) {
     bytes = textEncoder.encode(topic);
     if (topicCache.size >= 1024) topicCache.clear();
     topicCache.set(topic, bytes);
   }
+  lastTopic = topic;
+  lastTopicBytes = bytes;
   return bytes;
 }
+
+let lastTopic = '';
+let lastTopicBytes: Uint8Array = EMPTY;
 
 /**
  * Short ASCII strings that repeat (topics, header keys), cached by their bytes: a small

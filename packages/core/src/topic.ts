@@ -29,16 +29,22 @@ function checkTokens(text: string, what: string): string[] {
  * ```
  */
 export function validateTopic(topic: string): void {
-  // Applications publish on a handful of topics over and over: remember the ones already checked.
-  if (validTopics.has(topic)) return;
+  // Applications publish on a handful of topics over and over: remember the ones already checked,
+  // the last one apart (a run of messages on one topic skips the set too).
+  if (topic === lastValidTopic || validTopics.has(topic)) {
+    lastValidTopic = topic;
+    return;
+  }
   for (const token of checkTokens(topic, 'topic')) {
     if (token === '*' || token === '>') throw new TopicError(`topic "${topic}" may not contain wildcards`);
   }
   if (validTopics.size >= 4096) validTopics.clear();
   validTopics.add(topic);
+  lastValidTopic = topic;
 }
 
 const validTopics = new Set<string>();
+let lastValidTopic: string | undefined;
 
 /**
  * Throw {@link TopicError} unless `pattern` is a well-formed subscription pattern.
@@ -110,6 +116,9 @@ export class TopicTrie<V> {
   private readonly root: TrieNode<V> = newNode();
   private count = 0;
   private readonly cache = new Map<string, ReadonlySet<V>>();
+  /** The topic matched last and its values; `undefined` topic: none since the trie changed. */
+  private lastTopic: string | undefined;
+  private lastMatch: ReadonlySet<V> = new Set<V>();
 
   /** Number of (pattern, value) entries. */
   get size(): number {
@@ -124,7 +133,7 @@ export class TopicTrie<V> {
       if (token === '>') {
         if (!node.rest.has(value)) this.count += 1;
         node.rest.add(value);
-        this.cache.clear();
+        this.forget();
         return;
       }
       let next = node.children.get(token);
@@ -136,7 +145,7 @@ export class TopicTrie<V> {
     }
     if (!node.values.has(value)) this.count += 1;
     node.values.add(value);
-    this.cache.clear();
+    this.forget();
   }
 
   /** Remove `value` from `pattern`. */
@@ -161,7 +170,7 @@ export class TopicTrie<V> {
       if (child.children.size > 0 || child.values.size > 0 || child.rest.size > 0) break;
       parent.children.delete(token);
     }
-    this.cache.clear();
+    this.forget();
   }
 
   /**
@@ -169,14 +178,28 @@ export class TopicTrie<V> {
    * trie changes): do not modify it.
    */
   match(topic: string): ReadonlySet<V> {
-    const cached = this.cache.get(topic);
-    if (cached !== undefined) return cached;
+    // A run of messages on one topic skips the map: callers ask once or twice per frame.
+    if (topic === this.lastTopic) return this.lastMatch;
+    let cached = this.cache.get(topic);
+    if (cached === undefined) cached = this.collectFor(topic);
+    this.lastTopic = topic;
+    this.lastMatch = cached;
+    return cached;
+  }
+
+  private collectFor(topic: string): ReadonlySet<V> {
     const out = new Set<V>();
     this.collect(this.root, topic.split('.'), 0, out);
     // The cache is bounded: topics are open-ended (inboxes, ids), patterns change rarely.
-    if (this.cache.size >= 4096) this.cache.clear();
+    if (this.cache.size >= 4096) this.forget();
     this.cache.set(topic, out);
     return out;
+  }
+
+  /** Drop every remembered match: the trie changed. */
+  private forget(): void {
+    this.cache.clear();
+    this.lastTopic = undefined;
   }
 
   private collect(node: TrieNode<V>, tokens: string[], i: number, out: Set<V>): void {

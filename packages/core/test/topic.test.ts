@@ -27,6 +27,9 @@ describe('validation', () => {
     }
     expect(() => validateTopic('x'.repeat(1025))).toThrow(TopicError);
     expect(() => validateTopic('orders.eu.created')).not.toThrow();
+    // A topic checked last does not let another through.
+    expect(() => validateTopic('orders.eu.created')).not.toThrow();
+    expect(() => validateTopic('orders.*')).toThrow(TopicError);
   });
 
   it("rejects '>' before the end and partial-token wildcards in patterns", () => {
@@ -64,6 +67,12 @@ describe('TopicTrie', () => {
     trie.remove('a.>', 2);
     expect(trie.size).toBe(0);
     expect(trie.match('a.b').size).toBe(0);
+    // The topic matched last is remembered apart from the cache, and forgotten with it.
+    expect(trie.match('a.b').size).toBe(0);
+    trie.add('a.b', 3);
+    expect([...trie.match('a.b')]).toEqual([3]);
+    expect(trie.match('a.c').size).toBe(0);
+    expect([...trie.match('a.b')]).toEqual([3]);
   });
 
   it('prunes emptied branches so one-off patterns do not accumulate', () => {
