@@ -418,14 +418,7 @@ export function decodeEnvelope(frame: Uint8Array, maxFrameSize = DEFAULT_MAX_FRA
   const topicEnd = ENVELOPE_HEADER_SIZE + topicLength;
   const topic = decodeTopic(frame, ENVELOPE_HEADER_SIZE, topicEnd);
   const flags = frame[4] as number;
-  let headers: Headers | undefined;
-  if (headersLength > 0) {
-    try {
-      headers = decodeHeaders(frame.subarray(topicEnd, topicEnd + headersLength));
-    } catch (cause) {
-      throw cause instanceof FrameError ? cause : new FrameError('headers are not valid UTF-8', { cause });
-    }
-  }
+  const headers = headersLength > 0 ? headersOf(frame, topicEnd, headersLength) : undefined;
   return {
     kind: frame[3] as FrameKind,
     flags,
@@ -439,6 +432,15 @@ export function decodeEnvelope(frame: Uint8Array, maxFrameSize = DEFAULT_MAX_FRA
     headers,
     payload: frame.subarray(topicEnd + headersLength),
   };
+}
+
+/** The headers block of `frame` at `start`; every failure is a {@link FrameError}. */
+function headersOf(frame: Uint8Array, start: number, length: number): Headers {
+  try {
+    return decodeHeaders(frame.subarray(start, start + length));
+  } catch (cause) {
+    throw cause instanceof FrameError ? cause : new FrameError('headers are not valid UTF-8', { cause });
+  }
 }
 
 /**
@@ -491,14 +493,7 @@ export function readEnvelope(
   const topicEnd = ENVELOPE_HEADER_SIZE + readU16(frame, 6);
   const headersLength = readU32(frame, 32);
   const topic = checkedTopic ?? decodeTopic(frame, ENVELOPE_HEADER_SIZE, topicEnd);
-  let headers: Headers | undefined;
-  if (headersLength > 0) {
-    try {
-      headers = decodeHeaders(frame.subarray(topicEnd, topicEnd + headersLength));
-    } catch (cause) {
-      throw cause instanceof FrameError ? cause : new FrameError('headers are not valid UTF-8', { cause });
-    }
-  }
+  const headers = headersLength > 0 ? headersOf(frame, topicEnd, headersLength) : undefined;
   return new FrameEnvelope(
     frame,
     topicEnd + headersLength,
