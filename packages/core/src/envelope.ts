@@ -636,11 +636,13 @@ class AsciiCache {
     const slot = hash & this.#mask;
     let cached = this.#bytes[slot];
     let text: string;
-    let i = 0;
+    let hit = false;
     if (cached !== undefined && cached.length === length) {
+      let i = 0;
       while (i < length && cached[i] === b[start + i]) i += 1;
+      hit = i === length;
     }
-    if (cached !== undefined && i === length) {
+    if (hit) {
       text = this.#text[slot] as string;
     } else {
       text = String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);

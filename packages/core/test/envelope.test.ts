@@ -192,6 +192,23 @@ describe('envelope round trip', () => {
     expect(decodeEnvelope(encodeEnvelope({ kind: 1, origin: 1, sequence: 1, topic: 'one.x' })).topic).toBe('one.x');
   });
 
+  it('an empty topic or header key is never taken for a cached one of another length', () => {
+    // '"`' hashes to slot 0 of both caches, where the empty string's hash (its length, 0) lands.
+    const cachedFirst = encodeEnvelope({
+      kind: FrameKind.Publish,
+      origin: 1,
+      sequence: 1,
+      topic: '"`',
+      headers: { '"`': 'a' },
+    });
+    expect(decodeEnvelope(cachedFirst).topic).toBe('"`');
+    const empty = encodeEnvelope({ kind: FrameKind.Leave, origin: 1, sequence: 2, topic: '', headers: { '': 'b' } });
+    const decoded = decodeEnvelope(empty);
+    expect(decoded.topic).toBe('');
+    expect(decoded.headers).toEqual({ '': 'b' });
+    expect(peekRoute(empty).topic).toBe('');
+  });
+
   it('decodes header keys and values of any kind, again and again', () => {
     const cases: Record<string, string>[] = [
       { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
