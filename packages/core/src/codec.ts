@@ -5,7 +5,7 @@
  * @module
  */
 import { Packr } from 'msgpackr';
-import { allocateBytes } from './byte-slab.js';
+import { allocateBytes, ByteSlab } from './byte-slab.js';
 import { CodecError } from './errors.js';
 import { PayloadEncoding } from './envelope.js';
 
@@ -63,25 +63,10 @@ function unpackPayload(bytes: Uint8Array, start: number): unknown {
  * classes, which was the largest cost of publishing a binary payload in profiles.
  */
 function packBinary(value: Uint8Array): Uint8Array {
-  const n = value.length;
-  if (n > 0xffffffff) throw new CodecError('msgpack carries binary values up to 4 GiB - 1');
-  const header = n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
-  const out = allocateBytes(header + n);
-  if (header === 2) {
-    out[0] = 0xc4;
-    out[1] = n;
-  } else if (header === 3) {
-    out[0] = 0xc5;
-    out[1] = n >>> 8;
-    out[2] = n & 0xff;
-  } else {
-    out[0] = 0xc6;
-    out[1] = n >>> 24;
-    out[2] = (n >>> 16) & 0xff;
-    out[3] = (n >>> 8) & 0xff;
-    out[4] = n & 0xff;
-  }
-  out.set(value, header);
+  const head = binaryHead(value.length);
+  const out = allocateBytes(head.length + value.length);
+  out.set(head);
+  out.set(value, head.length);
   return out;
 }
 
@@ -139,28 +124,20 @@ function unpackBinary(bytes: Uint8Array, start: number): Uint8Array | undefined 
  * than a view), are copied with `slice`. The copy is the application's: never a view into the
  * frame, which may be a transport's reused buffer or shared memory.
  */
-const COPY_SLAB_SIZE = 16 * 1024;
-const COPY_SLAB_MAX_BYTES = 1024;
 const COPY_ON_HEAP_BYTES = 64;
-let copySlab = new Uint8Array(COPY_SLAB_SIZE);
-let copySlabUsed = 0;
+const COPY_IN_SLAB_MAX_BYTES = 1024;
+const receivedCopies = new ByteSlab(16 * 1024, COPY_IN_SLAB_MAX_BYTES);
 
-/** A copy of `bytes` from `start` to its end, of the same class (see {@link COPY_SLAB_SIZE}). */
+/** A copy of `bytes` from `start` to its end, of the same class (see {@link receivedCopies}). */
 function copyPayload(bytes: Uint8Array, start: number): Uint8Array {
   const n = bytes.length - start;
   // A Buffer (or other subclass) is copied as before, into its own class: `slice` takes the species.
-  if (n <= COPY_ON_HEAP_BYTES || n > COPY_SLAB_MAX_BYTES || bytes.constructor !== Uint8Array) {
+  if (n <= COPY_ON_HEAP_BYTES || n > COPY_IN_SLAB_MAX_BYTES || bytes.constructor !== Uint8Array) {
     // The typed-array slice, which copies, whatever `bytes` is (a Buffer's own slice is a view).
     return Uint8Array.prototype.slice.call(bytes, start);
   }
-  if (copySlabUsed + n > COPY_SLAB_SIZE) {
-    copySlab = new Uint8Array(COPY_SLAB_SIZE);
-    copySlabUsed = 0;
-  }
-  const copy = new Uint8Array(copySlab.buffer, copySlabUsed, n);
+  const copy = receivedCopies.allocate(n);
   copy.set(start === 0 ? bytes : bytes.subarray(start));
-  // 8-byte aligned, like allocateBytes, for typed-array views an application may lay over a copy.
-  copySlabUsed = (copySlabUsed + n + 7) & ~7;
   return copy;
 }
 
