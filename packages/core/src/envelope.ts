@@ -642,7 +642,7 @@ class AsciiCache {
       while (i < length && cached[i] === b[start + i]) i += 1;
       hit = i === length;
     }
-    if (hit) {
+    if (hit && cached !== undefined) {
       text = this.#text[slot] as string;
     } else {
       text = String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
