@@ -7,6 +7,7 @@
 export * from './envelope.js';
 export { codecFor } from './codec.js';
 export { TopicTrie } from './topic.js';
+export { HotStream } from './hot-stream.js';
 export { inboxTopic, isInbox, memberName, INBOX_PREFIX } from './inbox.js';
 export { InterestRouter } from './interest-router.js';
 export type { RouterLink, RouterStats } from './interest-router.js';

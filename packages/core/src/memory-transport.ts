@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { BehaviorSubject, Subject } from 'rxjs';
+import { BehaviorSubject, type Observable } from 'rxjs';
+import { HotStream } from './hot-stream.js';
 import { DEFAULT_MAX_FRAME_SIZE } from './envelope.js';
 import { BufferFullError, ClosedError, ConfigurationError, FrameTooLargeError } from './errors.js';
 import { InterestRouter, type RouterLink } from './interest-router.js';
@@ -77,7 +78,7 @@ const RESOLVED = Promise.resolve();
 
 class MemberLink implements RouterLink {
   constructor(
-    private readonly frames: Subject<InboundFrame>,
+    private readonly frames: HotStream<InboundFrame>,
     readonly disconnect: () => void,
   ) {}
   /** `topic`: the router's, for a frame it checked and read; the bus takes it as it is. */
@@ -97,7 +98,8 @@ class MemberLink implements RouterLink {
  */
 export class MemoryTransport implements Transport {
   readonly capabilities: TransportCapabilities;
-  readonly frames$ = new Subject<InboundFrame>();
+  readonly #frames = new HotStream<InboundFrame>();
+  readonly frames$: Observable<InboundFrame> = this.#frames.observable;
   readonly #state = new BehaviorSubject<ConnectionState>('connecting');
   readonly state$ = this.#state.asObservable();
   readonly #name: string;
@@ -121,7 +123,7 @@ export class MemoryTransport implements Transport {
       domains.set(this.#name, domain);
     }
     this.#domain = domain;
-    this.#link = new MemberLink(this.frames$, () => void this.close());
+    this.#link = new MemberLink(this.#frames, () => void this.close());
     domain.members.add(this.#link);
     domain.router.add(this.#link);
     this.#state.next('open');
@@ -149,7 +151,7 @@ export class MemoryTransport implements Transport {
     }
     if (this.#state.value !== 'closed') {
       this.#state.next('closed');
-      this.frames$.complete();
+      this.#frames.complete();
     }
   }
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { BehaviorSubject, distinctUntilChanged, Subject, type Observable } from 'rxjs';
+import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
 import {
   ClosedError,
   ConfigurationError,
@@ -15,7 +15,7 @@ import {
   type Transport,
   type TransportCapabilities,
 } from '@busway/core';
-import { checkEnvelopeHeader, encodeEnvelope, FrameKind } from '@busway/core/internal';
+import { checkEnvelopeHeader, encodeEnvelope, FrameKind, HotStream } from '@busway/core/internal';
 import { ControlType, decodeControl, encodeControl, isControl } from './ControlDatagram.js';
 import { BATCH_ENTRY_OVERHEAD, BATCH_HEADER_SIZE, encodeBatch, isBatch, splitBatch } from './DatagramBatch.js';
 import type { DatagramLink, LinkDatagram } from './DatagramLink.js';
@@ -58,7 +58,7 @@ interface Counters {
 export class MailslotTransport implements Transport {
   readonly capabilities: TransportCapabilities;
   readonly frames$: Observable<InboundFrame>;
-  readonly #frames = new Subject<InboundFrame>();
+  readonly #frames = new HotStream<InboundFrame>();
   readonly #state = new BehaviorSubject<ConnectionState>('connecting');
   readonly #memberId: number;
   readonly #openLink: LinkOpener;
@@ -127,7 +127,7 @@ export class MailslotTransport implements Transport {
       broadcast: 'native',
       knowsResponders: false,
     };
-    this.frames$ = this.#frames.asObservable();
+    this.frames$ = this.#frames.observable;
   }
 
   /** Current state; replays the latest to new subscribers. */

@@ -5,7 +5,7 @@
  * @module
  */
 import { BufferFullError, ClosedError, FrameTooLargeError } from '@busway/core';
-import { ENVELOPE_HEADER_SIZE, ENVELOPE_MAGIC, FrameFlags } from '@busway/core/internal';
+import { ENVELOPE_HEADER_SIZE, ENVELOPE_MAGIC, FrameFlags, HotStream } from '@busway/core/internal';
 import type {
   ConnectionState,
   FrameWriter,
@@ -14,7 +14,7 @@ import type {
   TransportCapabilities,
   TransportContext,
 } from '@busway/core';
-import { BehaviorSubject, Subject } from 'rxjs';
+import { BehaviorSubject, type Observable } from 'rxjs';
 import { RingMismatchError } from './errors.js';
 import { resolveMmfOptions, type ResolvedMmfOptions } from './mmf-options.js';
 import { RingReader } from './ring-reader.js';
@@ -77,7 +77,8 @@ async function openMapping(request: RingMappingRequest): Promise<RingMapping> {
  */
 export class MmfTransport implements Transport {
   readonly capabilities: TransportCapabilities;
-  readonly frames$ = new Subject<InboundFrame>();
+  readonly #frames = new HotStream<InboundFrame>();
+  readonly frames$: Observable<InboundFrame> = this.#frames.observable;
   readonly #state = new BehaviorSubject<ConnectionState>('connecting');
   readonly state$ = this.#state.asObservable();
   readonly #options: ResolvedMmfOptions;
@@ -106,7 +107,7 @@ export class MmfTransport implements Transport {
   #sleeping = false;
   /** A poll is scheduled (setImmediate or timer): at most one chain of polls runs. */
   #scheduled = false;
-  readonly #deliver = (bytes: Uint8Array): void => this.frames$.next({ bytes });
+  readonly #deliver = (bytes: Uint8Array): void => this.#frames.next({ bytes });
   readonly #pump = (): void => {
     this.#scheduled = false;
     this.#poll();
@@ -290,7 +291,7 @@ export class MmfTransport implements Transport {
     this.#ring = undefined;
     this.#reader?.close();
     this.#state.next('closed');
-    this.frames$.complete();
+    this.#frames.complete();
     await mapping?.release();
   }
 
@@ -334,7 +335,7 @@ export class MmfTransport implements Transport {
       // else is a bug and stays loud.
       if (!(err instanceof RingMismatchError)) throw err;
       this.#broken = true;
-      this.frames$.error(err);
+      this.#frames.error(err);
     }
   }
 

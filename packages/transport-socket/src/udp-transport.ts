@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { ReplaySubject, Subject, distinctUntilChanged, type Observable } from 'rxjs';
+import { ReplaySubject, distinctUntilChanged, type Observable } from 'rxjs';
 import {
   ClosedError,
   FrameTooLargeError,
@@ -12,7 +12,7 @@ import {
   type Transport,
   type TransportCapabilities,
 } from '@busway/core';
-import { checkEnvelopeHeader, peekRoute } from '@busway/core/internal';
+import { checkEnvelopeHeader, HotStream, peekRoute } from '@busway/core/internal';
 import { UDP_AUTH_OVERHEAD, UdpEndpoint, type UdpEndpointOptions } from './udp-endpoint.js';
 
 /**
@@ -42,7 +42,7 @@ export class UdpTransport implements Transport {
   readonly #memberId: number;
   readonly #options: UdpEndpointOptions;
   readonly #state = new ReplaySubject<ConnectionState>(1);
-  readonly #frames = new Subject<InboundFrame>();
+  readonly #frames = new HotStream<InboundFrame>();
   #endpoint: UdpEndpoint | undefined;
   #opening: Promise<void> | undefined;
   #closed = false;
@@ -70,7 +70,7 @@ export class UdpTransport implements Transport {
       knowsResponders: false,
     };
     this.state$ = this.#state.pipe(distinctUntilChanged());
-    this.frames$ = this.#frames.asObservable();
+    this.frames$ = this.#frames.observable;
     this.#state.next('connecting');
   }
 

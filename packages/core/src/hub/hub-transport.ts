@@ -36,7 +36,8 @@
  *
  * @module
  */
-import { type Observable, ReplaySubject, Subject, distinctUntilChanged } from 'rxjs';
+import { type Observable, ReplaySubject, distinctUntilChanged } from 'rxjs';
+import { HotStream } from '../hot-stream.js';
 import { checkEnvelopeHeader, ENVELOPE_HEADER_SIZE, encodeEnvelope, FrameKind, peekRoute } from '../envelope.js';
 import { ClosedError, ConnectionLostError, FrameTooLargeError } from '../errors.js';
 import { InterestRouter, type RouterLink } from '../interest-router.js';
@@ -195,7 +196,7 @@ export class HubTransport implements Transport {
   readonly #bufferLimit: number;
   readonly #backoff: ReconnectBackoff;
   readonly #state = new ReplaySubject<ConnectionState>(1);
-  readonly #frames = new Subject<InboundFrame>();
+  readonly #frames = new HotStream<InboundFrame>();
   readonly #pending: OutboundBuffer;
   #current: ConnectionState = 'connecting';
   #role: Role | undefined;
@@ -237,7 +238,7 @@ export class HubTransport implements Transport {
       knowsResponders: true,
     };
     this.state$ = this.#state.pipe(distinctUntilChanged());
-    this.frames$ = this.#frames.asObservable();
+    this.frames$ = this.#frames.observable;
     this.#state.next('connecting');
   }
 
