@@ -66,8 +66,11 @@ import { decodeRemoteError, encodeRemoteError } from './remote-error.js';
 import { TopicTrie, validatePattern, validateTopic } from './topic.js';
 import type { ConnectionState, InboundFrame, PeerIdentity, Transport, TransportCapabilities } from './transport.js';
 
-/** Kinds that carry a per-origin sequence number and go through duplicate suppression. */
-const SEQUENCED = new Set<number>([
+/**
+ * Kinds that carry a per-origin sequence number and go through duplicate suppression, as one bit
+ * per kind: every frame sent and received asks, and a bit test is cheaper than a Set lookup.
+ */
+const SEQUENCED_BITS = [
   FrameKind.Publish,
   FrameKind.Request,
   FrameKind.Reply,
@@ -75,9 +78,11 @@ const SEQUENCED = new Set<number>([
   FrameKind.ReplyError,
   FrameKind.Cancel,
   FrameKind.Ack,
-]);
-/** {@link SEQUENCED} as one bit per kind, for a bit test per received frame rather than a Set lookup. */
-const SEQUENCED_BITS = [...SEQUENCED].reduce((bits, kind) => bits | (1 << kind), 0);
+].reduce((bits, kind) => bits | (1 << kind), 0);
+
+function isSequenced(kind: number): boolean {
+  return ((SEQUENCED_BITS >>> kind) & 1) === 1;
+}
 
 const EMPTY_HEADERS: Headers = Object.freeze({});
 /** What `publish` returns when the transport accepted the frame synchronously (most do). */
@@ -535,7 +540,7 @@ export class Bus {
       return;
     }
     if (envelope.origin === this.#memberId) return; // our own frame echoed by a broadcast medium
-    if ((SEQUENCED_BITS >>> envelope.kind) & 1 && !this.#dedup.accept(envelope.origin, envelope.sequence)) return;
+    if (isSequenced(envelope.kind) && !this.#dedup.accept(envelope.origin, envelope.sequence)) return;
     if (envelope.fragmentCount > 1) {
       const whole = this.#reassembler.accept(envelope);
       if (whole === undefined) return;
@@ -948,7 +953,7 @@ export class Bus {
       if (local) this.#dispatchOwn(encodeEnvelope(this.#envelope(init, 0)));
       return undefined;
     }
-    const sequenced = SEQUENCED.has(kind);
+    const sequenced = isSequenced(kind);
     if (size > this.#frameLimit) {
       // Numbered 0, 1, ... here; the outbox numbers each fragment for real as it goes out.
       let index = 0;
