@@ -101,7 +101,7 @@ const CLOSE_GRACE_MS = 2000;
 export class StreamFrameLink implements FrameLink {
   /** Who is at the other end, when known (see the `peer` option). */
   readonly peer: PeerIdentity | undefined;
-  /** Every frame comes out of a {@link FrameDecoder}, which has checked its header. */
+  /** Every frame comes out of a `FrameDecoder`, which has checked its header. */
   readonly checksFrames = true;
 
   readonly #socket: Socket;
