@@ -1127,7 +1127,8 @@ export class Bus {
       case FrameKind.Cancel:
         return topic !== this.#inbox;
       default:
-        return this.#state.value === 'open' || kind === FrameKind.Publish;
+        // The kind first: a publish goes out whatever the state, and reading it costs a getter call.
+        return kind === FrameKind.Publish || this.#state.value === 'open';
     }
   }
 

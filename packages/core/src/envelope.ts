@@ -245,37 +245,77 @@ function checkedTopicBytes(topic: string): Uint8Array {
 }
 
 function writeFrame(frame: Uint8Array, at: number, init: EnvelopeInit, topic: Uint8Array, headers: Uint8Array): void {
-  // The origin travels as a u64 but is read back as a JS number: beyond 2^53 it would not survive.
-  if (!Number.isSafeInteger(init.origin) || init.origin < 0)
-    throw new FrameError(`origin must be an integer from 0 to 2^53 - 1, got ${init.origin}`);
   const payload = init.payload ?? EMPTY;
   const head = init.payloadHead ?? EMPTY;
   const fragmentCount = init.fragmentCount ?? 1;
-  frame[at] = ENVELOPE_MAGIC >>> 8;
-  frame[at + 1] = ENVELOPE_MAGIC & 0xff;
-  frame[at + 2] = ENVELOPE_VERSION;
-  frame[at + 3] = init.kind;
-  frame[at + 4] =
+  const flags =
     (fragmentCount > 1 ? FrameFlags.Fragment : 0) |
     (headers.length > 0 ? FrameFlags.Headers : 0) |
     (init.last === true ? FrameFlags.Last : 0);
-  frame[at + 5] = init.encoding ?? PayloadEncoding.Raw;
-  writeU16(frame, at + 6, topic.length);
-  writeU32(frame, at + 8, Math.floor(init.origin / 0x1_0000_0000));
-  writeU32(frame, at + 12, init.origin >>> 0);
+  const encoding = init.encoding ?? PayloadEncoding.Raw;
+  const correlation = (init.correlation ?? 0) >>> 0;
+  // A frame without headers or fragments whose fields all match the last one written differs
+  // from it only in its sequence and payload length: copy that header and topic, patch the two.
+  const reusable = flags === 0 && fragmentCount === 1 && (init.fragmentIndex ?? 0) === 0;
+  if (
+    reusable &&
+    init.topic === last.topic &&
+    init.origin === last.origin &&
+    init.kind === last.kind &&
+    encoding === last.encoding &&
+    correlation === last.correlation
+  ) {
+    frame.set(last.bytes, at);
+  } else {
+    // The origin travels as a u64 but is read back as a JS number: beyond 2^53 it would not survive.
+    if (!Number.isSafeInteger(init.origin) || init.origin < 0)
+      throw new FrameError(`origin must be an integer from 0 to 2^53 - 1, got ${init.origin}`);
+    frame[at] = ENVELOPE_MAGIC >>> 8;
+    frame[at + 1] = ENVELOPE_MAGIC & 0xff;
+    frame[at + 2] = ENVELOPE_VERSION;
+    frame[at + 3] = init.kind;
+    frame[at + 4] = flags;
+    frame[at + 5] = encoding;
+    writeU16(frame, at + 6, topic.length);
+    writeU32(frame, at + 8, Math.floor(init.origin / 0x1_0000_0000));
+    writeU32(frame, at + 12, init.origin >>> 0);
+    writeU32(frame, at + 20, correlation);
+    writeU32(frame, at + 24, init.fragmentIndex ?? 0);
+    writeU32(frame, at + 28, fragmentCount);
+    writeU32(frame, at + 32, headers.length);
+    copyBytes(frame, at + ENVELOPE_HEADER_SIZE, topic);
+    if (reusable) {
+      last.topic = init.topic;
+      last.origin = init.origin;
+      last.kind = init.kind;
+      last.encoding = encoding;
+      last.correlation = correlation;
+      // The typed-array slice: a copy, whatever `frame` is (a Buffer's own slice is a view).
+      last.bytes = Uint8Array.prototype.slice.call(frame, at, at + ENVELOPE_HEADER_SIZE + topic.length);
+    }
+  }
   writeU32(frame, at + 16, init.sequence >>> 0);
-  writeU32(frame, at + 20, (init.correlation ?? 0) >>> 0);
-  writeU32(frame, at + 24, init.fragmentIndex ?? 0);
-  writeU32(frame, at + 28, fragmentCount);
-  writeU32(frame, at + 32, headers.length);
   writeU32(frame, at + 36, head.length + payload.length);
-  const topicAt = at + ENVELOPE_HEADER_SIZE;
-  copyBytes(frame, topicAt, topic);
-  if (headers.length > 0) frame.set(headers, topicAt + topic.length);
-  const payloadAt = topicAt + topic.length + headers.length;
+  if (headers.length > 0) frame.set(headers, at + ENVELOPE_HEADER_SIZE + topic.length);
+  const payloadAt = at + ENVELOPE_HEADER_SIZE + topic.length + headers.length;
   copyBytes(frame, payloadAt, head);
   copyBytes(frame, payloadAt + head.length, payload);
 }
+
+/**
+ * The fields and the bytes (header and topic; sequence and payload length as they were) of the
+ * last frame {@link writeFrame} wrote without headers or fragments. A sender mostly sends frame
+ * after frame of one kind on one topic: copying these 40-odd bytes and patching 8 costs about
+ * half of writing every field again (measured on Node 20).
+ */
+const last = {
+  topic: undefined as string | undefined,
+  origin: -1,
+  kind: -1,
+  encoding: -1,
+  correlation: -1,
+  bytes: EMPTY,
+};
 
 /**
  * `target.set(source, at)`, by hand for a few bytes: `set` costs ~30 ns a call whatever the size

@@ -347,6 +347,12 @@ describe('envelope size', () => {
   });
 });
 
+/** `init` written by writeEnvelope at `at` of `target`, as a frame of its own. */
+function writeAt(target: Uint8Array, at: number, init: EnvelopeInit): Uint8Array {
+  writeEnvelope(target, at, init);
+  return target.slice(at, at + envelopeSize(init));
+}
+
 describe('writing an envelope in place', () => {
   it('writeEnvelope writes at an offset exactly what encodeEnvelope returns, and nothing around it', () => {
     fc.assert(
@@ -376,6 +382,35 @@ describe('writing an envelope in place', () => {
         },
       ),
     );
+  });
+
+  it('frames written one after another decode to their own fields, whichever fields they share', () => {
+    // The header of the last plain frame is reused when the next one matches it: every field but
+    // the sequence and the payload length must then still be each frame's own.
+    const base = { kind: FrameKind.Publish, origin: 2 ** 40 + 5, topic: 'a.b', encoding: 1 as PayloadEncoding };
+    const variants: EnvelopeInit[] = [
+      { ...base, sequence: 1, payload: Uint8Array.of(1) },
+      { ...base, sequence: 2, payload: Uint8Array.of(1, 2, 3) },
+      { ...base, sequence: 3, origin: 7, payload: Uint8Array.of(4) },
+      { ...base, sequence: 4, topic: 'a.c', payload: Uint8Array.of(5) },
+      { ...base, sequence: 5, kind: FrameKind.Request, correlation: 9, payload: Uint8Array.of(6) },
+      { ...base, sequence: 6, kind: FrameKind.Request, correlation: 10, payload: Uint8Array.of(6) },
+      { ...base, sequence: 7, kind: FrameKind.Reply, correlation: 10, last: true, payload: Uint8Array.of(7) },
+      { ...base, sequence: 8, encoding: 2 as PayloadEncoding, payload: Uint8Array.of(8) },
+      { ...base, sequence: 9, headers: { k: 'v' }, payload: Uint8Array.of(9) },
+      { ...base, sequence: 10, fragmentIndex: 1, fragmentCount: 3, payload: Uint8Array.of(10) },
+      { ...base, sequence: 11, payloadHead: Uint8Array.of(0xc4, 1), payload: Uint8Array.of(11) },
+      { ...base, sequence: 12, payload: Uint8Array.of(12) },
+    ];
+    // Each twice in a row (the second reuses the first's header), then in an order that reuses none.
+    const order = [...variants.flatMap((v) => [v, { ...v, sequence: v.sequence + 100 }]), ...variants.reverse()];
+    const target = new Uint8Array(256);
+    for (const init of order) {
+      const payload = Uint8Array.from([...(init.payloadHead ?? []), ...(init.payload ?? [])]);
+      for (const frame of [encodeEnvelope(init), writeAt(target, 5, init)]) {
+        expect(decodeEnvelope(frame)).toEqual(expected({ ...init, payloadHead: undefined, payload }));
+      }
+    }
   });
 
   it('a payload head is written before the payload and counted in it', () => {
