@@ -30,7 +30,6 @@ import { codecFor, decodePayloadAt, type PayloadCodec } from './codec.js';
 import { DedupWindow } from './dedup-window.js';
 import { EnvelopeWriter } from './envelope-writer.js';
 import {
-  decodeEnvelope,
   DEFAULT_MAX_FRAME_SIZE,
   encodeEnvelope,
   ENVELOPE_HEADER_SIZE,
@@ -533,7 +532,7 @@ export class Bus {
   receive(frame: InboundFrame): void {
     let envelope: Envelope;
     try {
-      // Not decodeEnvelope: the payload is decoded in place (see #message), no view is made for it.
+      // Not decodeEnvelope: the payload is decoded in place (see dataOf), no view is made for it.
       envelope = readEnvelope(frame.bytes, this.#options.maxFrameSize, frame.topic);
     } catch {
       this.#counters.badFrames += 1;
@@ -580,10 +579,7 @@ export class Bus {
     const sender = this.#senderOf(envelope.origin, peer);
     return {
       topic: envelope.topic,
-      data:
-        envelope instanceof FrameEnvelope
-          ? decodePayloadAt(envelope.encoding, envelope.frame, envelope.payloadStart)
-          : codecFor(envelope.encoding).decode(envelope.payload),
+      data: dataOf(envelope),
       headers: envelope.headers ?? EMPTY_HEADERS,
       sender,
     };
@@ -791,7 +787,7 @@ export class Bus {
       case FrameKind.Reply: {
         let value: unknown;
         try {
-          value = codecFor(envelope.encoding).decode(envelope.payload);
+          value = dataOf(envelope);
         } catch (err) {
           this.#settle(pending);
           pending.observer.error(err);
@@ -1016,7 +1012,7 @@ export class Bus {
 
   /** Deliver a frame of our own to this member's subscribers, handler or pending request. */
   #dispatchOwn(frame: Uint8Array): void {
-    this.#dispatch(decodeEnvelope(frame, Number.MAX_SAFE_INTEGER), undefined);
+    this.#dispatch(readEnvelope(frame, Number.MAX_SAFE_INTEGER), undefined);
   }
 
   /**
@@ -1145,6 +1141,17 @@ export class Bus {
   #assertUsable(): void {
     if (this.#closing !== undefined) throw new ClosedError();
   }
+}
+
+/**
+ * The payload of a received envelope, decoded with the sender's codec: in place for one that
+ * `readEnvelope` read (no view of the payload is made), else from its payload view (a message
+ * the reassembler put together).
+ */
+function dataOf(envelope: Envelope): unknown {
+  return envelope instanceof FrameEnvelope
+    ? decodePayloadAt(envelope.encoding, envelope.frame, envelope.payloadStart)
+    : codecFor(envelope.encoding).decode(envelope.payload);
 }
 
 /** A value as an envelope's payload; see {@link encodePayload}. */

@@ -164,13 +164,18 @@ export const msgpackCodec: PayloadCodec = {
     return value instanceof Uint8Array ? binaryHead(value.length) : undefined;
   },
   decode(bytes) {
-    try {
-      return unpackPayload(bytes, 0);
-    } catch (cause) {
-      throw new CodecError('payload is not valid msgpack', { cause });
-    }
+    return unpackChecked(bytes, 0);
   },
 };
+
+/** {@link unpackPayload}, its failures as {@link CodecError}. */
+function unpackChecked(bytes: Uint8Array, start: number): unknown {
+  try {
+    return unpackPayload(bytes, start);
+  } catch (cause) {
+    throw new CodecError('payload is not valid msgpack', { cause });
+  }
+}
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
@@ -235,11 +240,7 @@ export const rawCodec: PayloadCodec = {
  */
 export function decodePayloadAt(encoding: number, frame: Uint8Array, start: number): unknown {
   if (encoding !== PayloadEncoding.MsgPack) return codecFor(encoding).decode(frame.subarray(start));
-  try {
-    return unpackPayload(frame, start);
-  } catch (cause) {
-    throw new CodecError('payload is not valid msgpack', { cause });
-  }
+  return unpackChecked(frame, start);
 }
 
 /**
