@@ -234,7 +234,7 @@ export function writeEnvelope(target: Uint8Array, offset: number, init: Envelope
 }
 
 /** The headers block of `init`, empty when it has none. */
-function encodedHeaders(init: EnvelopeInit): Uint8Array {
+function encodedHeaders(init: Pick<EnvelopeInit, 'headers'>): Uint8Array {
   return init.headers !== undefined && Object.keys(init.headers).length > 0 ? encodeHeaders(init.headers) : EMPTY;
 }
 
@@ -367,9 +367,7 @@ export function wholePayload(init: Pick<EnvelopeInit, 'payload' | 'payloadHead'>
  * ```
  */
 export function envelopeSize(init: Pick<EnvelopeInit, 'topic' | 'headers' | 'payload' | 'payloadHead'>): number {
-  const headers = init.headers;
-  const headersSize = headers !== undefined && Object.keys(headers).length > 0 ? encodeHeaders(headers).length : 0;
-  return ENVELOPE_HEADER_SIZE + topicBytes(init.topic).length + headersSize + payloadLength(init);
+  return ENVELOPE_HEADER_SIZE + topicBytes(init.topic).length + encodedHeaders(init).length + payloadLength(init);
 }
 
 /**
