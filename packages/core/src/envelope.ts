@@ -560,10 +560,35 @@ export function readEnvelope(
 export function peekRoute(frame: Uint8Array): { kind: FrameKind; origin: number; correlation: number; topic: string } {
   return {
     kind: frame[3] as FrameKind,
-    origin: readU32(frame, 8) * 0x1_0000_0000 + readU32(frame, 12),
+    origin: peekOrigin(frame),
     correlation: readU32(frame, 20),
-    topic: decodeTopic(frame, ENVELOPE_HEADER_SIZE, ENVELOPE_HEADER_SIZE + readU16(frame, 6)),
+    topic: peekTopic(frame),
   };
+}
+
+/**
+ * The origin (sending member) of a frame at least 16 bytes long, read without decoding the rest.
+ *
+ * @example
+ * ```ts
+ * if (peekOrigin(frame) === hubMember) trustPeer();
+ * ```
+ */
+export function peekOrigin(frame: Uint8Array): number {
+  return readU32(frame, 8) * 0x1_0000_0000 + readU32(frame, 12);
+}
+
+/**
+ * The topic of a frame that has passed {@link checkEnvelopeHeader}, read without decoding the
+ * rest. Throws {@link FrameError} when it is not valid UTF-8.
+ *
+ * @example
+ * ```ts
+ * const topic = peekTopic(frame);
+ * ```
+ */
+export function peekTopic(frame: Uint8Array): string {
+  return decodeTopic(frame, ENVELOPE_HEADER_SIZE, ENVELOPE_HEADER_SIZE + readU16(frame, 6));
 }
 
 /**

@@ -38,7 +38,14 @@
  */
 import { type Observable, ReplaySubject, distinctUntilChanged } from 'rxjs';
 import { HotStream } from '../hot-stream.js';
-import { checkEnvelopeHeader, ENVELOPE_HEADER_SIZE, encodeEnvelope, FrameKind, peekRoute } from '../envelope.js';
+import {
+  checkEnvelopeHeader,
+  ENVELOPE_HEADER_SIZE,
+  encodeEnvelope,
+  FrameKind,
+  peekOrigin,
+  peekTopic,
+} from '../envelope.js';
 import { ClosedError, ConnectionLostError, FrameTooLargeError } from '../errors.js';
 import { InterestRouter, type RouterLink } from '../interest-router.js';
 import type { ConnectionState, InboundFrame, Transport, TransportCapabilities } from '../transport.js';
@@ -95,26 +102,15 @@ const HUB_ANNOUNCEMENT = '_HUB';
 function isAnnouncement(frame: Uint8Array): boolean {
   try {
     checkEnvelopeHeader(frame, frame.length);
-    return peekRoute(frame).topic === HUB_ANNOUNCEMENT;
+    return peekTopic(frame) === HUB_ANNOUNCEMENT;
   } catch {
     return false;
   }
 }
 
-/**
- * A frame's origin (the sending member), or undefined for a frame too short to have one. Byte by
- * byte: a DataView per frame received was an allocation for four reads.
- */
+/** A frame's origin (the sending member), or undefined for a frame too short to have one. */
 function originOf(frame: Uint8Array): number | undefined {
-  if (frame.length < 16) return undefined;
-  return readU32(frame, 8) * 0x1_0000_0000 + readU32(frame, 12);
-}
-
-function readU32(b: Uint8Array, at: number): number {
-  return (
-    (b[at] as number) * 0x100_0000 +
-    (((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number))
-  );
+  return frame.length < 16 ? undefined : peekOrigin(frame);
 }
 
 /**
@@ -123,7 +119,7 @@ function readU32(b: Uint8Array, at: number): number {
  */
 function checkedTopicOf(frame: Uint8Array): string | undefined {
   try {
-    return peekRoute(frame).topic;
+    return peekTopic(frame);
   } catch {
     return undefined;
   }
