@@ -167,18 +167,9 @@ export class MmfTransport implements Transport {
   }
 
   send(frame: Uint8Array): void | Promise<void> {
-    const ring = this.#ring;
-    if (ring === undefined || this.#closed) throw new ClosedError('the mmf transport is not open');
-    if (frame.length > this.capabilities.maxFrameSize)
-      throw new FrameTooLargeError(frame.length, this.capabilities.maxFrameSize);
-    if (this.#options.spinMs > 0) this.#awaitReply();
-    // overflow=wait, and fragments in any mode, never overwrite what a registered reader has not
-    // read; nor do other frames while a reader is still reading this member's last fragments (a
-    // frame sent right after a large message would otherwise overwrite its tail, and a lapped
-    // reader loses everything up to the cursor). Other frames in overflow=lose overwrite, unless
-    // they must queue behind a waiting one.
+    const ring = this.#ringFor(frame.length);
     const fragment = isFragment(frame);
-    const bounded = this.#options.overflow === 'wait' || fragment || this.#fragmentsUnread(ring);
+    const bounded = this.#bounded(ring, fragment);
     if (this.#waiting === undefined) {
       if (!bounded) {
         ring.publish(frame);
@@ -210,22 +201,37 @@ export class MmfTransport implements Transport {
    * ```
    */
   sendInPlace(length: number, writer: FrameWriter): void | Promise<void> {
-    const ring = this.#ring;
-    if (ring === undefined || this.#closed) throw new ClosedError('the mmf transport is not open');
-    if (length > this.capabilities.maxFrameSize) throw new FrameTooLargeError(length, this.capabilities.maxFrameSize);
+    const ring = this.#ringFor(length);
     if (this.#waiting === undefined) {
-      // The same choice as send's for a frame that is not a fragment.
-      if (this.#options.overflow !== 'wait' && !this.#fragmentsUnread(ring)) {
-        if (this.#options.spinMs > 0) this.#awaitReply();
+      if (!this.#bounded(ring, false)) {
         ring.publishWith(length, writer);
         return;
       }
-      if (this.#options.spinMs > 0) this.#awaitReply();
       if (ring.tryPublishWith(length, writer) >= 0) return;
     }
     const frame = new Uint8Array(length);
     writer.writeFrame(frame, 0);
     return this.send(frame);
+  }
+
+  /** The ring, for a frame of `length` bytes about to be sent: refuses after close and over the limit. */
+  #ringFor(length: number): SharedRing {
+    const ring = this.#ring;
+    if (ring === undefined || this.#closed) throw new ClosedError('the mmf transport is not open');
+    if (length > this.capabilities.maxFrameSize) throw new FrameTooLargeError(length, this.capabilities.maxFrameSize);
+    if (this.#options.spinMs > 0) this.#awaitReply();
+    return ring;
+  }
+
+  /**
+   * Whether a frame must not overwrite what a registered reader has not read: in overflow=wait,
+   * fragments in any mode, and other frames while a reader is still reading this member's last
+   * fragments (a frame sent right after a large message would otherwise overwrite its tail, and a
+   * lapped reader loses everything up to the cursor). Other frames in overflow=lose overwrite,
+   * unless they must queue behind a waiting one.
+   */
+  #bounded(ring: SharedRing, fragment: boolean): boolean {
+    return this.#options.overflow === 'wait' || fragment || this.#fragmentsUnread(ring);
   }
 
   /**
