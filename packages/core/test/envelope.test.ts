@@ -385,8 +385,8 @@ describe('writing an envelope in place', () => {
   });
 
   it('frames written one after another decode to their own fields, whichever fields they share', () => {
-    // The header of the last plain frame is reused when the next one matches it: every field but
-    // the sequence and the payload length must then still be each frame's own.
+    // The header of the last plain frame is reused when the next one matches it: every field, and
+    // the sequence, correlation and payload length it patches, must then still be each frame's own.
     const base = { kind: FrameKind.Publish, origin: 2 ** 40 + 5, topic: 'a.b', encoding: 1 as PayloadEncoding };
     const variants: EnvelopeInit[] = [
       { ...base, sequence: 1, payload: Uint8Array.of(1) },
