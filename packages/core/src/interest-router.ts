@@ -490,9 +490,16 @@ export class InterestRouter<L extends RouterLink> {
 
   /** The handler for a request on `topic`: one of the links handling it other than `from`, in turn. */
   private chooseHandler(from: L, topic: string): L | undefined {
-    const candidates: L[] = [];
     // Nobody handles an inbox (`Handle` for one is refused), and a `>` handler must not get it.
-    if (!isInbox(topic)) for (const link of this.handlers.match(topic)) if (link !== from) candidates.push(link);
+    if (isInbox(topic)) return undefined;
+    const handlers = this.handlers.match(topic);
+    if (handlers.size === 1) {
+      // A lone handler, the common case: no candidate list to build, no turn to keep.
+      const [only] = handlers;
+      return only === from ? undefined : only;
+    }
+    const candidates: L[] = [];
+    for (const link of handlers) if (link !== from) candidates.push(link);
     if (candidates.length === 0) return undefined;
     // Turns are kept only where there is a choice: a lone handler (the common case) needs none.
     let chosen = 0;

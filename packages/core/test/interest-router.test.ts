@@ -102,6 +102,18 @@ describe('InterestRouter', () => {
     expect(router.stats().noResponders).toBe(1);
   });
 
+  it('never hands a request back to the link it came from, even when that link is its only handler', () => {
+    const { router, links } = routerWith(2);
+    const [handler, other] = links as [Recorder, Recorder];
+    router.route(frame(FrameKind.Handle, 'svc', 7), handler);
+    // The handler's own link asks: its member serves itself locally, the hub has nobody else.
+    router.route(frame(FrameKind.Request, 'svc', 7, 5), handler);
+    expect(handler.got).toEqual([{ kind: FrameKind.NoResponders, topic: inboxTopic(7), origin: 0 }]);
+    // Another link asking gets the lone handler.
+    router.route(frame(FrameKind.Request, 'svc', 8, 6), other);
+    expect(handler.got.map((f) => f.kind)).toEqual([FrameKind.NoResponders, FrameKind.Request]);
+  });
+
   it('routes replies to the requester alone', () => {
     const { router, links } = routerWith(3);
     const [requester, handler, bystander] = links as [Recorder, Recorder, Recorder];
