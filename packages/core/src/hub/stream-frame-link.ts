@@ -211,14 +211,21 @@ export class StreamFrameLink implements FrameLink {
       socket.uncork();
       return;
     }
-    this.#pending.push(frame);
-    this.#pendingBytes += LENGTH_PREFIX_SIZE + frame.length;
-    if (!this.#wroteAtOnce && !this.#flushScheduled && this.#socket.writableLength === 0) {
+    if (
+      !this.#wroteAtOnce &&
+      !this.#flushScheduled &&
+      this.#pending.length === 0 &&
+      this.#socket.writableLength === 0
+    ) {
       // A lone frame on an idle socket: out now. One that follows before the next read or the
       // end of the turn waits for it (below), so a burst is batched, not written one by one.
       this.#wroteAtOnce = true;
-      this.#flush();
-    } else if (this.#pendingBytes >= COALESCE_BYTES) {
+      this.#write([frame], LENGTH_PREFIX_SIZE + frame.length);
+      return;
+    }
+    this.#pending.push(frame);
+    this.#pendingBytes += LENGTH_PREFIX_SIZE + frame.length;
+    if (this.#pendingBytes >= COALESCE_BYTES) {
       // A full batch gains nothing by waiting: let the kernel start on it.
       this.#flush();
     } else if (!this.#flushScheduled) {
@@ -256,6 +263,11 @@ export class StreamFrameLink implements FrameLink {
     const total = this.#pendingBytes;
     this.#pending = [];
     this.#pendingBytes = 0;
+    this.#write(frames, total);
+  }
+
+  /** Write `frames` (`total` bytes with their prefixes) in one piece. */
+  #write(frames: readonly Uint8Array[], total: number): void {
     if (this.#closed || !this.#socket.writable) return;
     // One allocation, prefixes written in place: cheaper than a prefix buffer per frame + concat.
     const batch = Buffer.allocUnsafe(total);
