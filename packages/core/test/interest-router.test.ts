@@ -430,6 +430,36 @@ describe('InterestRouter', () => {
       expect(router.stats().peerLost).toBe(3); // and none for the requester that left
     });
 
+    it('keeps track through one, several, none and one again unanswered requests per requester', () => {
+      const { router, links } = routerWith(3);
+      const [first, second, handler] = links as [Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Handle, 'svc', 2), handler);
+      const ask = (from: Recorder, origin: number, c: number): void =>
+        router.route(frame(FrameKind.Request, 'svc', origin, c), from);
+      const answer = (origin: number, c: number): void =>
+        router.route(frame(FrameKind.Reply, inboxTopic(origin), 2, c), handler);
+      ask(first, 1, 1);
+      answer(1, 1); // none left
+      ask(first, 1, 2); // one
+      ask(first, 1, 2); // the same request again (a duplicate frame): still one
+      ask(first, 1, 3);
+      ask(first, 1, 4); // several
+      answer(1, 4);
+      answer(1, 3);
+      answer(1, 9); // never asked: changes nothing
+      ask(first, 1, 5);
+      answer(1, 5);
+      ask(first, 1, 6); // 2 and 6
+      ask(second, 7, 1);
+      answer(7, 1); // none
+      ask(second, 7, 2); // one again
+      answer(7, 99); // another id: not this one
+      router.remove(handler);
+      expect(failures(first).map(([correlation]) => correlation)).toEqual([2, 6]);
+      expect(failures(second).map(([correlation]) => correlation)).toEqual([2]);
+      expect(router.stats().peerLost).toBe(3);
+    });
+
     it('fails a fragmented request once', () => {
       const { router, links } = routerWith(2);
       const [requester, handler] = links as [Recorder, Recorder];
