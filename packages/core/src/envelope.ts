@@ -560,9 +560,22 @@ export function peekRoute(frame: Uint8Array): { kind: FrameKind; origin: number;
   return {
     kind: frame[3] as FrameKind,
     origin: peekOrigin(frame),
-    correlation: readU32(frame, 20),
+    correlation: peekCorrelation(frame),
     topic: peekTopic(frame),
   };
+}
+
+/**
+ * The correlation id of a frame at least 24 bytes long (0 for kinds that carry none), read
+ * without decoding the rest.
+ *
+ * @example
+ * ```ts
+ * pendingReplies.get(peekCorrelation(frame));
+ * ```
+ */
+export function peekCorrelation(frame: Uint8Array): number {
+  return readU32(frame, 20);
 }
 
 /**

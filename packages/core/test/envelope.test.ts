@@ -12,7 +12,10 @@ import {
   type EnvelopeInit,
   FrameKind,
   type PayloadEncoding,
+  peekCorrelation,
+  peekOrigin,
   peekRoute,
+  peekTopic,
   readEnvelope,
   writeEnvelope,
 } from '../src/envelope.js';
@@ -266,6 +269,10 @@ describe('envelope round trip', () => {
       payload: Uint8Array.of(9),
     });
     expect(peekRoute(frame)).toEqual({ kind: 2, origin: 2 ** 50 + 1, correlation: 44, topic: 'x.y' });
+    // And one field at a time, as the router reads them; the largest correlation id stays unsigned.
+    const last = encodeEnvelope({ kind: 2, origin: 1, sequence: 1, correlation: 0xffffffff, topic: 'x' });
+    expect([peekOrigin(frame), peekCorrelation(frame), peekTopic(frame)]).toEqual([2 ** 50 + 1, 44, 'x.y']);
+    expect(peekCorrelation(last)).toBe(0xffffffff);
   });
 });
 
