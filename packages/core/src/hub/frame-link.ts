@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { PeerIdentity } from '../transport.js';
+import type { FrameWriter, PeerIdentity } from '../transport.js';
 
 /** Where a {@link FrameLink} reports what arrives on it. */
 export interface FrameLinkSink {
@@ -47,6 +47,12 @@ export interface FrameLink {
    * blocks, never drops silently.
    */
   send(frame: Uint8Array): void;
+  /**
+   * Optional: queue one frame of `length` bytes that `writer` writes, called once before this
+   * returns, into the link's own outgoing memory where it can (no frame allocated, no copy). The
+   * same errors as `send`, thrown before `writer` is called.
+   */
+  sendInPlace?(length: number, writer: FrameWriter): void;
   /** Close the link; `onClose` follows. Idempotent. */
   close(error?: Error): void;
   /**

@@ -48,7 +48,8 @@ import {
 } from '../envelope.js';
 import { ClosedError, ConnectionLostError, FrameTooLargeError } from '../errors.js';
 import { InterestRouter, type RouterLink } from '../interest-router.js';
-import type { ConnectionState, InboundFrame, Transport, TransportCapabilities } from '../transport.js';
+import { allocateBytes } from '../byte-slab.js';
+import type { ConnectionState, FrameWriter, InboundFrame, Transport, TransportCapabilities } from '../transport.js';
 import { AddressInUseError } from './address-in-use-error.js';
 import type { FrameLink, HubEndpoint, HubListener } from './frame-link.js';
 import { OutboundBuffer } from './outbound-buffer.js';
@@ -136,6 +137,8 @@ interface Role {
   /** Hub only: start replaying early publishes to late subscribers (after a takeover). */
   startReplay?(graceMs: number, limit: number): void;
   send(frame: Uint8Array): void;
+  /** Member only, where its link has it: `FrameLink.sendInPlace`. */
+  readonly sendInPlace?: ((length: number, writer: FrameWriter) => void) | undefined;
   /** Bytes waiting in the OS-facing queues of this role's links. */
   queuedBytes(): number;
   close(): Promise<void>;
@@ -271,6 +274,25 @@ export class HubTransport implements Transport {
       this.#counters.bufferRejected += 1;
       throw err;
     }
+  }
+
+  /**
+   * Send one frame of `length` bytes that `writer` writes (see `Transport.sendInPlace`). A member
+   * whose link can take it writes it straight into the link's outgoing buffer; the hub, which
+   * needs the frame's bytes to route it, and a member buffering while it reconnects, have it
+   * written into a frame of their own and send that. The errors of `send`.
+   */
+  sendInPlace(length: number, writer: FrameWriter): void {
+    if (this.#closing !== undefined) throw new ClosedError('the transport is closed');
+    if (length > this.#maxFrameSize) throw new FrameTooLargeError(length, this.#maxFrameSize);
+    const inPlace = this.#role?.sendInPlace;
+    if (inPlace !== undefined && this.#pending.length === 0) {
+      inPlace(length, writer);
+      return;
+    }
+    const frame = allocateBytes(length);
+    writer.writeFrame(frame, 0);
+    this.send(frame);
   }
 
   /** Leave: close the link or, as hub, the listener and every member's link. Idempotent. */
@@ -510,6 +532,7 @@ export class HubTransport implements Transport {
     const role: Role = {
       isHub: false,
       send: (frame) => link.send(frame),
+      sendInPlace: link.sendInPlace?.bind(link),
       queuedBytes: () => link.queuedBytes ?? 0,
       close: async () => link.close(),
     };

@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import { DEFAULT_MAX_FRAME_SIZE } from '../envelope.js';
 import { BufferFullError, ClosedError, FrameTooLargeError } from '../errors.js';
 import { FrameDecoder, LENGTH_PREFIX_SIZE } from '../frame-decoder.js';
-import type { PeerIdentity } from '../transport.js';
+import type { FrameWriter, PeerIdentity } from '../transport.js';
 import type { FrameLink, FrameLinkSink } from './frame-link.js';
 import { StalledFrameError } from './stalled-frame-error.js';
 
@@ -194,13 +194,7 @@ export class StreamFrameLink implements FrameLink {
    * queued then).
    */
   send(frame: Uint8Array): void {
-    if (this.#closed) throw new ClosedError('the link is closed');
-    if (frame.length > this.#maxFrameSize) throw new FrameTooLargeError(frame.length, this.#maxFrameSize);
-    // Refuse only once already over the bound (core's FrameLink contract), so an idle link always
-    // takes one more frame, even one larger than the bound (up to maxFrameSize).
-    if (this.#pendingBytes + this.#socket.writableLength > this.#writeBufferLimit) {
-      throw new BufferFullError(this.#writeBufferLimit, 'the peer is not reading fast enough: send queue full');
-    }
+    this.#checkSend(frame.length);
     if (frame.length >= COALESCE_BYTES) {
       // Order: what was queued before goes first. Cork so prefix and frame leave in one syscall.
       this.#flush();
@@ -211,15 +205,7 @@ export class StreamFrameLink implements FrameLink {
       socket.uncork();
       return;
     }
-    if (
-      !this.#wroteAtOnce &&
-      !this.#flushScheduled &&
-      this.#pending.length === 0 &&
-      this.#socket.writableLength === 0
-    ) {
-      // A lone frame on an idle socket: out now. One that follows before the next read or the
-      // end of the turn waits for it (below), so a burst is batched, not written one by one.
-      this.#wroteAtOnce = true;
+    if (this.#writesAtOnce()) {
       this.#write([frame], LENGTH_PREFIX_SIZE + frame.length);
       return;
     }
@@ -234,6 +220,55 @@ export class StreamFrameLink implements FrameLink {
       this.#flushScheduled = true;
       setImmediate(this.#flushTask);
     }
+  }
+
+  /**
+   * Queue one frame of `length` bytes that `writer` writes. A lone frame that goes out at once
+   * (see {@link StreamFrameLink.send}) is written by `writer` straight behind its prefix in the
+   * buffer handed to the socket: no frame of its own, no copy. Any other is written into bytes of
+   * its own and sent as by `send`, with the same errors, thrown before `writer` is called.
+   *
+   * @example
+   * ```ts
+   * link.sendInPlace(frame.length, { writeFrame: (target, at) => target.set(frame, at) });
+   * ```
+   */
+  sendInPlace(length: number, writer: FrameWriter): void {
+    this.#checkSend(length);
+    if (length >= COALESCE_BYTES || !this.#socket.writable || !this.#writesAtOnce()) {
+      const frame = new Uint8Array(length);
+      writer.writeFrame(frame, 0);
+      this.send(frame);
+      return;
+    }
+    const batch = Buffer.allocUnsafe(LENGTH_PREFIX_SIZE + length);
+    writePrefix(batch, 0, length);
+    writer.writeFrame(batch, LENGTH_PREFIX_SIZE);
+    this.#socket.write(batch);
+  }
+
+  /** The errors `send` throws for a frame of `length` bytes. */
+  #checkSend(length: number): void {
+    if (this.#closed) throw new ClosedError('the link is closed');
+    if (length > this.#maxFrameSize) throw new FrameTooLargeError(length, this.#maxFrameSize);
+    // Refuse only once already over the bound (core's FrameLink contract), so an idle link always
+    // takes one more frame, even one larger than the bound (up to maxFrameSize).
+    if (this.#pendingBytes + this.#socket.writableLength > this.#writeBufferLimit) {
+      throw new BufferFullError(this.#writeBufferLimit, 'the peer is not reading fast enough: send queue full');
+    }
+  }
+
+  /**
+   * Whether the frame being sent goes out at once, and if so, take that turn: a lone frame on an
+   * idle socket does. One that follows before the next read or the end of the turn waits for it,
+   * so a burst is batched, not written one by one.
+   */
+  #writesAtOnce(): boolean {
+    if (this.#wroteAtOnce || this.#flushScheduled || this.#pending.length > 0 || this.#socket.writableLength > 0) {
+      return false;
+    }
+    this.#wroteAtOnce = true;
+    return true;
   }
 
   /** Close the link; `error` becomes the reason given to `onClose`. Idempotent. */
@@ -273,13 +308,9 @@ export class StreamFrameLink implements FrameLink {
     const batch = Buffer.allocUnsafe(total);
     let at = 0;
     for (const frame of frames) {
-      const n = frame.length;
-      batch[at] = n >>> 24;
-      batch[at + 1] = (n >>> 16) & 0xff;
-      batch[at + 2] = (n >>> 8) & 0xff;
-      batch[at + 3] = n & 0xff;
+      writePrefix(batch, at, frame.length);
       batch.set(frame, at + LENGTH_PREFIX_SIZE);
-      at += LENGTH_PREFIX_SIZE + n;
+      at += LENGTH_PREFIX_SIZE + frame.length;
     }
     this.#socket.write(batch);
   }
@@ -343,4 +374,12 @@ function prefix(length: number): Buffer {
   const p = Buffer.allocUnsafe(LENGTH_PREFIX_SIZE);
   p.writeUInt32BE(length, 0);
   return p;
+}
+
+/** The 4-byte big-endian length prefix of an `n`-byte frame, at `target[at…]`. */
+function writePrefix(target: Uint8Array, at: number, n: number): void {
+  target[at] = n >>> 24;
+  target[at + 1] = (n >>> 16) & 0xff;
+  target[at + 2] = (n >>> 8) & 0xff;
+  target[at + 3] = n & 0xff;
 }

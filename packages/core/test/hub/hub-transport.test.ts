@@ -320,6 +320,49 @@ describe('HubTransport', () => {
     expect(sender.stats()['bufferedBytes']).toBe(0);
   });
 
+  it('sendInPlace: a member writes into its link, the hub and a reconnecting member into frames of their own', async () => {
+    const net = new MemoryHubNetwork();
+    const hub = member(net);
+    const listener = member(net);
+    const sender = member(net, { canBeHub: false, reconnect: { initialDelay: 5, maxDelay: 10 } });
+    await hub.open();
+    await listener.open();
+    await sender.open();
+    const writerOf = (f: Uint8Array) => ({ writeFrame: (target: Uint8Array, at: number) => target.set(f, at) });
+    const inPlaceSends = (): number =>
+      [...(net.listeners.get('bus')?.links ?? [])].reduce((n, l) => n + l.other.inPlaceSends, 0);
+    listener.send(frame(FrameKind.Subscribe, 8, 'in.place'));
+    await new Promise((r) => setTimeout(r, 5));
+    const fromMember = frame(FrameKind.Publish, 9, 'in.place', 'member');
+    const fromHub = frame(FrameKind.Publish, 1, 'in.place', 'hub');
+    const got = firstValueFrom(listener.frames$.pipe(take(2), toArray()));
+    sender.sendInPlace(fromMember.length, writerOf(fromMember));
+    hub.sendInPlace(fromHub.length, writerOf(fromHub));
+    expect((await got).map(text).sort()).toEqual(['hub', 'member']);
+    expect(inPlaceSends()).toBe(1); // the member's, through its link; the hub routed its own frame
+
+    // Reconnecting: buffered like send, and flushed in order once a hub is back.
+    const reconnecting = waitState(sender, 'reconnecting');
+    net.crash('bus');
+    await reconnecting;
+    const buffered = frame(FrameKind.Publish, 9, 'in.place', 'buffered');
+    sender.sendInPlace(buffered.length, writerOf(buffered));
+    expect(sender.stats()['bufferedFrames']).toBe(1);
+    await waitState(listener, 'open');
+    listener.send(frame(FrameKind.Subscribe, 8, 'in.place'));
+    const later = nextFrame(listener, 'in.place');
+    await waitState(sender, 'open');
+    expect(text(await later)).toBe('buffered');
+
+    // The errors of send, before the writer is called.
+    const writeFrame = (): void => {
+      throw new Error('the writer must not be called');
+    };
+    expect(() => sender.sendInPlace((1 << 20) + 1, { writeFrame })).toThrow(FrameTooLargeError);
+    await sender.close();
+    expect(() => sender.sendInPlace(fromMember.length, { writeFrame })).toThrow(ClosedError);
+  });
+
   it('rejects open() after openTimeout when it can neither be hub nor reach one', async () => {
     const net = new MemoryHubNetwork();
     const lone = member(net, { canBeHub: false, openTimeout: 50, reconnect: { initialDelay: 5, maxDelay: 10 } });

@@ -10,6 +10,7 @@ import {
   type HubListener,
 } from '../../src/hub/index.js';
 import { BufferFullError, ClosedError } from '../../src/errors.js';
+import type { FrameWriter } from '../../src/transport.js';
 
 export class MemoryFrameLink implements FrameLink {
   readonly peer = { address: 'memory' };
@@ -36,6 +37,19 @@ export class MemoryFrameLink implements FrameLink {
       this.inFlight -= frame.length;
       this.other.receive(copy);
     });
+  }
+
+  /** Frames sent through `sendInPlace`, for tests that check a transport used it. */
+  inPlaceSends = 0;
+
+  /** Like a socket link's: the writer fills bytes of this link's own, which are then sent. */
+  sendInPlace(length: number, writer: FrameWriter): void {
+    if (this.closed) throw new ClosedError('link closed');
+    if (this.inFlight > this.limit) throw new BufferFullError(this.limit);
+    const frame = new Uint8Array(length);
+    writer.writeFrame(frame, 0);
+    this.inPlaceSends += 1;
+    this.send(frame);
   }
 
   receive(frame: Uint8Array): void {

@@ -206,6 +206,59 @@ describe.each([
     expect(link.queuedBytes).toBeGreaterThan(limit);
   });
 
+  it('sendInPlace: a lone frame is written straight behind its prefix, a burst is batched as by send', async () => {
+    const { near, far } = await pair(kind);
+    const link = new StreamFrameLink(near, options);
+    const b = reader(far);
+    const write = vi.spyOn(near, 'write');
+    const targets: Array<[Uint8Array, number]> = [];
+    const writerOf = (frame: Uint8Array) => ({
+      writeFrame(target: Uint8Array, at: number): void {
+        targets.push([target, at]);
+        target.set(frame, at);
+      },
+    });
+    const one = frameOf('one', 10);
+    link.sendInPlace(one.length, writerOf(one));
+    // Written once, into the very buffer handed to the socket, behind the prefix.
+    expect(write).toHaveBeenCalledTimes(1);
+    expect(targets[0]?.[0]).toBe(write.mock.calls[0]?.[0]);
+    expect(targets[0]?.[1]).toBe(4);
+    expect(Buffer.from(write.mock.calls[0]?.[0] as Uint8Array)).toEqual(prefixed(one));
+    // The rest of the turn waits for its end, in bytes of their own, then goes in one write.
+    const two = frameOf('two', 20);
+    const big = frameOf('big', 100_000);
+    link.sendInPlace(two.length, writerOf(two));
+    expect(targets[1]?.[1]).toBe(0);
+    expect(write).toHaveBeenCalledTimes(1);
+    link.sendInPlace(big.length, writerOf(big)); // 64 KiB or more: flushes what was queued first
+    await until(() => b.frames.length === 3);
+    expect(b.frames).toEqual([one, two, big]);
+  });
+
+  it('sendInPlace throws what send throws, before calling the writer', async () => {
+    const { near } = await pair(kind); // the far end never reads
+    const limit = 256 * 1024;
+    const link = new StreamFrameLink(near, { ...options, maxFrameSize: 1 << 20, writeBufferLimit: limit });
+    link.start({ onFrame: () => undefined, onClose: () => undefined });
+    const writeFrame = vi.fn((target: Uint8Array, at: number) => target.set(frameOf('x'), at));
+    expect(() => link.sendInPlace((1 << 20) + 1, { writeFrame })).toThrow(FrameTooLargeError);
+    const big = frameOf('fill', 64 * 1024);
+    let thrown: unknown;
+    for (let i = 0; i < 10_000 && thrown === undefined; i += 1) {
+      try {
+        link.send(big);
+      } catch (err) {
+        thrown = err;
+      }
+    }
+    expect(thrown).toBeInstanceOf(BufferFullError);
+    expect(() => link.sendInPlace(frameOf('x').length, { writeFrame })).toThrow(BufferFullError);
+    link.close();
+    expect(() => link.sendInPlace(frameOf('x').length, { writeFrame })).toThrow(ClosedError);
+    expect(writeFrame).not.toHaveBeenCalled();
+  });
+
   it('refuses to send a frame above maxFrameSize', async () => {
     const { near } = await pair(kind);
     const link = new StreamFrameLink(near, { ...options, maxFrameSize: 1024 });
