@@ -65,6 +65,19 @@ async function pair(kind: 'tcp' | 'unix'): Promise<{ near: net.Socket; far: net.
   return { near, far };
 }
 
+/** Send 64 KiB frames to a link whose far end never reads until one is refused; what was thrown. */
+function sendUntilRefused(link: StreamFrameLink): unknown {
+  const big = frameOf('fill', 64 * 1024);
+  for (let i = 0; i < 10_000; i += 1) {
+    try {
+      link.send(big);
+    } catch (err) {
+      return err;
+    }
+  }
+  return undefined;
+}
+
 interface Started {
   link: StreamFrameLink;
   frames: Uint8Array[];
@@ -192,15 +205,7 @@ describe.each([
     const link = new StreamFrameLink(near, { ...options, writeBufferLimit: limit });
     link.start({ onFrame: () => undefined, onClose: () => undefined });
     link.send(frameOf('larger than the bound', limit * 2)); // an idle link takes it
-    const big = frameOf('fill', 64 * 1024);
-    let thrown: unknown;
-    for (let i = 0; i < 10_000 && thrown === undefined; i += 1) {
-      try {
-        link.send(big);
-      } catch (err) {
-        thrown = err;
-      }
-    }
+    const thrown = sendUntilRefused(link);
     expect(thrown).toBeInstanceOf(BufferFullError);
     expect((thrown as BufferFullError).limit).toBe(limit);
     expect(link.queuedBytes).toBeGreaterThan(limit);
@@ -243,15 +248,7 @@ describe.each([
     link.start({ onFrame: () => undefined, onClose: () => undefined });
     const writeFrame = vi.fn((target: Uint8Array, at: number) => target.set(frameOf('x'), at));
     expect(() => link.sendInPlace((1 << 20) + 1, { writeFrame })).toThrow(FrameTooLargeError);
-    const big = frameOf('fill', 64 * 1024);
-    let thrown: unknown;
-    for (let i = 0; i < 10_000 && thrown === undefined; i += 1) {
-      try {
-        link.send(big);
-      } catch (err) {
-        thrown = err;
-      }
-    }
+    const thrown = sendUntilRefused(link);
     expect(thrown).toBeInstanceOf(BufferFullError);
     expect(() => link.sendInPlace(frameOf('x').length, { writeFrame })).toThrow(BufferFullError);
     link.close();
