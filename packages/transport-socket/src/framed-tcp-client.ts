@@ -13,7 +13,8 @@ import type { FramedTcpClientOptions } from './socket-options.js';
 
 /**
  * Connects to a {@link FramedTcpServer} (or a busway hub) and returns the framed link once the
- * TCP connection, TLS (if configured) and the busway handshake are through.
+ * TCP connection, TLS (if configured) and the busway handshake are through. The link reads into
+ * one reused buffer, so a frame handed to `onFrame` is valid during that call only: copy what you keep.
  *
  * @example
  * ```ts

@@ -64,7 +64,7 @@ export class SocketReadBuffer {
   #held: Uint8Array[] = [];
 
   /**
-   * @param size - Bytes read at most at once. Default: {@link DEFAULT_READ_BUFFER_SIZE} (64 KiB).
+   * @param size - Bytes read at most at once. Default: 64 KiB (`DEFAULT_READ_BUFFER_SIZE`).
    */
   constructor(size: number = DEFAULT_READ_BUFFER_SIZE) {
     if (!Number.isInteger(size) || size < 1) {

@@ -92,7 +92,7 @@ const CLOSE_GRACE_MS = 2000;
  * within `frameTimeout` closes this link only, with that error as the close reason. The bytes
  * come from the socket's `'data'` chunks, or, with the `reads` option, from one reused read
  * buffer ({@link SocketReadBuffer}): then a frame handed to `onFrame` is valid during that call
- * only, as the {@link FrameLinkSink} contract says of every link.
+ * only, as the `FrameLinkSink` contract says of every link.
  *
  * Closing: `close()` lets queued frames leave (`end`, bounded to 2 s), `close(error)` drops them
  * (`destroy`). `onClose` is called once the socket is really gone, with the first error seen.
