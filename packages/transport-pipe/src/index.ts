@@ -27,7 +27,13 @@ export { UnixSocketEndpoint, type UnixSocketEndpointOptions } from './posix/Unix
  * `SocketFrameLink`; the options `stallTimeout` and `maxWriteBuffer` are `frameTimeout` and
  * `writeBufferLimit` there, and the stall timeout is now a deadline for the whole frame.
  */
-export { StreamFrameLink, type StreamFrameLinkOptions } from '@busway/core/internal';
+export {
+  type OnReadOption,
+  type ReadConsumer,
+  SocketReadBuffer,
+  StreamFrameLink,
+  type StreamFrameLinkOptions,
+} from '@busway/core/internal';
 export {
   prepareSecureSocketDirectory,
   defaultSocketDirectory,

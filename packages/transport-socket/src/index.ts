@@ -13,7 +13,14 @@ export { createTransport, type SocketTransportOptions } from './create-transport
 export { FramedTcpServer, type FramedTcpServerStats } from './framed-tcp-server.js';
 export { FramedTcpClient } from './framed-tcp-client.js';
 /** One framed connection: core's link over a stream socket (formerly this package's `SocketFrameLink`: see the README). */
-export { StreamFrameLink, StalledFrameError, type StreamFrameLinkOptions } from '@busway/core/internal';
+export {
+  type OnReadOption,
+  type ReadConsumer,
+  SocketReadBuffer,
+  StreamFrameLink,
+  StalledFrameError,
+  type StreamFrameLinkOptions,
+} from '@busway/core/internal';
 export {
   UdpEndpoint,
   UDP_TAG_SIZE,

@@ -27,6 +27,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Duplex } from 'node:stream';
+import type { SocketReadBuffer } from '@busway/core/internal';
 import { AuthenticationError, HandshakeError } from './socket-errors.js';
 
 const HELLO = Buffer.from('BWH1');
@@ -51,15 +52,22 @@ function proof(secret: Uint8Array | undefined, label: string, first: Uint8Array,
 
 /**
  * Read exactly `size` bytes from a paused stream, returning them and whatever arrived after them.
- * Rejects on close, error or `timeout`.
+ * Rejects on close, error or `timeout`. With `reads` (the stream was created with its `onread`),
+ * the bytes come from there instead of `'data'`; they are copied, as the buffer is reused.
  */
-function readExactly(stream: Duplex, size: number, timeout: number): Promise<{ head: Buffer; rest: Buffer }> {
+function readExactly(
+  stream: Duplex,
+  size: number,
+  timeout: number,
+  reads: SocketReadBuffer | undefined,
+): Promise<{ head: Buffer; rest: Buffer }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let have = 0;
     const cleanup = (): void => {
       clearTimeout(timer);
-      stream.off('data', onData);
+      if (reads === undefined) stream.off('data', onData);
+      else reads.consume(undefined);
       stream.off('close', onClose);
       stream.off('error', onError);
       stream.pause();
@@ -72,6 +80,9 @@ function readExactly(stream: Duplex, size: number, timeout: number): Promise<{ h
       const all = chunks.length === 1 ? chunk : Buffer.concat(chunks, have);
       resolve({ head: all.subarray(0, size), rest: all.subarray(size) });
     };
+    // A copy of each read: the reused buffer is overwritten by the next one, and `rest` is kept
+    // (as the link's leftover) until the link starts. The handshake is a few dozen bytes, once.
+    const onRead = (bytes: Uint8Array): void => onData(Buffer.from(bytes));
     const onClose = (): void => {
       cleanup();
       reject(new HandshakeError('the peer closed the connection during the handshake'));
@@ -84,7 +95,8 @@ function readExactly(stream: Duplex, size: number, timeout: number): Promise<{ h
       cleanup();
       reject(new HandshakeError(`handshake not completed within ${timeout} ms`));
     }, timeout);
-    stream.on('data', onData);
+    if (reads === undefined) stream.on('data', onData);
+    else reads.consume(onRead);
     stream.once('close', onClose);
     stream.once('error', onError);
     stream.resume();
@@ -124,7 +136,7 @@ export async function serverHandshake(
   const secret = toKey(options.secret);
   const serverNonce = randomBytes(NONCE);
   stream.write(Buffer.concat([HELLO, Buffer.from([secret === undefined ? 0 : 1]), serverNonce]));
-  const { head, rest } = await readExactly(stream, HANDSHAKE_SIZES.client, options.timeout);
+  const { head, rest } = await readExactly(stream, HANDSHAKE_SIZES.client, options.timeout, undefined);
   if (!head.subarray(0, 4).equals(CLIENT)) throw new HandshakeError('the peer does not speak the busway protocol');
   const clientNonce = head.subarray(4, 4 + NONCE);
   const expected = proof(secret, 'busway client', serverNonce, clientNonce);
@@ -139,7 +151,8 @@ export async function serverHandshake(
 /**
  * Run the member side of the handshake on a fresh connection. Resolves with the bytes that
  * followed it; rejects with {@link HandshakeError} or {@link AuthenticationError} (a hub that
- * requires a secret this side lacks, or one that cannot prove the secret this side has).
+ * requires a secret this side lacks, or one that cannot prove the secret this side has). Pass
+ * `reads` when the stream was created with that buffer's `onread` (it emits no `'data'` then).
  *
  * @example
  * ```ts
@@ -148,11 +161,15 @@ export async function serverHandshake(
  */
 export async function clientHandshake(
   stream: Duplex,
-  options: { readonly secret?: string | Uint8Array | undefined; readonly timeout: number },
+  options: {
+    readonly secret?: string | Uint8Array | undefined;
+    readonly timeout: number;
+    readonly reads?: SocketReadBuffer | undefined;
+  },
 ): Promise<Buffer> {
   const secret = toKey(options.secret);
   const started = Date.now();
-  const hello = await readExactly(stream, HANDSHAKE_SIZES.hello, options.timeout);
+  const hello = await readExactly(stream, HANDSHAKE_SIZES.hello, options.timeout, options.reads);
   if (!hello.head.subarray(0, 4).equals(HELLO) || hello.rest.length > 0) {
     throw new HandshakeError('the hub does not speak the busway protocol');
   }
@@ -168,7 +185,7 @@ export async function clientHandshake(
   const clientNonce = randomBytes(NONCE);
   stream.write(Buffer.concat([CLIENT, clientNonce, proof(secret, 'busway client', serverNonce, clientNonce)]));
   const remaining = Math.max(1, options.timeout - (Date.now() - started));
-  const reply = await readExactly(stream, HANDSHAKE_SIZES.server, remaining);
+  const reply = await readExactly(stream, HANDSHAKE_SIZES.server, remaining, options.reads);
   if (reply.head.equals(REFUSAL)) {
     throw new AuthenticationError('the hub refused this member: its shared secret does not match the hub secret');
   }

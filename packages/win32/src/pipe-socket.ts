@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { Socket } from 'node:net';
+import { type OnReadOpts, Socket, type SocketConstructorOpts } from 'node:net';
 import { loadKoffi } from './koffi-loader.js';
 import type { Win32Handle } from './handle.js';
 import type { HandleValue } from './kernel32.js';
@@ -66,6 +66,10 @@ export function canOpenPipeSockets(): boolean {
  * `ConfigurationError` where libuv's `uv_open_osfhandle` is not available (see {@link canOpenPipeSockets}), and `Win32Error` when no
  * file descriptor can be had for the handle; the handle is left to the caller then.
  *
+ * `onread` is `net.Socket`'s option of that name: reads go into its one buffer and to its
+ * callback, not to `'data'`. The socket starts reading at once, so set up the consumer first
+ * (core's `SocketReadBuffer` holds what comes before it has one).
+ *
  * @example
  * ```ts
  * const socket = openPipeSocket(openNamedPipe('orders', { messageMode: false }));
@@ -73,7 +77,7 @@ export function canOpenPipeSockets(): boolean {
  * socket.write('hello');
  * ```
  */
-export function openPipeSocket(handle: Win32Handle): Socket {
+export function openPipeSocket(handle: Win32Handle, onread?: OnReadOpts): Socket {
   assertWindows('openPipeSocket');
   const open = bindOpenOsfhandle();
   if (open === null) {
@@ -85,5 +89,9 @@ export function openPipeSocket(handle: Win32Handle): Socket {
   // The C runtime's _open_osfhandle fails for a bad handle or a full descriptor table (EMFILE).
   if (fd < 0) throw new Win32Error('uv_open_osfhandle', 4 /* ERROR_TOO_MANY_OPEN_FILES */, handle.name);
   handle.release();
-  return new Socket({ fd, readable: true, writable: true });
+  // `new net.Socket` takes `onread` (Node documents it there), though `@types/node` 20 declares it
+  // only for `net.connect`: hence the wider type.
+  const options: SocketConstructorOpts & { onread?: OnReadOpts } = { fd, readable: true, writable: true };
+  if (onread !== undefined) options.onread = onread;
+  return new Socket(options);
 }

@@ -112,6 +112,47 @@ describe('openPipeSocket', () => {
     }
   });
 
+  it('with onread, reads go into the one buffer given, not to data; pause() stops them, end still comes', async () => {
+    const { server: serverHandle, client: clientHandle } = await connectedPipe(uniqueName('socket-onread'));
+    const buffer = new Uint8Array(4096);
+    let received = Buffer.alloc(0);
+    let reads = 0;
+    const server = openPipeSocket(serverHandle);
+    const client = openPipeSocket(clientHandle, {
+      buffer,
+      callback: (nread, into) => {
+        expect(into).toBe(buffer);
+        reads += 1;
+        received = Buffer.concat([received, Buffer.from(buffer.subarray(0, nread))]);
+        return true;
+      },
+    });
+    try {
+      let data = 0;
+      client.on('data', () => (data += 1));
+      const big = Buffer.alloc(100_000).map((_, i) => i & 0xff);
+      server.write(big);
+      const deadline = Date.now() + 5000;
+      while (received.length < big.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      expect(received.equals(big)).toBe(true);
+      expect(reads).toBeGreaterThan(1); // 4 KiB at a time, into the same buffer
+      expect(data).toBe(0);
+      client.pause();
+      const before = received.length;
+      server.write('while paused');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(received.length).toBe(before);
+      const ended = new Promise((r) => client.once('end', r));
+      client.resume();
+      server.end();
+      await ended;
+      expect(received.subarray(before).toString()).toBe('while paused');
+    } finally {
+      client.destroy();
+      server.destroy();
+    }
+  });
+
   it('destroying the socket closes the pipe: the peer sees it end', async () => {
     const { server: serverHandle, client } = await connectedPipe(uniqueName('socket-end'));
     const server = openPipeSocket(serverHandle);

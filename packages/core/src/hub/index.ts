@@ -9,5 +9,11 @@ export {
 export { OutboundBuffer } from './outbound-buffer.js';
 export { ReconnectBackoff, type ReconnectBackoffOptions } from './reconnect-backoff.js';
 export { StalledFrameError } from './stalled-frame-error.js';
+export {
+  DEFAULT_READ_BUFFER_SIZE,
+  type OnReadOption,
+  type ReadConsumer,
+  SocketReadBuffer,
+} from './socket-read-buffer.js';
 export { StreamFrameLink, type StreamFrameLinkOptions } from './stream-frame-link.js';
 export { TakeoverReplay } from './takeover-replay.js';

@@ -12,6 +12,7 @@ import { BufferFullError, ClosedError, FrameTooLargeError } from '../errors.js';
 import { FrameDecoder, LENGTH_PREFIX_SIZE } from '../frame-decoder.js';
 import type { FrameWriter, PeerIdentity } from '../transport.js';
 import type { FrameLink, FrameLinkSink } from './frame-link.js';
+import type { SocketReadBuffer } from './socket-read-buffer.js';
 import { StalledFrameError } from './stalled-frame-error.js';
 
 /** Options of a {@link StreamFrameLink}. */
@@ -44,6 +45,14 @@ export type StreamFrameLinkOptions = Readonly<
      * when the socket has a remote address (TCP, TLS), otherwise undefined.
      */
     peer: PeerIdentity;
+    /**
+     * The socket was created with this buffer's `onread` option: frames are decoded from its
+     * reads, and a frame whole within one read is a view into the reused buffer, valid only
+     * during `onFrame` (a sink that keeps one must copy it; a hub's router does not, so hand this
+     * only to a link whose frames go to a bus). Default: none, the socket's `'data'` chunks are
+     * decoded, each a buffer of its own.
+     */
+    reads: SocketReadBuffer;
   }>
 >;
 
@@ -80,7 +89,10 @@ const CLOSE_GRACE_MS = 2000;
  * Reading: nothing is read before `start` (the socket is paused), so no frame is lost between
  * hand-out and start. Incoming bytes go through core's `FrameDecoder`, which checks every
  * announced length before allocating; garbage, an oversized length, or a frame not finished
- * within `frameTimeout` closes this link only, with that error as the close reason.
+ * within `frameTimeout` closes this link only, with that error as the close reason. The bytes
+ * come from the socket's `'data'` chunks, or, with the `reads` option, from one reused read
+ * buffer ({@link SocketReadBuffer}): then a frame handed to `onFrame` is valid during that call
+ * only, as the `FrameLinkSink` contract says of every link.
  *
  * Closing: `close()` lets queued frames leave (`end`, bounded to 2 s), `close(error)` drops them
  * (`destroy`). `onClose` is called once the socket is really gone, with the first error seen.
@@ -120,6 +132,7 @@ export class StreamFrameLink implements FrameLink {
   #wroteAtOnce = false;
   #sink: FrameLinkSink | undefined;
   #leftover: Uint8Array | undefined;
+  readonly #reads: SocketReadBuffer | undefined;
   #frameTimer: ReturnType<typeof setTimeout> | undefined;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -143,6 +156,7 @@ export class StreamFrameLink implements FrameLink {
     this.#writeBufferLimit = options.writeBufferLimit ?? DEFAULTS.writeBufferLimit;
     this.#decoder = new FrameDecoder({ maxFrameSize: this.#maxFrameSize });
     this.#leftover = options.leftover !== undefined && options.leftover.length > 0 ? options.leftover : undefined;
+    this.#reads = options.reads;
     this.peer =
       options.peer ??
       (socket.remoteAddress === undefined ? undefined : { address: `${socket.remoteAddress}:${socket.remotePort}` });
@@ -183,8 +197,10 @@ export class StreamFrameLink implements FrameLink {
     }
     const leftover = this.#leftover;
     this.#leftover = undefined;
-    if (leftover !== undefined) this.#onData(leftover);
-    this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    if (leftover !== undefined) this.#onData(plain(leftover));
+    // Reads held since the socket connected (or since a handshake stepped aside) come first.
+    if (this.#reads !== undefined) this.#reads.consume(this.#onRead);
+    else this.#socket.on('data', (chunk: Buffer) => this.#onData(plain(chunk)));
     this.#socket.resume();
   }
 
@@ -315,15 +331,18 @@ export class StreamFrameLink implements FrameLink {
     this.#socket.write(batch);
   }
 
+  readonly #onRead = (bytes: Uint8Array): void => this.#onData(bytes);
+
+  /** One read's bytes, as a plain Uint8Array (see {@link plain}). */
   #onData(chunk: Uint8Array): void {
     if (this.#sink === undefined || this.#closed) return;
     // A read means the peer answered or spoke: what we send in reply is a lone frame again.
     this.#wroteAtOnce = false;
     const completedBefore = this.#completed;
     try {
-      // A plain Uint8Array view: the decoder's per-frame subarray() is cheaper on it than on a
-      // Buffer (no Buffer prototype set-up per frame), and receivers only need Uint8Array.
-      this.#decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length), this.#onFrame);
+      // The decoder keeps no view of the chunk past this call (a frame split across reads is
+      // copied into its own buffer), so a reused read buffer is safe to decode from.
+      this.#decoder.push(chunk, this.#onFrame);
     } catch (err) {
       // Garbage or an oversized length: the stream position is lost, so only dropping the link
       // is safe. The decoder allocated nothing for the bad frame.
@@ -368,6 +387,14 @@ export class StreamFrameLink implements FrameLink {
     if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
     this.#sink?.onClose(this.#closeError);
   }
+}
+
+/**
+ * A plain Uint8Array view of `chunk`: the decoder's per-frame views are cheaper on it than on a
+ * Buffer (no Buffer prototype set-up per frame), and receivers only need Uint8Array.
+ */
+function plain(chunk: Uint8Array): Uint8Array {
+  return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
 }
 
 function prefix(length: number): Buffer {

@@ -172,6 +172,46 @@ export function describeConformance(options: ConformanceOptions): void {
       expect(Buffer.compare(Buffer.from(m?.data as Uint8Array), Buffer.from(big))).toBe(0);
     });
 
+    it('delivers a burst from a third member intact to the others, even when kept past delivery', async () => {
+      // A transport may read into a buffer it reuses (shared memory does, a stream socket read
+      // through `onread` does), and a hub keeps the frames it forwards until the end of the turn.
+      // Many frames per read, kept by every receiver past its callback, show whether any byte of
+      // a delivered or forwarded frame was overwritten by a later read. The sender joins last, so
+      // on hub transports its frames pass through the hub (the first member) to the second.
+      const url = options.newUrl();
+      const [a, b, c] = [await join(url), await join(url), await join(url)];
+      const total = 3000;
+      const payloadOf = (i: number): Uint8Array =>
+        new Uint8Array(100 + (i % 301)).map((_, j) => (i * 31 + j * 7 + (i >> 8)) & 0xff);
+      const atA = received<Uint8Array>(a, 'conf.burst.*', total);
+      const atB = received<Uint8Array>(b, 'conf.burst.*', total);
+      await interestReached(c, a);
+      await interestReached(c, b);
+      const paced = !c.capabilities.reliable;
+      for (let i = 0; i < total;) {
+        // Published without waiting for each: the sender's frames leave in batches, so the
+        // receivers read many of them at once.
+        const batch: Promise<void>[] = [];
+        for (const end = Math.min(total, i + (paced ? 50 : 500)); i < end; i += 1) {
+          batch.push(c.publish(`conf.burst.${i % 7}`, payloadOf(i), { headers: { n: String(i) } }));
+        }
+        await Promise.all(batch);
+        if (paced) await new Promise((r) => setTimeout(r, 1));
+      }
+      for (const messages of [await atA.done, await atB.done]) {
+        const byIndex = new Map(messages.map((m) => [Number(m.headers['n']), m]));
+        expect(byIndex.size).toBe(total);
+        for (let i = 0; i < total; i += 1) {
+          const m = byIndex.get(i);
+          expect(m?.topic).toBe(`conf.burst.${i % 7}`);
+          const data = m?.data as Uint8Array;
+          if (Buffer.compare(Buffer.from(data), Buffer.from(payloadOf(i))) !== 0) {
+            expect.fail(`message ${i} of the burst arrived altered`);
+          }
+        }
+      }
+    });
+
     it('streams replies and completes with the handler', async () => {
       const [a, b] = await pair();
       a.handle<number, number>(

@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { checkEnvelopeHeader, encodeEnvelope, FrameKind, peekRoute } from '../../src/envelope.js';
 import { BufferFullError, ClosedError, FrameError, FrameTooLargeError } from '../../src/errors.js';
-import { StalledFrameError, StreamFrameLink, type StreamFrameLinkOptions } from '../../src/hub/index.js';
+import {
+  SocketReadBuffer,
+  StalledFrameError,
+  StreamFrameLink,
+  type StreamFrameLinkOptions,
+} from '../../src/hub/index.js';
 
 const frameOf = (topic: string, payload = 0): Uint8Array =>
   encodeEnvelope({ kind: FrameKind.Publish, origin: 7, sequence: 1, topic, payload: new Uint8Array(payload).fill(1) });
@@ -43,9 +48,25 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
 
+/** How the link under test reads: `'data'` chunks (an accepted socket), or `onread` into one buffer. */
+type Reading = 'data' | 'onread';
+
+/** The read buffer each `onread` socket was created with, for {@link linkOver}. */
+const readsOf = new WeakMap<net.Socket, SocketReadBuffer>();
+
+/** The link under test over `near`, reading the way `near` was made to read. */
+function linkOver(near: net.Socket, options: StreamFrameLinkOptions = {}): StreamFrameLink {
+  const reads = readsOf.get(near);
+  return new StreamFrameLink(near, reads === undefined ? options : { ...options, reads });
+}
+
 let pipes = 0;
-/** A connected pair: `near` (paused, for the link) and `far` (a raw socket the test drives). */
-async function pair(kind: 'tcp' | 'unix'): Promise<{ near: net.Socket; far: net.Socket }> {
+/**
+ * A connected pair: `near` (for the link under test) and `far` (a raw socket the test drives).
+ * With `'data'`, `near` is the accepted end, as on a hub; with `'onread'` it is the connecting
+ * end, created with a {@link SocketReadBuffer}'s `onread`, as a member's is.
+ */
+async function pair(kind: 'tcp' | 'unix', reading: Reading = 'data'): Promise<{ near: net.Socket; far: net.Socket }> {
   const accepted = new Promise<net.Socket>((resolve) => {
     const server = net.createServer({ pauseOnConnect: true }, resolve);
     servers.push(server);
@@ -55,14 +76,20 @@ async function pair(kind: 'tcp' | 'unix'): Promise<{ near: net.Socket; far: net.
   const server = servers.at(-1) as net.Server;
   await new Promise((r) => server.once('listening', r));
   const address = server.address();
-  const far =
-    typeof address === 'string' ? net.connect(address) : net.connect((address as net.AddressInfo).port, '127.0.0.1');
-  far.on('error', () => undefined);
-  await new Promise((r) => far.once('connect', r));
-  const near = await accepted;
-  near.on('error', () => undefined);
-  open.push(near, far);
-  return { near, far };
+  const reads = reading === 'onread' ? new SocketReadBuffer() : undefined;
+  const where: net.NetConnectOpts =
+    typeof address === 'string' ? { path: address } : { port: (address as net.AddressInfo).port, host: '127.0.0.1' };
+  const connecting = net.connect(reads === undefined ? where : { ...where, onread: reads.onread });
+  connecting.on('error', () => undefined);
+  await new Promise((r) => connecting.once('connect', r));
+  const acceptedEnd = await accepted;
+  acceptedEnd.on('error', () => undefined);
+  open.push(acceptedEnd, connecting);
+  if (reads === undefined) return { near: acceptedEnd, far: connecting };
+  readsOf.set(connecting, reads);
+  // Reading, though paused, as a connecting socket is: so it notices when the link drops it.
+  acceptedEnd.read(0);
+  return { near: connecting, far: acceptedEnd };
 }
 
 /** Send 64 KiB frames to a link whose far end never reads until one is refused; what was thrown. */
@@ -102,12 +129,14 @@ const TCP_OPTIONS = { maxFrameSize: 1 << 20, frameTimeout: 30_000, writeBufferLi
 const PIPE_OPTIONS = { maxFrameSize: 16 << 20, frameTimeout: 5000, writeBufferLimit: 8 << 20 };
 
 describe.each([
-  ['tcp', TCP_OPTIONS],
-  ['unix', PIPE_OPTIONS],
-] as const)('StreamFrameLink over %s', (kind, options) => {
+  ['tcp', 'data', TCP_OPTIONS],
+  ['unix', 'data', PIPE_OPTIONS],
+  ['tcp', 'onread', TCP_OPTIONS],
+  ['unix', 'onread', PIPE_OPTIONS],
+] as const)('StreamFrameLink over %s, reading with %s', (kind, reading, options) => {
   it('carries frames both ways, in order', async () => {
-    const { near, far } = await pair(kind);
-    const a = start(new StreamFrameLink(near, options));
+    const { near, far } = await pair(kind, reading);
+    const a = start(linkOver(near, options));
     const b = reader(far, options);
     for (let i = 0; i < 100; i += 1) a.link.send(frameOf(`a.${i}`, i));
     b.link.send(frameOf('back'));
@@ -117,8 +146,8 @@ describe.each([
   });
 
   it('writes the first frame of a turn at once, and the rest of the turn in one write at its end', async () => {
-    const { near, far } = await pair(kind);
-    const link = new StreamFrameLink(near, options);
+    const { near, far } = await pair(kind, reading);
+    const link = linkOver(near, options);
     const b = reader(far);
     const write = vi.spyOn(near, 'write');
     link.send(frameOf('one'));
@@ -140,8 +169,8 @@ describe.each([
   });
 
   it('in a ping-pong, every frame goes out at once and no end-of-turn task is scheduled', async () => {
-    const { near, far } = await pair(kind);
-    const link = new StreamFrameLink(near, options);
+    const { near, far } = await pair(kind, reading);
+    const link = linkOver(near, options);
     const write = vi.spyOn(near, 'write');
     const immediate = vi.spyOn(globalThis, 'setImmediate');
     /** How many writes and end-of-turn tasks one send caused, synchronously. */
@@ -166,8 +195,8 @@ describe.each([
   });
 
   it('writes a batch as soon as it reaches 64 KiB, without waiting for the end of the turn', async () => {
-    const { near, far } = await pair(kind);
-    const link = new StreamFrameLink(near, options);
+    const { near, far } = await pair(kind, reading);
+    const link = linkOver(near, options);
     const b = reader(far);
     const write = vi.spyOn(near, 'write');
     const small = frameOf('s', 1000); // ~1 KiB each
@@ -184,8 +213,8 @@ describe.each([
   });
 
   it('writes a frame of 64 KiB or more as it is (uncopied), after what was queued before it', async () => {
-    const { near, far } = await pair(kind);
-    const link = new StreamFrameLink(near, options);
+    const { near, far } = await pair(kind, reading);
+    const link = linkOver(near, options);
     const b = reader(far);
     const write = vi.spyOn(near, 'write');
     const big = frameOf('big', 200_000);
@@ -200,9 +229,9 @@ describe.each([
   });
 
   it('refuses with BufferFullError once over the write bound, and takes one frame past it when idle', async () => {
-    const { near } = await pair(kind); // the far end never reads
+    const { near } = await pair(kind, reading); // the far end never reads
     const limit = 256 * 1024;
-    const link = new StreamFrameLink(near, { ...options, writeBufferLimit: limit });
+    const link = linkOver(near, { ...options, writeBufferLimit: limit });
     link.start({ onFrame: () => undefined, onClose: () => undefined });
     link.send(frameOf('larger than the bound', limit * 2)); // an idle link takes it
     const thrown = sendUntilRefused(link);
@@ -257,14 +286,14 @@ describe.each([
   });
 
   it('refuses to send a frame above maxFrameSize', async () => {
-    const { near } = await pair(kind);
-    const link = new StreamFrameLink(near, { ...options, maxFrameSize: 1024 });
+    const { near } = await pair(kind, reading);
+    const link = linkOver(near, { ...options, maxFrameSize: 1024 });
     expect(() => link.send(frameOf('too big', 2000))).toThrow(FrameTooLargeError);
   });
 
   it('closes with StalledFrameError when half a frame is followed by silence', async () => {
-    const { near, far } = await pair(kind);
-    const a = start(new StreamFrameLink(near, { ...options, frameTimeout: 200 }));
+    const { near, far } = await pair(kind, reading);
+    const a = start(linkOver(near, { ...options, frameTimeout: 200 }));
     const started = Date.now();
     far.write(prefixed(frameOf('t', 1000)).subarray(0, 300));
     const reason = await a.closed;
@@ -277,8 +306,8 @@ describe.each([
   });
 
   it('closes with StalledFrameError when a frame trickles in without pause but past the deadline', async () => {
-    const { near, far } = await pair(kind);
-    const a = start(new StreamFrameLink(near, { ...options, frameTimeout: 300 }));
+    const { near, far } = await pair(kind, reading);
+    const a = start(linkOver(near, { ...options, frameTimeout: 300 }));
     const bytes = prefixed(frameOf('t', 1000));
     let at = 0;
     const started = Date.now();
@@ -296,8 +325,8 @@ describe.each([
   });
 
   it('gives each frame its own deadline: a steady stream of whole frames is never dropped', async () => {
-    const { near, far } = await pair(kind);
-    const a = start(new StreamFrameLink(near, { ...options, frameTimeout: 400 }));
+    const { near, far } = await pair(kind, reading);
+    const a = start(linkOver(near, { ...options, frameTimeout: 400 }));
     const bytes = prefixed(frameOf('t', 100));
     // Each frame split across two writes 150 ms apart, 8 frames: ~1.2 s in all, 3× the deadline.
     for (let i = 0; i < 4; i += 1) {
@@ -313,8 +342,8 @@ describe.each([
   });
 
   it('closes with FrameError on garbage behind a plausible length', async () => {
-    const { near, far } = await pair(kind);
-    const a = start(new StreamFrameLink(near, options));
+    const { near, far } = await pair(kind, reading);
+    const a = start(linkOver(near, options));
     const junk = Buffer.alloc(4 + 60, 0xaa);
     junk.writeUInt32BE(60);
     far.write(junk);
@@ -324,8 +353,8 @@ describe.each([
 
   it('hands out only frames whose header passed the check (checksFrames), whole or in pieces', async () => {
     // A hub's router does not check again what a link with checksFrames hands it.
-    const { near, far } = await pair(kind);
-    const a = start(new StreamFrameLink(near, options));
+    const { near, far } = await pair(kind, reading);
+    const a = start(linkOver(near, options));
     expect(a.link.checksFrames).toBe(true);
     const good = frameOf('ok', 100);
     const bytes = prefixed(good);
@@ -343,8 +372,8 @@ describe.each([
   });
 
   it('closes with FrameTooLargeError on an oversized length, before the body arrives', async () => {
-    const { near, far } = await pair(kind);
-    const a = start(new StreamFrameLink(near, { ...options, maxFrameSize: 1024 }));
+    const { near, far } = await pair(kind, reading);
+    const a = start(linkOver(near, { ...options, maxFrameSize: 1024 }));
     const prefix = Buffer.alloc(4);
     prefix.writeUInt32BE(0xfff0_0000);
     far.write(prefix);
@@ -354,8 +383,8 @@ describe.each([
   });
 
   it('close(): queued frames still leave, the far end sees an orderly end, onClose gets no error', async () => {
-    const { near, far } = await pair(kind);
-    const a = start(new StreamFrameLink(near, options));
+    const { near, far } = await pair(kind, reading);
+    const a = start(linkOver(near, options));
     const b = reader(far, options);
     a.link.send(frameOf('last words'));
     a.link.close();
@@ -368,8 +397,8 @@ describe.each([
   });
 
   it('close(error): the error is the reason, and the far end is reset', async () => {
-    const { near, far } = await pair(kind);
-    const a = start(new StreamFrameLink(near, options));
+    const { near, far } = await pair(kind, reading);
+    const a = start(linkOver(near, options));
     const b = reader(far, options);
     const why = new Error('shutting this one down');
     a.link.close(why);
@@ -379,8 +408,8 @@ describe.each([
   });
 
   it('reports a close that happened before start, at start, with its reason', async () => {
-    const { near } = await pair(kind);
-    const link = new StreamFrameLink(near, options);
+    const { near } = await pair(kind, reading);
+    const link = linkOver(near, options);
     const why = new Error('closed before anyone listened');
     link.close(why);
     await until(() => near.destroyed);
@@ -389,8 +418,8 @@ describe.each([
   });
 
   it('reads nothing before start, then delivers what waited', async () => {
-    const { near, far } = await pair(kind);
-    const link = new StreamFrameLink(near, options);
+    const { near, far } = await pair(kind, reading);
+    const link = linkOver(near, options);
     far.write(prefixed(frameOf('early')));
     await new Promise((r) => setTimeout(r, 50));
     const a = start(link);
@@ -400,16 +429,93 @@ describe.each([
   });
 
   it('decodes leftover bytes (read past a handshake) before the socket’s own', async () => {
-    const { near, far } = await pair(kind);
+    const { near, far } = await pair(kind, reading);
     const whole = Buffer.concat([prefixed(frameOf('one')), prefixed(frameOf('two'))]);
     // The handshake read one frame and a half; the rest is still in the socket.
     const split = whole.length - 10;
-    const a = start(new StreamFrameLink(near, { ...options, leftover: whole.subarray(0, split) }));
+    const a = start(linkOver(near, { ...options, leftover: whole.subarray(0, split) }));
     expect(a.frames).toEqual([frameOf('one')]);
     far.write(whole.subarray(split));
     far.write(prefixed(frameOf('three')));
     await until(() => a.frames.length === 3);
     expect(a.frames).toEqual([frameOf('one'), frameOf('two'), frameOf('three')]);
+  });
+});
+
+describe.each(['tcp', 'unix'] as const)('StreamFrameLink over %s, reading into one reused buffer', (kind) => {
+  /** A frame whose every payload byte depends on `i`, so one overwritten by another shows. */
+  const numbered = (i: number, size = 40 + ((i * 37) % 400)): Uint8Array =>
+    encodeEnvelope({
+      kind: FrameKind.Publish,
+      origin: 7,
+      sequence: i + 1,
+      topic: `n.${i}`,
+      payload: new Uint8Array(size).map((_, j) => (i * 13 + j) & 0xff),
+    });
+
+  it('hands out frames whole within a read as views of it, and frames split across reads intact', async () => {
+    const { near, far } = await pair(kind, 'onread');
+    const reads = readsOf.get(near) as SocketReadBuffer;
+    const got: Uint8Array[] = [];
+    let views = 0;
+    linkOver(near, { maxFrameSize: 1 << 20 }).start({
+      onFrame: (frame) => {
+        if (frame.buffer === reads.onread.buffer.buffer) views += 1;
+        got.push(frame.slice()); // taken during the call, as the contract asks
+      },
+      onClose: () => undefined,
+    });
+    const sent: Uint8Array[] = [];
+    const wire = (i: number, size?: number): Buffer => {
+      const frame = numbered(i, size);
+      sent.push(frame);
+      return prefixed(frame);
+    };
+    // Many frames to a read, ending in the start of one that is larger than the buffer.
+    const burst = Buffer.concat([...Array.from({ length: 150 }, (_, i) => wire(i)), wire(150, 200_000)]);
+    far.write(burst.subarray(0, burst.length - 150_000));
+    await until(() => got.length === 150);
+    // The rest of it, more frames, and a frame whose header is split across three reads: every
+    // read now overwrites the buffer the earlier frames and pieces were read into.
+    const tail = Buffer.concat([burst.subarray(burst.length - 150_000), wire(151), wire(152)]);
+    far.write(tail);
+    await until(() => got.length === 153);
+    const split = wire(153, 3000);
+    for (const [from, to] of [
+      [0, 3],
+      [3, 30],
+      [30, split.length],
+    ] as const) {
+      far.write(split.subarray(from, to));
+      await turn();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    far.write(Buffer.concat(Array.from({ length: 100 }, (_, i) => wire(154 + i))));
+    await until(() => got.length === sent.length);
+    for (const [i, frame] of sent.entries()) {
+      if (Buffer.compare(Buffer.from(got[i] as Uint8Array), Buffer.from(frame)) !== 0) {
+        expect.fail(`frame ${i} arrived altered`);
+      }
+    }
+    expect(views).toBeGreaterThan(100); // zero-copy is what the reused buffer is for
+  });
+
+  it('keeps what arrives before the link exists, stops reading, and delivers it first', async () => {
+    const { near, far } = await pair(kind, 'onread');
+    const reads = readsOf.get(near) as SocketReadBuffer;
+    // The socket reads as soon as it connects: a hub's first frames may come before the link.
+    const early = Buffer.concat([prefixed(numbered(0)), prefixed(numbered(1))]);
+    far.write(early);
+    await until(() => reads.heldBytes === early.length);
+    far.write(prefixed(numbered(2)));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(reads.heldBytes).toBe(early.length); // stopped reading: nothing more was taken
+    const a = start(linkOver(near, {}));
+    expect(a.frames).toEqual([numbered(0), numbered(1)]); // held reads, at start
+    far.write(prefixed(numbered(3)));
+    await until(() => a.frames.length === 4);
+    expect(a.frames).toEqual([0, 1, 2, 3].map((i) => numbered(i)));
+    expect(near.listenerCount('data')).toBe(0);
   });
 });
 

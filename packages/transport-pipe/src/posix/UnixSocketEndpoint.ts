@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ConfigurationError, DEFAULT_MAX_FRAME_SIZE, type PeerIdentity } from '@busway/core';
 import {
   AddressInUseError,
+  SocketReadBuffer,
   StreamFrameLink,
   type FrameLink,
   type HubEndpoint,
@@ -166,12 +167,18 @@ export class UnixSocketEndpoint implements HubEndpoint {
   /**
    * Join as a member: connect to the hub's socket. Rejects with the socket error (`ENOENT`,
    * `ECONNREFUSED`: no hub) or {@link PeerRejectedError} when the hub runs as another user.
+   *
+   * The link reads into one reused buffer (`onread`), so its frames are valid only during
+   * `onFrame`: a member's link delivers to its own bus, which copies what it keeps. The hub's
+   * accepted links read `'data'` chunks (Node offers no `onread` for accepted sockets, and the
+   * hub keeps frames it forwards until the end of the turn).
    */
   async connect(): Promise<StreamFrameLink> {
     const path = await this.resolvePath();
     const timeout = this.#options.connectTimeout ?? 5000;
+    const reads = new SocketReadBuffer();
     const socket = await new Promise<Socket>((resolve, reject) => {
-      const s = netConnect(path);
+      const s = netConnect({ path, onread: reads.onread });
       const timer = setTimeout(() => {
         s.destroy();
         reject(new ConnectTimeoutError(path, timeout));
@@ -192,7 +199,7 @@ export class UnixSocketEndpoint implements HubEndpoint {
       socket.destroy();
       throw rejected;
     }
-    return new StreamFrameLink(socket, this.#linkOptions(peer));
+    return new StreamFrameLink(socket, { ...this.#linkOptions(peer), reads });
   }
 
   #accept(socket: Socket): StreamFrameLink | undefined {

@@ -6,6 +6,7 @@
 import { ConfigurationError, FrameError, FrameTooLargeError, type PeerIdentity } from '@busway/core';
 import {
   AddressInUseError,
+  SocketReadBuffer,
   StalledFrameError,
   StreamFrameLink,
   type FrameLink,
@@ -125,7 +126,7 @@ export class NamedPipeEndpoint implements HubEndpoint {
         (handle, peer) => {
           let link: FrameLink;
           try {
-            link = this.#linkOver(handle, peer);
+            link = this.#linkOver(handle, peer, 'data');
           } catch (err) {
             // No descriptor for it (out of them): drop this member, keep serving the others.
             handle.close();
@@ -189,7 +190,7 @@ export class NamedPipeEndpoint implements HubEndpoint {
     const holder = serverProcessId(handle);
     let connection: FrameLink;
     try {
-      connection = this.#linkOver(handle, holder.pid === undefined ? undefined : { pid: holder.pid });
+      connection = this.#linkOver(handle, holder.pid === undefined ? undefined : { pid: holder.pid }, 'onread');
     } catch (err) {
       handle.close();
       throw err;
@@ -252,16 +253,24 @@ export class NamedPipeEndpoint implements HubEndpoint {
     return this.#options.pipeIo ?? (canOpenPipeSockets() ? 'libuv' : 'completion-port');
   }
 
-  /** The framed link over a connected byte-mode pipe handle, which it takes over. */
-  #linkOver(handle: Win32Handle, peer: PeerIdentity | undefined): FrameLink {
+  /**
+   * The framed link over a connected byte-mode pipe handle, which it takes over. With libuv,
+   * `'onread'` reads into one reused buffer (a member's link, whose frames go to its own bus,
+   * which copies what it keeps); the hub's links read `'data'` chunks, because the hub forwards
+   * their frames to other links' `send`, which may keep them until the end of the turn, past the
+   * next read into a reused buffer.
+   */
+  #linkOver(handle: Win32Handle, peer: PeerIdentity | undefined, reading: 'data' | 'onread'): FrameLink {
     if (this.#pipeIo === 'completion-port')
       return new NamedPipeStreamLink(handle, sharedCompletionPort(), this.#options, peer);
     const options = this.#options;
-    return new StreamFrameLink(openPipeSocket(handle), {
+    const reads = reading === 'onread' ? new SocketReadBuffer() : undefined;
+    return new StreamFrameLink(openPipeSocket(handle, reads?.onread), {
       maxFrameSize: options.maxFrameSize ?? PIPE_LINK_DEFAULTS.maxFrameSize,
       frameTimeout: options.stallTimeout ?? PIPE_LINK_DEFAULTS.stallTimeout,
       writeBufferLimit: options.maxWriteBuffer ?? PIPE_LINK_DEFAULTS.maxWriteBuffer,
       ...(peer === undefined ? {} : { peer }),
+      ...(reads === undefined ? {} : { reads }),
     });
   }
 
