@@ -121,6 +121,12 @@ async function formatted(shm: PosixSharedMemory, path: string, timeoutMs: number
     [0, RING_HEADER_SIZE].includes(header[RingOffset.headerSize >> 2] ?? -1);
   while (Atomics.load(header, 0) === 0) {
     if (unformatted() && shm.takeOverIfAbandoned(unformatted)) return false;
+    if (shm.isUnlinked()) {
+      // Another joiner took it over first (our own attempt, refused, let it): it creates and
+      // formats a new object under the name, and this one stays zero for good.
+      shm.close(false);
+      return false;
+    }
     if (Date.now() > deadline)
       throw new RingMismatchError(
         path,

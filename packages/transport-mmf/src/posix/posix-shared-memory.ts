@@ -171,6 +171,21 @@ export class PosixSharedMemory {
   }
 
   /**
+   * True when the name no longer leads to this object: another member took it over as abandoned
+   * (or a leaver removed it) after this one opened it. Nobody will ever format it then: close this
+   * mapping without unlinking and open the name again, which finds the new object.
+   *
+   * @example
+   * ```ts
+   * if (shm.isUnlinked()) { shm.close(false); shm = await PosixSharedMemory.open(name, options); }
+   * ```
+   */
+  isUnlinked(): boolean {
+    if (this.#closed) return true;
+    return fstat(libc(), this.#fd, this.name).nlink === 0;
+  }
+
+  /**
    * Take this member's shared lock again after {@link takeOverIfAbandoned} returned false, once
    * the object is initialised. False when the object is being removed or already was (a leaver
    * or another member holds the exclusive lock, or the name no longer leads to it): close this

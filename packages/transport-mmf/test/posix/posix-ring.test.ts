@@ -196,6 +196,23 @@ describe('POSIX shared memory ring', () => {
       await expect(open(name, 4096)).resolves.toBeDefined(); // old code: "not initialised" for good
     });
 
+    it('a joiner whose object another member took over as abandoned opens the new one, not waits on the old', async () => {
+      const name = uniqueName();
+      const path = posixRingName(name, 'local');
+      await killed(creator(path, `await PosixSharedMemory.open(path, { size: ${mappingSize(4096)} });`));
+      // Another joiner, `other`, holds the abandoned object; this one's takeover is refused meanwhile.
+      const other = await PosixSharedMemory.open(path, { size: mappingSize(4096) });
+      expect(other.created).toBe(false);
+      const joining = openPosixRing({ name, capacity: 4096, scope: 'local', initTimeoutMs: 1000 });
+      await new Promise((r) => setTimeout(r, 50));
+      // Now `other` takes it over (the name is removed; it would create and format the next one).
+      expect(other.takeOverIfAbandoned(() => true)).toBe(true);
+      // Old code: the joiner kept polling the removed object, "not initialised within 1000 ms".
+      const mapping = await joining;
+      mappings.push(mapping);
+      expect(new Int32Array(mapping.buffer)[4]).toBe(process.pid); // it created the new ring itself
+    });
+
     it('two members joining an abandoned object at once both get the same new ring', async () => {
       const name = uniqueName();
       await killed(
