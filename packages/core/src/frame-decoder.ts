@@ -245,11 +245,25 @@ function readU32(bytes: Uint8Array, at: number): number {
 export function encodeLengthPrefixed(frame: Uint8Array): Uint8Array {
   if (frame.length > 0xffff_ffff) throw new FrameTooLargeError(frame.length, 0xffff_ffff);
   const out = new Uint8Array(LENGTH_PREFIX_SIZE + frame.length);
-  const length = frame.length;
-  out[0] = length >>> 24;
-  out[1] = (length >>> 16) & 0xff;
-  out[2] = (length >>> 8) & 0xff;
-  out[3] = length & 0xff;
+  writeLengthPrefix(out, 0, frame.length);
   out.set(frame, LENGTH_PREFIX_SIZE);
   return out;
+}
+
+/**
+ * The 4-byte big-endian length prefix of an `n`-byte frame, written at `target[at…]`: what
+ * {@link FrameDecoder} reads before each frame.
+ *
+ * @example
+ * ```ts
+ * const out = new Uint8Array(LENGTH_PREFIX_SIZE + frame.length);
+ * writeLengthPrefix(out, 0, frame.length);
+ * out.set(frame, LENGTH_PREFIX_SIZE);
+ * ```
+ */
+export function writeLengthPrefix(target: Uint8Array, at: number, n: number): void {
+  target[at] = n >>> 24;
+  target[at + 1] = (n >>> 16) & 0xff;
+  target[at + 2] = (n >>> 8) & 0xff;
+  target[at + 3] = n & 0xff;
 }

@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import { allocateBytes } from '../byte-slab.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../envelope.js';
 import { BufferFullError, ClosedError, FrameTooLargeError } from '../errors.js';
-import { FrameDecoder, LENGTH_PREFIX_SIZE } from '../frame-decoder.js';
+import { FrameDecoder, LENGTH_PREFIX_SIZE, writeLengthPrefix } from '../frame-decoder.js';
 import type { FrameWriter, PeerIdentity } from '../transport.js';
 import type { FrameLink, FrameLinkSink } from './frame-link.js';
 import type { SocketReadBuffer } from './socket-read-buffer.js';
@@ -266,7 +266,7 @@ export class StreamFrameLink implements FrameLink {
       return;
     }
     const batch = Buffer.allocUnsafe(LENGTH_PREFIX_SIZE + length);
-    writePrefix(batch, 0, length);
+    writeLengthPrefix(batch, 0, length);
     writer.writeFrame(batch, LENGTH_PREFIX_SIZE);
     this.#socket.write(batch);
   }
@@ -332,7 +332,7 @@ export class StreamFrameLink implements FrameLink {
     const batch = Buffer.allocUnsafe(total);
     let at = 0;
     for (const frame of frames) {
-      writePrefix(batch, at, frame.length);
+      writeLengthPrefix(batch, at, frame.length);
       batch.set(frame, at + LENGTH_PREFIX_SIZE);
       at += LENGTH_PREFIX_SIZE + frame.length;
     }
@@ -407,14 +407,6 @@ function plain(chunk: Uint8Array): Uint8Array {
 
 function prefix(length: number): Buffer {
   const p = Buffer.allocUnsafe(LENGTH_PREFIX_SIZE);
-  p.writeUInt32BE(length, 0);
+  writeLengthPrefix(p, 0, length);
   return p;
-}
-
-/** The 4-byte big-endian length prefix of an `n`-byte frame, at `target[at…]`. */
-function writePrefix(target: Uint8Array, at: number, n: number): void {
-  target[at] = n >>> 24;
-  target[at + 1] = (n >>> 16) & 0xff;
-  target[at + 2] = (n >>> 8) & 0xff;
-  target[at + 3] = n & 0xff;
 }
