@@ -26,23 +26,62 @@ class MemoryDomain {
   readonly router = new InterestRouter<MemberLink>();
   readonly members = new Set<MemberLink>();
   // Two parallel arrays rather than one of {frame, from} objects: one less allocation per frame.
-  private frames: Uint8Array[] = [];
-  private senders: MemberLink[] = [];
+  // Their places are reused from batch to batch: fresh arrays, or arrays cut to length 0 (which
+  // gives their store back), cost an allocation per batch, and a batch is mostly one frame.
+  private frames: (Uint8Array | undefined)[] = [];
+  private senders: (MemberLink | undefined)[] = [];
+  /** Frames queued: `[0, tail)`. */
+  private tail = 0;
+  /** Set while a batch is routed: frames sent meanwhile join it. */
+  private draining = false;
+  /** Members that closed while a batch was routed: they leave when it ends. */
+  private leaving: MemberLink[] = [];
   queuedBytes = 0;
   badFrames = 0;
   private scheduled = false;
 
   private readonly drainBound = (): void => this.drain();
 
-  constructor(readonly maxQueuedBytes: number) {}
+  constructor(
+    readonly name: string,
+    readonly maxQueuedBytes: number,
+  ) {}
 
-  /** Frames are routed in a microtask batch: asynchronous like real transports, without timers. */
+  /**
+   * `link`'s member closes. What it sent is routed first: a frame accepted by `send` is delivered
+   * even if its sender closes right after. When it closes from inside a batch being routed (a
+   * callback of its own), it leaves once that batch has been routed to the end instead: routing
+   * the rest of the queue from inside the frame being routed would hand the later frames to the
+   * members it had not reached yet before that frame.
+   */
+  leave(link: MemberLink): void {
+    if (this.draining) {
+      this.leaving.push(link);
+      return;
+    }
+    this.drain();
+    this.#detach(link);
+  }
+
+  #detach(link: MemberLink): void {
+    this.members.delete(link);
+    this.router.remove(link);
+    if (this.members.size === 0 && domains.get(this.name) === this) domains.delete(this.name);
+  }
+
+  /**
+   * Frames are routed in a microtask batch: asynchronous like real transports, without timers. A
+   * frame sent while the batch is being routed (a handler answering at once) joins it, so a
+   * request and its reply take one microtask between them, not two.
+   */
   enqueue(frame: Uint8Array, from: MemberLink): void {
     if (this.queuedBytes + frame.length > this.maxQueuedBytes) throw new BufferFullError(this.maxQueuedBytes);
-    this.frames.push(frame);
-    this.senders.push(from);
+    const tail = this.tail;
+    this.frames[tail] = frame;
+    this.senders[tail] = from;
+    this.tail = tail + 1;
     this.queuedBytes += frame.length;
-    if (!this.scheduled) {
+    if (!this.scheduled && !this.draining) {
       this.scheduled = true;
       // A resolved promise rather than queueMicrotask: Node wraps each queueMicrotask callback in an
       // AsyncResource, which showed in request round-trip profiles.
@@ -55,23 +94,42 @@ class MemoryDomain {
     this.scheduled = false;
     const frames = this.frames;
     const senders = this.senders;
-    this.frames = [];
-    this.senders = [];
-    for (let i = 0; i < frames.length; i += 1) {
-      const frame = frames[i] as Uint8Array;
-      const from = senders[i] as MemberLink;
-      this.queuedBytes -= frame.length;
-      if (!this.members.has(from)) continue;
-      try {
-        this.router.route(frame, from);
-      } catch {
-        // A malformed frame disconnects its sender only, as a hub connection would be closed.
-        this.badFrames += 1;
-        from.disconnect();
+    this.draining = true;
+    try {
+      for (let i = 0; i < this.tail; i += 1) {
+        const frame = frames[i] as Uint8Array;
+        const from = senders[i] as MemberLink;
+        frames[i] = undefined; // not kept alive by the queue once routed
+        senders[i] = undefined;
+        this.queuedBytes -= frame.length;
+        if (!this.members.has(from)) continue;
+        try {
+          this.router.route(frame, from);
+        } catch {
+          // A malformed frame disconnects its sender only, as a hub connection would be closed.
+          this.badFrames += 1;
+          from.disconnect();
+        }
+      }
+    } finally {
+      this.draining = false;
+      // A burst's places are let go; a batch's few are kept for the next.
+      if (this.tail > KEEP_PLACES) {
+        this.frames = [];
+        this.senders = [];
+      }
+      this.tail = 0;
+      const leaving = this.leaving;
+      if (leaving.length > 0) {
+        this.leaving = [];
+        for (const link of leaving) this.#detach(link);
       }
     }
   }
 }
+
+/** Queue places a domain keeps between batches (see {@link MemoryDomain.drain}). */
+const KEEP_PLACES = 1024;
 
 const domains = new Map<string, MemoryDomain>();
 const RESOLVED = Promise.resolve();
@@ -119,7 +177,7 @@ export class MemoryTransport implements Transport {
   async open(): Promise<void> {
     let domain = domains.get(this.#name);
     if (domain === undefined) {
-      domain = new MemoryDomain(this.#maxQueuedBytes);
+      domain = new MemoryDomain(this.#name, this.#maxQueuedBytes);
       domains.set(this.#name, domain);
     }
     this.#domain = domain;
@@ -142,13 +200,7 @@ export class MemoryTransport implements Transport {
     const link = this.#link;
     this.#domain = undefined;
     this.#link = undefined;
-    if (domain !== undefined && link !== undefined) {
-      // A frame accepted by send() is delivered even if its sender closes right after.
-      domain.drain();
-      domain.members.delete(link);
-      domain.router.remove(link);
-      if (domain.members.size === 0) domains.delete(this.#name);
-    }
+    if (domain !== undefined && link !== undefined) domain.leave(link);
     if (this.#state.value !== 'closed') {
       this.#state.next('closed');
       this.#frames.complete();
