@@ -254,17 +254,23 @@ function writeFrame(frame: Uint8Array, at: number, init: EnvelopeInit, topic: Ui
     (init.last === true ? FrameFlags.Last : 0);
   const encoding = init.encoding ?? PayloadEncoding.Raw;
   const correlation = (init.correlation ?? 0) >>> 0;
-  // A frame without headers or fragments whose fields all match the last one written differs
-  // from it only in its sequence, correlation and payload length: copy that header and topic,
-  // patch the three. The correlation is patched rather than compared: a requester's frames differ
-  // in it and nothing else, as do a handler's replies to one requester.
-  const reusable = flags === 0 && fragmentCount === 1 && (init.fragmentIndex ?? 0) === 0;
+  // A frame without headers or fragments whose fields all match the last one of its kind written
+  // differs from it only in its sequence, correlation and payload length: copy that header and
+  // topic, patch the three. The correlation is patched rather than compared: a requester's frames
+  // differ in it and nothing else, as do a handler's replies to one requester.
+  const reusable =
+    (flags & ~FrameFlags.Last) === 0 &&
+    fragmentCount === 1 &&
+    (init.fragmentIndex ?? 0) === 0 &&
+    init.kind >= 1 &&
+    init.kind <= MAX_KIND;
+  const last = reusable ? lastOfKind[init.kind] : undefined;
   if (
-    reusable &&
+    last !== undefined &&
     init.topic === last.topic &&
     init.origin === last.origin &&
-    init.kind === last.kind &&
-    encoding === last.encoding
+    encoding === last.encoding &&
+    flags === last.flags
   ) {
     frame.set(last.bytes, at);
   } else {
@@ -284,11 +290,11 @@ function writeFrame(frame: Uint8Array, at: number, init: EnvelopeInit, topic: Ui
     writeU32(frame, at + 28, fragmentCount);
     writeU32(frame, at + 32, headers.length);
     copyBytes(frame, at + ENVELOPE_HEADER_SIZE, topic);
-    if (reusable) {
+    if (last !== undefined) {
       last.topic = init.topic;
       last.origin = init.origin;
-      last.kind = init.kind;
       last.encoding = encoding;
+      last.flags = flags;
       // The typed-array slice: a copy, whatever `frame` is (a Buffer's own slice is a view).
       last.bytes = Uint8Array.prototype.slice.call(frame, at, at + ENVELOPE_HEADER_SIZE + topic.length);
     }
@@ -302,19 +308,31 @@ function writeFrame(frame: Uint8Array, at: number, init: EnvelopeInit, topic: Ui
   copyBytes(frame, payloadAt + head.length, payload);
 }
 
+/** The fields and the bytes of a frame {@link writeFrame} wrote, kept to write the next like it. */
+interface LastHeader {
+  topic: string | undefined;
+  origin: number;
+  encoding: number;
+  flags: number;
+  /** Header and topic; sequence, correlation and payload length as they were. */
+  bytes: Uint8Array;
+}
+
 /**
- * The fields and the bytes (header and topic; sequence, correlation and payload length as they
- * were) of the last frame {@link writeFrame} wrote without headers or fragments. A sender mostly
- * sends frame after frame of one kind on one topic: copying these 40-odd bytes and patching 12
- * costs about half of writing every field again (measured on Node 20).
+ * Per frame kind, the last frame {@link writeFrame} wrote without headers or fragments. A sender
+ * mostly sends frame after frame of one kind on one topic: copying these 40-odd bytes and patching
+ * 12 costs about half of writing every field again (measured on Node 20). Kept per kind, and
+ * for frames with the Last flag too: where both ends are in one process (memory://, a hub's own
+ * member) requests and replies alternate, and a value handler's reply carries Last, so with one
+ * entry for flagless frames alone no reply was ever written from a kept header.
  */
-const last = {
-  topic: undefined as string | undefined,
+const lastOfKind: readonly LastHeader[] = Array.from({ length: MAX_KIND + 1 }, () => ({
+  topic: undefined,
   origin: -1,
-  kind: -1,
   encoding: -1,
+  flags: -1,
   bytes: EMPTY,
-};
+}));
 
 /**
  * `target.set(source, at)`, by hand for a few bytes: `set` costs ~30 ns a call whatever the size

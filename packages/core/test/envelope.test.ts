@@ -420,6 +420,21 @@ describe('writing an envelope in place', () => {
     }
   });
 
+  it('frames of different kinds alternating, as a request and its reply in one process, each keep their own fields', () => {
+    // Headers are kept per kind for reuse: a request and its reply alternate, and a reply with the
+    // Last flag must not be taken for one without it (nor the other way round).
+    const request = { kind: FrameKind.Request, origin: 3, topic: 'svc.echo', encoding: 1 as PayloadEncoding };
+    const reply = { kind: FrameKind.Reply, origin: 4, topic: '_INBOX.3', encoding: 1 as PayloadEncoding };
+    const order: EnvelopeInit[] = [];
+    for (let i = 1; i <= 6; i += 1) {
+      order.push({ ...request, sequence: i, correlation: i, payload: Uint8Array.of(i) });
+      order.push({ ...reply, sequence: i, correlation: i, last: i % 3 !== 0, payload: Uint8Array.of(i, i) });
+    }
+    order.push({ ...reply, origin: 5, sequence: 7, correlation: 7, last: true, payload: Uint8Array.of(7) });
+    order.push({ ...request, encoding: 2 as PayloadEncoding, sequence: 8, correlation: 8, payload: Uint8Array.of(8) });
+    for (const init of order) expect(decodeEnvelope(encodeEnvelope(init))).toEqual(expected(init));
+  });
+
   it('a payload head is written before the payload and counted in it', () => {
     const head = Uint8Array.of(0xc4, 3);
     const payload = Uint8Array.of(1, 2, 3);
