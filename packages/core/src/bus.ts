@@ -26,15 +26,17 @@ import {
 } from 'rxjs';
 import { ActiveHandlings } from './active-handlings.js';
 import type { BusOptions, ResolvedBusOptions } from './bus-options.js';
-import { codecFor, decodePayloadAt, type PayloadCodec } from './codec.js';
+import { codecFor, decodePayloadAt } from './codec.js';
 import { DedupWindow } from './dedup-window.js';
 import { EnvelopeWriter } from './envelope-writer.js';
 import {
   DEFAULT_MAX_FRAME_SIZE,
   encodeEnvelope,
+  encodeEnvelopeInRoom,
   ENVELOPE_HEADER_SIZE,
   type Envelope,
   type EnvelopeInit,
+  envelopeHeadSize,
   envelopeSize,
   headersSizeBound,
   FrameEnvelope,
@@ -299,16 +301,17 @@ export class Bus {
     try {
       this.#assertUsable();
       validateTopic(topic);
-      const codec = this.#options.codec;
-      const encoded = encodePayload(codec, data);
+      const headers = options?.headers;
+      const encoded = this.#encode(data, topic, headers);
       this.#counters.published += 1;
       const sent = this.#emit({
         kind: FrameKind.Publish,
         topic,
-        encoding: codec.encoding,
-        headers: options?.headers,
+        encoding: this.#options.codec.encoding,
+        headers,
         payloadHead: encoded.head,
         payload: encoded.payload,
+        room: encoded.room,
       });
       return sent ?? RESOLVED;
     } catch (err) {
@@ -420,15 +423,17 @@ export class Bus {
       this.#armTimer(pending);
       let sent: Promise<void> | void;
       try {
-        const encoded = encodePayload(this.#options.codec, data);
+        const headers = options?.headers;
+        const encoded = this.#encode(data, topic, headers);
         sent = this.#emit({
           kind: FrameKind.Request,
           topic,
           correlation,
           encoding: this.#options.codec.encoding,
-          headers: options?.headers,
+          headers,
           payloadHead: encoded.head,
           payload: encoded.payload,
+          room: encoded.room,
         });
         this.#counters.published += 1;
       } catch (err) {
@@ -666,7 +671,7 @@ export class Bus {
   }
 
   /** Send one frame of the reply to `active`'s requester; `last` also ends the handling. */
-  #reply(active: ActiveHandling, init: Omit<EnvelopeInit, 'origin' | 'sequence'>, last: boolean): void {
+  #reply(active: ActiveHandling, init: SendInit, last: boolean): void {
     if (last) this.#active.release(active);
     active.answered = true;
     let sent: Promise<void> | void;
@@ -696,19 +701,19 @@ export class Bus {
   /** One reply that also ends the stream: a single frame for value and promise handlers. */
   #replyOnce(active: ActiveHandling, value: unknown): void {
     if (!this.#isActive(active)) return; // cancelled meanwhile
+    const { replyTo: topic, correlation } = active;
     let encoded: EncodedPayload;
     try {
-      encoded = encodePayload(this.#options.codec, value);
+      encoded = this.#encode(value, topic, undefined);
     } catch (err) {
       this.#replyError(active, err);
       return;
     }
-    const { replyTo: topic, correlation } = active;
     const encoding = this.#options.codec.encoding;
-    const { head: payloadHead, payload } = encoded;
+    const { head: payloadHead, payload, room } = encoded;
     this.#reply(
       active,
-      { kind: FrameKind.Reply, topic, correlation, encoding, payloadHead, payload, last: true },
+      { kind: FrameKind.Reply, topic, correlation, encoding, payloadHead, payload, room, last: true },
       true,
     );
   }
@@ -737,15 +742,15 @@ export class Bus {
         }
         let encoded: EncodedPayload;
         try {
-          encoded = encodePayload(this.#options.codec, value);
+          encoded = this.#encode(value, topic, undefined);
         } catch (err) {
           source?.unsubscribe();
           this.#replyError(active, err);
           return;
         }
         const encoding = this.#options.codec.encoding;
-        const { head: payloadHead, payload } = encoded;
-        this.#reply(active, { kind: FrameKind.Reply, topic, correlation, encoding, payloadHead, payload }, false);
+        const { head: payloadHead, payload, room } = encoded;
+        this.#reply(active, { kind: FrameKind.Reply, topic, correlation, encoding, payloadHead, payload, room }, false);
         if (!this.#isActive(active)) source?.unsubscribe(); // the reply could not be sent
       },
       error: (err: unknown) => this.#replyError(active, err),
@@ -912,7 +917,7 @@ export class Bus {
   }
 
   /** Send a control or reply frame; a failure is counted, not thrown (the peer's timeout covers it). */
-  #sendQuietly(init: Omit<EnvelopeInit, 'origin' | 'sequence'>): void {
+  #sendQuietly(init: SendInit): void {
     try {
       const sent = this.#emit(init);
       sent?.catch(() => undefined);
@@ -935,29 +940,31 @@ export class Bus {
    * Throws (or rejects) with `FrameTooLargeError` over `maxMessageSize`, and with what the
    * transport throws.
    */
-  #emit(init: Omit<EnvelopeInit, 'origin' | 'sequence'>): Promise<void> | void {
+  #emit(init: SendInit): Promise<void> | void {
     const kind = init.kind;
     const topic = init.topic;
     // UTF-8 takes at most 3 bytes per UTF-16 unit: under both limits by this bound, a message needs
     // no exact count (which would encode its headers once more just to measure them).
-    let size = ENVELOPE_HEADER_SIZE + topic.length * 3 + (init.payload?.length ?? 0) + (init.payloadHead?.length ?? 0);
+    const room = init.room ?? 0;
+    let size =
+      ENVELOPE_HEADER_SIZE + topic.length * 3 + (init.payload?.length ?? 0) - room + (init.payloadHead?.length ?? 0);
     if (init.headers !== undefined) size += headersSizeBound(init.headers);
-    if (size > this.#exactSizeAbove) size = envelopeSize(init);
+    if (size > this.#exactSizeAbove) size = envelopeSize(withoutRoom(init));
     if (size > this.#options.maxMessageSize) throw new FrameTooLargeError(size, this.#options.maxMessageSize);
     const local = this.#wantsLocally(kind, topic);
     if (!this.#wantsRemote(kind, topic)) {
-      if (local) this.#dispatchOwn(encodeEnvelope(this.#envelope(init, 0)));
+      if (local) this.#dispatchOwn(this.#frame(init, 0));
       return undefined;
     }
     const sequenced = isSequenced(kind);
     if (size > this.#frameLimit) {
       // Numbered 0, 1, ... here; the outbox numbers each fragment for real as it goes out.
       let index = 0;
-      const frames = fragmentEnvelope(this.#envelope(init, 0), this.#frameLimit, () => (index += 1));
-      return this.#enqueue(frames, sequenced, local ? encodeEnvelope(this.#envelope(init, 0)) : undefined);
+      const frames = fragmentEnvelope(this.#envelope(withoutRoom(init), 0), this.#frameLimit, () => (index += 1));
+      return this.#enqueue(frames, sequenced, local ? this.#frame(init, 0) : undefined);
     }
     if (this.#outbox !== undefined) {
-      const frame = encodeEnvelope(this.#envelope(init, 0));
+      const frame = this.#frame(init, 0);
       return this.#enqueue([frame], sequenced, local ? frame : undefined);
     }
     // The common case: one frame, nothing waiting. No array, no fragmenter, no promise.
@@ -969,14 +976,14 @@ export class Bus {
       if (inPlace !== undefined && !local && init.headers === undefined) {
         // Written straight into the transport's memory: no frame to allocate. (A frame with
         // headers would encode them twice, to size and to write: it takes the plain path.)
-        const length = inPlace.arm(init, this.#memberId, sequence);
+        const length = inPlace.arm(withoutRoom(init), this.#memberId, sequence);
         try {
           sent = (this.#transport.sendInPlace as NonNullable<Transport['sendInPlace']>)(length, inPlace);
         } finally {
           inPlace.disarm();
         }
       } else {
-        frame = encodeEnvelope(this.#envelope(init, sequence));
+        frame = this.#frame(init, sequence);
         sent = this.#transport.send(frame);
       }
     } catch (err) {
@@ -992,8 +999,35 @@ export class Bus {
     return this.#acceptedLater(sent, local ? frame : undefined, sequenced ? sequence : undefined);
   }
 
+  /**
+   * `data` as an envelope's payload for a frame on `topic`: a binary value as it is, behind its
+   * codec's head (the frame is its only copy); anything else encoded, and behind room for the
+   * envelope's head when the frame is likely to be written whole (no headers, no transport memory
+   * to write into), so that the encoding becomes the frame. Throws what the codec throws.
+   */
+  #encode(data: unknown, topic: string, headers: Headers | undefined): EncodedPayload {
+    const codec = this.#options.codec;
+    const head = codec.head?.(data);
+    if (head !== undefined) return { head, payload: data as Uint8Array, room: 0 };
+    if (codec.encodeWithRoom !== undefined && this.#inPlace === undefined && headers === undefined) {
+      const room = envelopeHeadSize(topic);
+      if (room <= MAX_ROOM) {
+        const payload = codec.encodeWithRoom(data, room);
+        if (payload !== undefined) return { head: undefined, payload, room };
+      }
+    }
+    return { head: undefined, payload: codec.encode(data), room: 0 };
+  }
+
+  /** The frame of `init` from this member: written around its payload when it has room for the head. */
+  #frame(init: SendInit, sequence: number): Uint8Array {
+    const envelope = this.#envelope(init, sequence);
+    const room = init.room ?? 0;
+    return room > 0 ? encodeEnvelopeInRoom(envelope, room) : encodeEnvelope(envelope);
+  }
+
   /** The envelope of `init` from this member. */
-  #envelope(init: Omit<EnvelopeInit, 'origin' | 'sequence'>, sequence: number): EnvelopeInit {
+  #envelope(init: SendInit, sequence: number): EnvelopeInit {
     // Spelled out field by field: an object spread of the varied `init` shapes was the single
     // largest cost of a publish in profiles.
     return {
@@ -1154,19 +1188,30 @@ function dataOf(envelope: Envelope): unknown {
     : codecFor(envelope.encoding).decode(envelope.payload);
 }
 
-/** A value as an envelope's payload; see {@link encodePayload}. */
+/** A value as an envelope's payload; see `Bus.#encode`. */
 interface EncodedPayload {
   readonly head: Uint8Array | undefined;
   readonly payload: Uint8Array;
+  /** Free bytes at the start of `payload`, before the encoding (see {@link SendInit.room}); 0 for none. */
+  readonly room: number;
 }
 
-/**
- * `data` as an envelope's payload: a binary value as it is, behind its codec's head (the frame
- * is its only copy), anything else encoded. Throws what the codec throws.
- */
-function encodePayload(codec: PayloadCodec, data: unknown): EncodedPayload {
-  const head = codec.head?.(data);
-  return head === undefined ? { head, payload: codec.encode(data) } : { head, payload: data as Uint8Array };
+/** What the bus sends: an envelope but for the fields it fills in itself. */
+type SendInit = Omit<EnvelopeInit, 'origin' | 'sequence'> & {
+  /**
+   * `payload` starts with this many free bytes, then the payload (`PayloadCodec.encodeWithRoom`):
+   * the envelope's head is written there when the frame is encoded whole. 0 or absent: none.
+   */
+  readonly room?: number;
+};
+
+/** Most room asked of a codec: msgpackr leaves up to 255 bytes. A longer topic goes without. */
+const MAX_ROOM = 255;
+
+/** `init` with its payload past the room, for the paths that copy the payload anyway. */
+function withoutRoom(init: SendInit): SendInit {
+  const room = init.room ?? 0;
+  return room === 0 ? init : { ...init, payload: (init.payload as Uint8Array).subarray(room), room: 0 };
 }
 
 const transportStatNames = new Map<string, string>();

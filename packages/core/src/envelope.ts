@@ -233,6 +233,51 @@ export function writeEnvelope(target: Uint8Array, offset: number, init: Envelope
   writeFrame(target, offset, init, checkedTopicBytes(init.topic), encodedHeaders(init));
 }
 
+/**
+ * Bytes an envelope on `topic` without headers or fragments takes before its payload: the room a
+ * codec leaves in front of an encoding (`PayloadCodec.encodeWithRoom`) for
+ * {@link encodeEnvelopeInRoom}. Not checked: a topic over {@link MAX_TOPIC_BYTES} gives its size
+ * all the same, and encoding the envelope then throws.
+ *
+ * @example
+ * ```ts
+ * const room = envelopeHeadSize('orders.created'); // 40 + 14
+ * ```
+ */
+export function envelopeHeadSize(topic: string): number {
+  return ENVELOPE_HEADER_SIZE + topicBytes(topic).length;
+}
+
+/**
+ * Encode `init` as {@link encodeEnvelope} does, where `init.payload` holds `room` free bytes and
+ * then the payload: when `room` is {@link envelopeHeadSize}`(init.topic)` and `init` has no
+ * headers, fragments or `payloadHead`, the head is written into the room and `init.payload` is the
+ * frame, with nothing allocated or copied. Otherwise the payload is taken from behind the room and
+ * encoded as usual. Throws {@link FrameError} as {@link encodeEnvelope} does.
+ *
+ * @example
+ * ```ts
+ * const room = envelopeHeadSize('a.b');
+ * const framed = new Uint8Array(room + 2);
+ * framed.set([1, 2], room);
+ * const frame = encodeEnvelopeInRoom({ kind: FrameKind.Publish, origin: 7, sequence: 1, topic: 'a.b', payload: framed }, room);
+ * // frame === framed
+ * ```
+ */
+export function encodeEnvelopeInRoom(init: EnvelopeInit, room: number): Uint8Array {
+  const framed = init.payload ?? EMPTY;
+  const topic = checkedTopicBytes(init.topic);
+  const fits =
+    room === ENVELOPE_HEADER_SIZE + topic.length &&
+    room <= framed.length &&
+    (init.payloadHead === undefined || init.payloadHead.length === 0) &&
+    (init.fragmentCount ?? 1) === 1 &&
+    (init.headers === undefined || Object.keys(init.headers).length === 0);
+  if (!fits) return encodeEnvelope({ ...init, payload: framed.subarray(room) });
+  writeFrame(framed, 0, init, topic, EMPTY, framed.length - room);
+  return framed;
+}
+
 /** The headers block of `init`, empty when it has none. */
 function encodedHeaders(init: Pick<EnvelopeInit, 'headers'>): Uint8Array {
   return init.headers !== undefined && Object.keys(init.headers).length > 0 ? encodeHeaders(init.headers) : EMPTY;
@@ -244,9 +289,20 @@ function checkedTopicBytes(topic: string): Uint8Array {
   return bytes;
 }
 
-function writeFrame(frame: Uint8Array, at: number, init: EnvelopeInit, topic: Uint8Array, headers: Uint8Array): void {
-  const payload = init.payload ?? EMPTY;
-  const head = init.payloadHead ?? EMPTY;
+/**
+ * `inPlace`: the payload is already in `frame` behind the head, this many bytes of it; otherwise
+ * (-1) `init.payloadHead` and `init.payload` are copied there.
+ */
+function writeFrame(
+  frame: Uint8Array,
+  at: number,
+  init: EnvelopeInit,
+  topic: Uint8Array,
+  headers: Uint8Array,
+  inPlace = -1,
+): void {
+  const payload = inPlace < 0 ? (init.payload ?? EMPTY) : EMPTY;
+  const head = inPlace < 0 ? (init.payloadHead ?? EMPTY) : EMPTY;
   const fragmentCount = init.fragmentCount ?? 1;
   const flags =
     (fragmentCount > 1 ? FrameFlags.Fragment : 0) |
@@ -301,7 +357,7 @@ function writeFrame(frame: Uint8Array, at: number, init: EnvelopeInit, topic: Ui
   }
   writeU32(frame, at + 16, init.sequence >>> 0);
   writeU32(frame, at + 20, correlation);
-  writeU32(frame, at + 36, head.length + payload.length);
+  writeU32(frame, at + 36, inPlace < 0 ? head.length + payload.length : inPlace);
   if (headers.length > 0) frame.set(headers, at + ENVELOPE_HEADER_SIZE + topic.length);
   const payloadAt = at + ENVELOPE_HEADER_SIZE + topic.length + headers.length;
   copyBytes(frame, payloadAt, head);

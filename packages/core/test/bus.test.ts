@@ -8,6 +8,7 @@ import {
   ConfigurationError,
   createBus,
   FrameKind,
+  FrameTooLargeError,
   jsonCodec,
   MemoryTransport,
   msgpackCodec,
@@ -23,7 +24,7 @@ import {
   TransportNotFoundError,
 } from '../src/index.js';
 import { FaultInjectingTransport } from '../src/testing/index.js';
-import { encodeEnvelope } from '../src/envelope.js';
+import { encodeEnvelope, ENVELOPE_HEADER_SIZE } from '../src/envelope.js';
 import { encodeRemoteError } from '../src/remote-error.js';
 
 let counter = 0;
@@ -312,6 +313,31 @@ describe('publish / subscribe', () => {
       expect(got.map((m) => m.data.length)).toEqual([5000, 7000]);
       expect(got.map((m) => m.headers)).toEqual([headers, headers]);
     }
+  });
+
+  // msgpack values are encoded behind room for the envelope's head, and the frame is written
+  // around them; every path that takes the payload elsewhere must leave that room behind.
+  it.each([
+    ['a transport that accepts at once', (u: string): string => u],
+    ['a transport that accepts later', acceptingLater],
+  ])('carries encoded values whole, in fragments, queued and to itself (%s)', async (_name, sender) => {
+    const u = url('?maxFrameSize=4096');
+    const a = await join(sender(u));
+    const b = await join(u);
+    const values = [{ n: 1 }, { s: 'x'.repeat(10_000) }, 'y'.repeat(300), [1, [2, 3]], { n: 2 }];
+    const remote = collect(b.subscribe('t'), values.length);
+    const local = collect(a.subscribe('t'), values.length);
+    await settle();
+    await Promise.all(values.map((v) => a.publish('t', v))); // unawaited one by one: some queue
+    for (const got of [await remote, await local]) expect(got.map((m) => m.data)).toEqual(values);
+  });
+
+  it('measures an encoded value by its frame’s exact size, the room for the head not counted in it', async () => {
+    const topic = 't.size';
+    // A 100-character string is msgpack str 8: two bytes of head.
+    const a = await join({ url: url(), maxMessageSize: ENVELOPE_HEADER_SIZE + topic.length + 2 + 100 });
+    await expect(a.publish(topic, 'x'.repeat(100))).resolves.toBeUndefined();
+    await expect(a.publish(topic, 'x'.repeat(101))).rejects.toBeInstanceOf(FrameTooLargeError);
   });
 
   it('delivers to local subscribers only what the transport accepted', async () => {

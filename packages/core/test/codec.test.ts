@@ -125,6 +125,37 @@ describe('payload codecs', () => {
   });
 });
 
+describe('msgpack encoding with room in front', () => {
+  it('leaves `room` bytes free, then exactly what encode gives, for any value', () => {
+    const values: unknown[] = [{ a: 1, b: 'two', c: [true, null] }, 'text', 42, null, [1, [2]], { d: new Date(0) }];
+    for (const value of values) {
+      for (const room of [0, 1, 40, 57, 255]) {
+        const framed = msgpackCodec.encodeWithRoom?.(value, room) as Uint8Array;
+        expect(framed).toBeDefined();
+        expect([...framed.subarray(room)]).toEqual([...msgpackCodec.encode(value)]);
+        expect(msgpackCodec.decode(framed.subarray(room))).toEqual(value);
+      }
+    }
+  });
+
+  it('gives nothing for binary values (they go behind their head) or for more room than msgpackr leaves', () => {
+    expect(msgpackCodec.encodeWithRoom?.(new Uint8Array(3), 40)).toBeUndefined();
+    expect(msgpackCodec.encodeWithRoom?.({ a: 1 }, 256)).toBeUndefined();
+  });
+
+  it('keeps what it gave: later encodings do not write over an earlier one', () => {
+    const first = msgpackCodec.encodeWithRoom?.({ first: 'x'.repeat(100) }, 50) as Uint8Array;
+    first.fill(0xab, 0, 50); // the caller fills the room
+    const copy = Uint8Array.from(first);
+    for (let i = 0; i < 1000; i += 1) msgpackCodec.encodeWithRoom?.({ i, pad: 'y'.repeat(i % 300) }, 50);
+    expect([...first]).toEqual([...copy]);
+  });
+
+  it('throws CodecError for a value msgpack cannot carry', () => {
+    expect(() => msgpackCodec.encodeWithRoom?.({ f: () => 1, big: 2n ** 70n }, 10)).toThrow(CodecError);
+  });
+});
+
 describe('msgpack decoding from shared buffers', () => {
   it('copies binary values out of the frame, which a transport may reuse', () => {
     const frame = new Uint8Array(64);

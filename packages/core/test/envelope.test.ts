@@ -5,7 +5,9 @@ import {
   checkEnvelopeHeader,
   decodeEnvelope,
   encodeEnvelope,
+  encodeEnvelopeInRoom,
   ENVELOPE_HEADER_SIZE,
+  envelopeHeadSize,
   envelopeSize,
   headersSizeBound,
   FrameFlags,
@@ -453,5 +455,68 @@ describe('writing an envelope in place', () => {
       writeEnvelope(target, 0, { kind: FrameKind.Publish, origin: 1, sequence: 1, topic: 'x'.repeat(2000) }),
     ).toThrow(FrameError);
     expect(target.every((b) => b === 0xee)).toBe(true);
+  });
+});
+
+describe('an envelope written around its payload', () => {
+  /** `payload` behind `room` bytes of junk, as a codec leaves it. */
+  function withRoom(room: number, payload: Uint8Array): Uint8Array {
+    const framed = new Uint8Array(room + payload.length).fill(0xee);
+    framed.set(payload, room);
+    return framed;
+  }
+
+  it('writes the head into the room: the frame is the payload array, byte for byte what encodeEnvelope gives', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'grapheme', maxLength: 20 }),
+        fc.uint8Array({ maxLength: 80 }),
+        fc.constantFrom(FrameKind.Publish, FrameKind.Request, FrameKind.Reply),
+        fc.boolean(),
+        fc.nat(),
+        (topic, payload, kind, last, correlation) => {
+          const init = { kind, origin: 9, sequence: 3, topic, correlation, encoding: 1 as PayloadEncoding, last };
+          const framed = withRoom(envelopeHeadSize(topic), payload);
+          const frame = encodeEnvelopeInRoom({ ...init, payload: framed }, envelopeHeadSize(topic));
+          expect(frame).toBe(framed);
+          expect(toHex(frame)).toBe(toHex(encodeEnvelope({ ...init, payload })));
+        },
+      ),
+    );
+  });
+
+  it('encodes as usual, from the payload past the room, when the head does not fit the room exactly', () => {
+    const payload = Uint8Array.of(1, 2, 3);
+    const init = { kind: FrameKind.Publish, origin: 9, sequence: 3, topic: 'a.b' };
+    const room = envelopeHeadSize('a.b');
+    const cases: [EnvelopeInit, number][] = [
+      [init, room + 1], // more room than the head
+      [init, room - 1], // less
+      [{ ...init, headers: { k: 'v' } }, room], // headers take room of their own
+      [{ ...init, payloadHead: Uint8Array.of(0xc4, 3) }, room],
+      [{ ...init, fragmentCount: 2, fragmentIndex: 1 }, room],
+    ];
+    for (const [plain, given] of cases) {
+      const framed = withRoom(given, payload);
+      const frame = encodeEnvelopeInRoom({ ...plain, payload: framed }, given);
+      expect(frame).not.toBe(framed);
+      expect(toHex(frame)).toBe(toHex(encodeEnvelope({ ...plain, payload })));
+      expect(framed.subarray(0, given).every((b) => b === 0xee)).toBe(true); // the room untouched
+    }
+  });
+
+  it('rejects a bad origin or a topic over the limit, as encodeEnvelope does', () => {
+    const room = envelopeHeadSize('a');
+    const framed = withRoom(room, Uint8Array.of(1));
+    expect(() =>
+      encodeEnvelopeInRoom({ kind: FrameKind.Publish, origin: -1, sequence: 1, topic: 'a', payload: framed }, room),
+    ).toThrow(FrameError);
+    const long = 'x'.repeat(2000);
+    expect(() =>
+      encodeEnvelopeInRoom(
+        { kind: FrameKind.Publish, origin: 1, sequence: 1, topic: long, payload: withRoom(40, Uint8Array.of(1)) },
+        envelopeHeadSize(long),
+      ),
+    ).toThrow(FrameError);
   });
 });
