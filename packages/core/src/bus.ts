@@ -52,12 +52,14 @@ import {
   ClosedError,
   ConnectionLostError,
   FrameTooLargeError,
+  LinkLimitError,
   NoRespondersError,
   PeerLostError,
   TimeoutError,
 } from './errors.js';
 import { fragmentEnvelope } from './fragmenter.js';
 import { inboxTopic, memberName } from './inbox.js';
+import { MAX_PATTERNS_PER_LINK } from './interest-router.js';
 import type { BusStats, Message, PublishOptions, RequestHandler, RequestOptions, Sender } from './message.js';
 import { msgpackCodec } from './codec.js';
 import { Reassembler } from './reassembler.js';
@@ -323,6 +325,10 @@ export class Bus {
    * Messages on topics matching `pattern` (`*` one token, `>` the rest). Cold: interest is
    * announced on subscribe and withdrawn on unsubscribe. Completes when the bus closes.
    *
+   * A bus holds at most 10 000 distinct patterns, subscriptions and handlers together (what a hub
+   * takes from one member); subscribing to one more errors with `LinkLimitError` (code
+   * `LINK_LIMIT`). Subscribing again to a pattern already held always works.
+   *
    * @example
    * ```ts
    * const sub = bus.subscribe<Order>('orders.*').subscribe((m) => console.log(m.topic, m.data.id));
@@ -334,6 +340,10 @@ export class Bus {
     return new Observable<Message<T>>((observer) => {
       if (this.#closing !== undefined) {
         observer.complete();
+        return undefined;
+      }
+      if (!this.#subscriptionCounts.has(pattern) && this.#patternsFull()) {
+        observer.error(new LinkLimitError('patterns', MAX_PATTERNS_PER_LINK));
         return undefined;
       }
       const entry: LocalSubscription = { pattern, observer: observer as LocalSubscription['observer'] };
@@ -353,6 +363,9 @@ export class Bus {
    * Several members may handle the same topic: a hub sends each request to one of them; on a
    * broadcast transport the first to answer serves it and the others are cancelled.
    *
+   * Throws `LinkLimitError` for a pattern past the 10 000 distinct ones a bus holds (see
+   * {@link Bus.subscribe}).
+   *
    * @example
    * ```ts
    * const off = bus.handle('price.quote', async (req) => lookup(req.data));
@@ -364,6 +377,9 @@ export class Bus {
   handle<Req = unknown, Res = unknown>(pattern: string, handler: RequestHandler<Req, Res>): () => void {
     this.#assertUsable();
     validatePattern(pattern);
+    if (!this.#handlerCounts.has(pattern) && this.#patternsFull()) {
+      throw new LinkLimitError('patterns', MAX_PATTERNS_PER_LINK);
+    }
     const entry: LocalHandler = { pattern, handler: handler as RequestHandler };
     this.#handlers.add(pattern, entry);
     this.#changeInterest(this.#handlerCounts, pattern, FrameKind.Handle, +1);
@@ -904,6 +920,16 @@ export class Bus {
     for (const pattern of this.#subscriptionCounts.keys())
       this.#sendQuietly({ kind: FrameKind.Subscribe, topic: pattern });
     for (const pattern of this.#handlerCounts.keys()) this.#sendQuietly({ kind: FrameKind.Handle, topic: pattern });
+  }
+
+  /**
+   * This member holds as many distinct patterns (subscriptions and handlers together) as a hub
+   * takes from one member. A hub closes a link that goes past it, and the member would then
+   * reconnect and announce them all again, to be closed again; the hub's own member would lose the
+   * pattern without a word. So the bus refuses it first, on every transport alike.
+   */
+  #patternsFull(): boolean {
+    return this.#subscriptionCounts.size + this.#handlerCounts.size >= MAX_PATTERNS_PER_LINK;
   }
 
   #changeInterest(counts: Map<string, number>, pattern: string, kind: FrameKind, delta: 1 | -1): void {

@@ -181,7 +181,8 @@ export class CodecError extends BuswayError {
 /**
  * A hub closed one member's link because it went past a per-link limit: too many origins (member
  * ids) or too many interest patterns. The hub raises it from its router; the link is closed and
- * the rest of the bus carries on.
+ * the rest of the bus carries on. A bus raises it too, from `subscribe` and `handle`, for a
+ * pattern past the number a hub takes, so that its own link is never closed for it.
  *
  * @example
  * ```ts

@@ -10,6 +10,7 @@ import {
   FrameKind,
   FrameTooLargeError,
   jsonCodec,
+  LinkLimitError,
   MemoryTransport,
   msgpackCodec,
   registerTransport,
@@ -356,6 +357,35 @@ describe('publish / subscribe', () => {
     await vi.waitFor(() => expect(remote).toContain(10));
     expect(remote).toEqual([10]);
     expect(local).toEqual([10]);
+  });
+
+  it('refuses a pattern past the 10 000 a hub takes from a member, and carries on', async () => {
+    const u = url();
+    const a = await join(u);
+    const b = await join(u);
+    const subscriptions = [];
+    for (let i = 0; i < 9_999; i += 1) subscriptions.push(a.subscribe(`p.${i}`).subscribe());
+    const off = a.handle('h.0', () => 'ok'); // handlers count with subscriptions: 10 000 now
+    let refused: unknown;
+    a.subscribe('p.new').subscribe({ error: (err: unknown) => (refused = err) });
+    expect(refused).toBeInstanceOf(LinkLimitError);
+    expect(refused).toMatchObject({ code: 'LINK_LIMIT', what: 'patterns', limit: 10_000 });
+    expect(() => a.handle('h.new', () => 'no')).toThrow(LinkLimitError);
+    // A pattern already held is no new one.
+    const again = collect(a.subscribe<number>('p.7'), 1);
+    // The member was not cut off: its link is open, its patterns all work.
+    await settle();
+    await b.publish('p.7', 7);
+    expect((await again)[0]?.data).toBe(7);
+    await expect(firstValueFrom(b.request('h.0', null, { timeout: 5000 }))).resolves.toBe('ok');
+    // One let go makes room for another.
+    off();
+    const late = collect(a.subscribe<number>('p.new'), 1);
+    await settle();
+    await b.publish('p.new', 1);
+    expect((await late)[0]?.data).toBe(1);
+    expect(await firstValueFrom(a.state$)).toBe('open');
+    for (const s of subscriptions) s.unsubscribe();
   });
 
   it('rejects bad topics and patterns with TopicError', async () => {
