@@ -5,7 +5,7 @@
  * Interest is learned from the frames members send: `Subscribe`/`Unsubscribe` and
  * `Handle`/`Unhandle` carry a pattern in their topic.
  *
- * Members do not trust each other, so two things are not left to interest:
+ * Members do not trust each other, so these are not left to interest:
  *
  * - **Origins.** The first link to send a frame with an origin (a member id) owns it while it is
  *   attached; a frame from any other link in that member's name is dropped and that link is closed
@@ -13,6 +13,9 @@
  *   is sent for the origins it owned and no others. Otherwise any member could make all the others
  *   fail their requests to a third one (`PeerLostError`), or, by using thousands of origins and
  *   closing, make the hub broadcast a `Leave` per origin.
+ * - **The router's own voice.** Origin 0 is the router's (it fails requests whose handler went,
+ *   with a `PeerLostError` from origin 0), and so is `NoResponders`: a link's frame that uses
+ *   either is dropped and counted in `spoofed`, or any member could fail another's requests.
  * - **Requests in flight.** A handler's member acknowledges a request only after its handler
  *   returns, and until then its requester does not know who is serving it, so it could not tell
  *   that the member died. The router knows where it sent each request: when a link goes before
@@ -193,7 +196,8 @@ export interface RouterStats {
   readonly noResponders: number;
   /**
    * Frames dropped because their link does not own their origin: in another link's name (that
-   * link is then closed), or a `Leave` for a member the link does not speak for.
+   * link is then closed), a `Leave` for a member the link does not speak for, or in the router's
+   * own name (origin 0, or a `NoResponders`, which only a router sends).
    */
   readonly spoofed: number;
   /** Interest frames for another member's inbox (or a pattern over inboxes), ignored. */
@@ -263,6 +267,12 @@ export class InterestRouter<L extends RouterLink> {
     const origin = peekOrigin(frame);
     const correlation = peekCorrelation(frame);
     const topic = peekTopic(frame);
+    if (origin === 0 || kind === FrameKind.NoResponders) {
+      // The router's own voice: origin 0 (a `PeerLostError`, the `Leave` before it) and
+      // `NoResponders`. From a link it would let any member fail another's requests at will.
+      this.counters.spoofed += 1;
+      return;
+    }
     if (kind === FrameKind.Leave) {
       this.routeLeave(frame, from, state, origin, topic);
       return;

@@ -157,7 +157,7 @@ describe('InterestRouter', () => {
       FrameKind.ReplyEnd,
       FrameKind.ReplyError,
       FrameKind.Ack,
-      FrameKind.NoResponders,
+      // Not NoResponders: only the router says that (see "what speaks in the router’s name").
       FrameKind.Cancel,
       FrameKind.Publish,
     ];
@@ -252,6 +252,33 @@ describe('InterestRouter', () => {
       router.route(frame(FrameKind.Subscribe, inboxTopic(1), 1), c);
       router.route(frame(FrameKind.Reply, inboxTopic(1), 2, 1), liar);
       expect(c.got.map((f) => f.kind)).toEqual([FrameKind.Leave, FrameKind.Reply]);
+    });
+
+    it('drops and counts what speaks in the router’s name: origin 0, NoResponders', () => {
+      const { router, links } = routerWith(3);
+      const [requester, handler, liar] = links as [Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Subscribe, inboxTopic(1), 1), requester);
+      router.route(frame(FrameKind.Handle, 'svc', 2), handler);
+      router.route(frame(FrameKind.Subscribe, 'news', 2), handler);
+      router.route(frame(FrameKind.Request, 'svc', 1, 5), requester);
+      expect(handler.got.map((f) => f.kind)).toEqual([FrameKind.Request]);
+      // A forged PEER_LOST, the Leave that would make the requester take it, a NoResponders in
+      // the liar's own name and a publish from origin 0: none reaches anyone, and the liar's link
+      // stays (they are dropped as a Leave for a member nobody owns is).
+      router.route(frame(FrameKind.Leave, '_LEAVE', 0), liar);
+      router.route(frame(FrameKind.ReplyError, inboxTopic(1), 0, 5), liar);
+      router.route(frame(FrameKind.NoResponders, inboxTopic(1), 3, 5), liar);
+      router.route(frame(FrameKind.Publish, 'news', 0), liar);
+      expect(router.stats().spoofed).toBe(4);
+      expect(requester.got).toEqual([]);
+      expect(handler.got.map((f) => f.kind)).toEqual([FrameKind.Request]);
+      // The handler's real answer still goes through, and the router's own NoResponders too.
+      router.route(frame(FrameKind.Reply, inboxTopic(1), 2, 5), handler);
+      router.route(frame(FrameKind.Request, 'nobody', 1, 6), requester);
+      expect(requester.got.map((f) => [f.kind, f.origin])).toEqual([
+        [FrameKind.Reply, 2],
+        [FrameKind.NoResponders, 0],
+      ]);
     });
 
     it('sends Leave on removal only for the members the link owned', () => {
