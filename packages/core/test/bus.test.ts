@@ -126,6 +126,12 @@ function acceptingLater(memoryUrl: string): string {
   );
 }
 
+/** A sender's URL on a memory domain as it is, and through a transport that accepts later. */
+const SENDERS: [name: string, sender: (memoryUrl: string) => string][] = [
+  ['a transport that accepts at once', (u) => u],
+  ['a transport that accepts later', acceptingLater],
+];
+
 /** A transport that refuses (BufferFullError) the frames whose kind is Publish and `refuse` picks. */
 function refusing(memoryUrl: string, refuse: (frame: Uint8Array, publishIndex: number) => boolean): string {
   let publishes = 0;
@@ -257,27 +263,27 @@ describe('publish / subscribe', () => {
 
   // 6 MB in 4 KiB frames is ~1 500 fragments, more than the receiver's dedup window (1024): a
   // publish sent between them used to push the rest out of the window as late, losing the message.
-  it.each([
-    ['a transport that accepts at once', (u: string): string => u],
-    ['a transport that accepts later', acceptingLater],
-  ])('keeps a sender’s order when a publish follows a fragmented one unawaited (%s)', async (_name, sender) => {
-    const u = url('?maxFrameSize=4096');
-    const a = await join(sender(u));
-    const b = await join(u);
-    const seen = lastValueFrom(
-      b.subscribe<Uint8Array | number>('t.>').pipe(
-        takeWhile((m) => m.topic !== 't.small', true),
-        toArray(),
-      ),
-    );
-    await settle();
-    const big = a.publish('t.big', new Uint8Array(6_000_000).fill(7));
-    const small = a.publish('t.small', 1);
-    await Promise.all([big, small]);
-    const messages = await seen;
-    expect(messages.map((m) => m.topic)).toEqual(['t.big', 't.small']);
-    expect((messages[0]?.data as Uint8Array).length).toBe(6_000_000);
-  });
+  it.each(SENDERS)(
+    'keeps a sender’s order when a publish follows a fragmented one unawaited (%s)',
+    async (_name, sender) => {
+      const u = url('?maxFrameSize=4096');
+      const a = await join(sender(u));
+      const b = await join(u);
+      const seen = lastValueFrom(
+        b.subscribe<Uint8Array | number>('t.>').pipe(
+          takeWhile((m) => m.topic !== 't.small', true),
+          toArray(),
+        ),
+      );
+      await settle();
+      const big = a.publish('t.big', new Uint8Array(6_000_000).fill(7));
+      const small = a.publish('t.small', 1);
+      await Promise.all([big, small]);
+      const messages = await seen;
+      expect(messages.map((m) => m.topic)).toEqual(['t.big', 't.small']);
+      expect((messages[0]?.data as Uint8Array).length).toBe(6_000_000);
+    },
+  );
 
   it('rejects a publish that would queue past maxQueuedBytes behind one in progress, and sends on', async () => {
     const u = url('?maxFrameSize=4096');
@@ -318,10 +324,7 @@ describe('publish / subscribe', () => {
 
   // msgpack values are encoded behind room for the envelope's head, and the frame is written
   // around them; every path that takes the payload elsewhere must leave that room behind.
-  it.each([
-    ['a transport that accepts at once', (u: string): string => u],
-    ['a transport that accepts later', acceptingLater],
-  ])('carries encoded values whole, in fragments, queued and to itself (%s)', async (_name, sender) => {
+  it.each(SENDERS)('carries encoded values whole, in fragments, queued and to itself (%s)', async (_name, sender) => {
     const u = url('?maxFrameSize=4096');
     const a = await join(sender(u));
     const b = await join(u);
