@@ -1036,11 +1036,10 @@ export class Bus {
     const head = codec.head?.(data);
     if (head !== undefined) return { head, payload: data as Uint8Array, room: 0 };
     if (codec.encodeWithRoom !== undefined && this.#inPlace === undefined && headers === undefined) {
+      // The codec may decline (msgpackr leaves at most 255 bytes: a long topic goes without).
       const room = envelopeHeadSize(topic);
-      if (room <= MAX_ROOM) {
-        const payload = codec.encodeWithRoom(data, room);
-        if (payload !== undefined) return { head: undefined, payload, room };
-      }
+      const payload = codec.encodeWithRoom(data, room);
+      if (payload !== undefined) return { head: undefined, payload, room };
     }
     return { head: undefined, payload: codec.encode(data), room: 0 };
   }
@@ -1230,9 +1229,6 @@ type SendInit = Omit<EnvelopeInit, 'origin' | 'sequence'> & {
    */
   readonly room?: number;
 };
-
-/** Most room asked of a codec: msgpackr leaves up to 255 bytes. A longer topic goes without. */
-const MAX_ROOM = 255;
 
 /** `init` with its payload past the room, for the paths that copy the payload anyway. */
 function withoutRoom(init: SendInit): SendInit {

@@ -336,6 +336,17 @@ describe('publish / subscribe', () => {
     for (const got of [await remote, await local]) expect(got.map((m) => m.data)).toEqual(values);
   });
 
+  it('carries an encoded value on a topic too long for the room msgpackr leaves (255 bytes)', async () => {
+    const u = url();
+    const a = await join(u);
+    const b = await join(u);
+    const topic = `t.${'x'.repeat(300)}`;
+    const got = collect(b.subscribe(topic), 1);
+    await settle();
+    await a.publish(topic, { n: 1 });
+    expect((await got)[0]?.data).toEqual({ n: 1 });
+  });
+
   it('measures an encoded value by its frame’s exact size, the room for the head not counted in it', async () => {
     const topic = 't.size';
     // A 100-character string is msgpack str 8: two bytes of head.
