@@ -20,7 +20,10 @@
  *   returns, and until then its requester does not know who is serving it, so it could not tell
  *   that the member died. The router knows where it sent each request: when a link goes before
  *   answering one, the requester gets a `ReplyError` (a `PeerLostError`, code `PEER_LOST`) at once
- *   instead of waiting out its timeout.
+ *   instead of waiting out its timeout. And the first answer to it (a reply, an ack, an error) is
+ *   taken from that link alone: another member's is dropped and counted in `spoofed`, so none can
+ *   answer a request it was not handed. From the first answer on, the requester takes answers
+ *   from the member that gave it and no other.
  * - **Inboxes.** A frame whose topic is an inbox (`_INBOX.<id>`: replies, acks, `NoResponders`,
  *   cancels for a handler, whatever the kind) goes to the link that owns origin `<id>` and to no
  *   other, by exact lookup: a subscription to `>` or `_INBOX.*`, or to someone else's inbox, never
@@ -39,6 +42,7 @@ import {
   peekOrigin,
   peekTopic,
 } from './envelope.js';
+import { AwaitedAnswers } from './awaited-answers.js';
 import { LinkLimitError, OriginInUseError, PeerLostError } from './errors.js';
 import { inboxTopic, isInbox, memberName } from './inbox.js';
 import { encodeRemoteError } from './remote-error.js';
@@ -80,8 +84,8 @@ export const MAX_FRAGMENTED_REQUESTS_PER_LINK = 1024;
  * first answer or ack passes back (one round trip and a turn of its event loop) or the requester
  * cancels, so only a burst of more than this many requests to one handler within that time, or a
  * handler that stops answering altogether, reaches it. Past it further requests to that link are
- * not remembered: if it goes, they wait for their timeout as before. About 100 bytes an entry at
- * most, so some 400 KiB per link.
+ * not remembered: if it goes, they wait for their timeout as before, and their first answer is
+ * taken from any link. About 100 bytes an entry at most, so some 400 KiB per link.
  */
 export const MAX_UNANSWERED_PER_LINK = 4096;
 
@@ -108,75 +112,11 @@ interface LinkState {
    * recently used first. Made on the link's first fragmented request.
    */
   fragmentedRequests: Map<string, FragmentedRequest<RouterLink>> | undefined;
-  /** Requests handed to this link and not yet answered; made on its first request. */
-  unanswered: UnansweredRequests | undefined;
+  /** Requests handed to this link that it has not answered yet (entries in `awaited`). */
+  awaiting: number;
   /** The first origin this link used, or 0: the member named when requests it had are failed. */
   member: number;
 }
-
-/**
- * Requests one link was handed and has not answered yet, by the requester's inbox and the
- * correlation id. Keyed by inbox because answers are addressed to it, so both the request (whose
- * origin's inbox the router has at hand) and its answer find the entry without building a key.
- *
- * A requester mostly has one request at a time with a given handler, so an inbox holds its one
- * correlation id as a plain number, and a `Set` only while it has several. Adding an id to an
- * emptied `Set` and deleting it again, once per request, made the table grow and shrink each
- * time: a twentieth of an in-process round trip in profiles.
- */
-class UnansweredRequests {
-  /** Per inbox: one correlation id, {@link NONE}, or a `Set` of them while there are several. */
-  readonly #byInbox = new Map<string, number | Set<number>>();
-  #size = 0;
-
-  add(inbox: string, correlation: number): void {
-    if (this.#size >= MAX_UNANSWERED_PER_LINK) return;
-    const held = this.#byInbox.get(inbox);
-    if (held === undefined || held === NONE) {
-      // Emptied inboxes are kept for their requester's next request, and swept only when there
-      // are many.
-      if (held === undefined && this.#byInbox.size >= MAX_UNANSWERED_PER_LINK) this.#sweep();
-      this.#byInbox.set(inbox, correlation);
-      this.#size += 1;
-    } else if (typeof held === 'number') {
-      if (held === correlation) return;
-      this.#byInbox.set(inbox, new Set([held, correlation]));
-      this.#size += 1;
-    } else {
-      const before = held.size;
-      held.add(correlation);
-      this.#size += held.size - before;
-    }
-  }
-
-  delete(inbox: string, correlation: number): void {
-    const held = this.#byInbox.get(inbox);
-    if (held === undefined || held === NONE) return;
-    if (typeof held === 'number') {
-      if (held !== correlation) return;
-      this.#byInbox.set(inbox, NONE);
-      this.#size -= 1;
-    } else if (held.delete(correlation)) {
-      this.#size -= 1;
-      if (held.size === 0) this.#byInbox.set(inbox, NONE);
-    }
-  }
-
-  *entries(): IterableIterator<[inbox: string, correlation: number]> {
-    for (const [inbox, held] of this.#byInbox) {
-      if (typeof held !== 'number') for (const correlation of held) yield [inbox, correlation];
-      else if (held !== NONE) yield [inbox, held];
-    }
-  }
-
-  /** Forget the inboxes that hold nothing. */
-  #sweep(): void {
-    for (const [inbox, held] of this.#byInbox) if (held === NONE) this.#byInbox.delete(inbox);
-  }
-}
-
-/** No correlation id: correlation ids are unsigned 32-bit, so -1 is never one. */
-const NONE = -1;
 
 /** Where the fragments of one request go. */
 interface FragmentedRequest<L> {
@@ -197,7 +137,8 @@ export interface RouterStats {
   /**
    * Frames dropped because their link does not own their origin: in another link's name (that
    * link is then closed), a `Leave` for a member the link does not speak for, or in the router's
-   * own name (origin 0, or a `NoResponders`, which only a router sends).
+   * own name (origin 0, or a `NoResponders`, which only a router sends); and first answers to a
+   * request from a link it was not handed to.
    */
   readonly spoofed: number;
   /** Interest frames for another member's inbox (or a pattern over inboxes), ignored. */
@@ -230,6 +171,8 @@ export class InterestRouter<L extends RouterLink> {
   private readonly handlers = new TopicTrie<L>();
   /** Inbox topic of every owned origin → the link that owns it. */
   private readonly inboxOwners = new Map<string, L>();
+  /** Requests handed to a link and not answered yet, with the link that owes the answer. */
+  private readonly awaited = new AwaitedAnswers<L>();
   /** Round-robin position per request topic, so several handlers share the load. */
   private readonly nextHandler = new Map<string, number>();
   private counters = { routed: 0, unrouted: 0, noResponders: 0, spoofed: 0, foreignInbox: 0, peerLost: 0 };
@@ -243,7 +186,7 @@ export class InterestRouter<L extends RouterLink> {
         origins: new Map(),
         lastOrigin: 0,
         fragmentedRequests: undefined,
-        unanswered: undefined,
+        awaiting: 0,
         member: 0,
       });
     }
@@ -311,9 +254,15 @@ export class InterestRouter<L extends RouterLink> {
       case FrameKind.ReplyError:
       case FrameKind.Ack:
         if (isInbox(topic)) {
-          // An answer: the requester knows its responder now, and fails its request itself if
-          // that member leaves.
-          state.unanswered?.delete(topic, correlation);
+          // The first answer to a request the router handed out is taken from the link it was
+          // handed to, and no other. After it the requester knows its responder: it fails its
+          // request itself if that member leaves, and takes further answers from it alone.
+          const owing = this.awaited.settle(topic, correlation, from);
+          if (owing === from) state.awaiting -= 1;
+          else if (owing !== undefined) {
+            this.counters.spoofed += 1;
+            return;
+          }
           this.toInbox(frame, from, topic);
         } else {
           this.forward(frame, from, this.subscriptions.match(topic), topic);
@@ -338,10 +287,11 @@ export class InterestRouter<L extends RouterLink> {
     for (const pattern of state.handlers.keys()) this.handlers.remove(pattern, link);
     for (const [origin, inbox] of state.origins) {
       this.inboxOwners.delete(inbox);
+      this.forgetRequests(inbox);
       const leave = encodeEnvelope({ kind: FrameKind.Leave, origin, sequence: 0, topic: '_LEAVE' });
       for (const other of this.links.keys()) other.deliver(leave);
     }
-    if (state.unanswered !== undefined) this.failUnanswered(state.unanswered, state.member);
+    if (state.awaiting > 0) this.failUnanswered(link, state.member);
   }
 
   /** Counters since the router was made. */
@@ -400,6 +350,7 @@ export class InterestRouter<L extends RouterLink> {
     }
     state.origins.delete(origin);
     this.inboxOwners.delete(inbox);
+    this.forgetRequests(inbox);
     if (state.lastOrigin === origin) state.lastOrigin = 0;
     this.forward(frame, from, this.links.keys(), topic);
   }
@@ -505,13 +456,28 @@ export class InterestRouter<L extends RouterLink> {
     const inbox = requester.origins.get(origin);
     if (inbox === undefined) return; // origin 0: an answer could not reach it anyway
     const state = this.links.get(target) as LinkState; // a handler is always attached
-    (state.unanswered ??= new UnansweredRequests()).add(inbox, correlation);
+    if (state.awaiting >= MAX_UNANSWERED_PER_LINK) return;
+    const before = this.awaited.add(inbox, correlation, target);
+    if (before === target) return; // the same request again (a duplicate frame)
+    state.awaiting += 1;
+    if (before !== undefined) (this.links.get(before) as LinkState).awaiting -= 1;
   }
 
   /** The requester in `requester` no longer waits for `handler` to answer this request. */
   private cancelled(handler: L, requester: LinkState, origin: number, correlation: number): void {
     const inbox = requester.origins.get(origin);
-    if (inbox !== undefined) this.links.get(handler)?.unanswered?.delete(inbox, correlation);
+    if (inbox === undefined) return;
+    if (this.awaited.settle(inbox, correlation, handler) === handler) {
+      (this.links.get(handler) as LinkState).awaiting -= 1;
+    }
+  }
+
+  /** The member of `inbox` left: nobody owes it an answer any more. */
+  private forgetRequests(inbox: string): void {
+    for (const owing of this.awaited.forgetInbox(inbox)) {
+      const state = this.links.get(owing);
+      if (state !== undefined) state.awaiting -= 1;
+    }
   }
 
   /**
@@ -525,10 +491,10 @@ export class InterestRouter<L extends RouterLink> {
    * `Leave` for origin 0, which makes the member forget that window, and carries sequence 1. No
    * member has origin 0, so that `Leave` fails nothing else.
    */
-  private failUnanswered(unanswered: UnansweredRequests, member: number): void {
+  private failUnanswered(link: L, member: number): void {
     const payload = encodeRemoteError(new PeerLostError(memberName(member)));
     const forget = encodeEnvelope({ kind: FrameKind.Leave, origin: 0, sequence: 0, topic: '_LEAVE' });
-    for (const [inbox, correlation] of unanswered.entries()) {
+    for (const [inbox, correlation] of this.awaited.takeOwedBy(link)) {
       const requester = this.inboxOwners.get(inbox);
       if (requester === undefined) continue; // it left too
       requester.deliver(forget);

@@ -487,6 +487,39 @@ describe('InterestRouter', () => {
       expect(router.stats().peerLost).toBe(3);
     });
 
+    it('takes the first answer to a request only from the link it was handed to', () => {
+      const { router, links } = routerWith(3);
+      const [requester, handler, liar] = links as [Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Handle, 'svc', 2), handler);
+      router.route(frame(FrameKind.Subscribe, 'x', 3), liar);
+      router.route(frame(FrameKind.Request, 'svc', 1, 5), requester);
+      // Every kind of answer, from a member that was not handed the request: dropped, counted, and
+      // the request is still owed by the handler.
+      for (const kind of [FrameKind.Ack, FrameKind.Reply, FrameKind.ReplyEnd, FrameKind.ReplyError]) {
+        router.route(frame(kind, inboxTopic(1), 3, 5), liar);
+      }
+      expect(requester.got).toEqual([]);
+      expect(router.stats().spoofed).toBe(4);
+      // Another request of the same requester is no business of the liar's either; answers to
+      // requests nobody was handed pass (the requester ignores what it did not ask).
+      router.route(frame(FrameKind.Reply, inboxTopic(1), 3, 6), liar);
+      expect(requester.got.map((f) => [f.kind, f.origin])).toEqual([[FrameKind.Reply, 3]]);
+      // The handler's answers all pass: the first settles the request, the rest follow it.
+      router.route(frame(FrameKind.Ack, inboxTopic(1), 2, 5), handler);
+      router.route(frame(FrameKind.Reply, inboxTopic(1), 2, 5), handler);
+      router.route(frame(FrameKind.ReplyEnd, inboxTopic(1), 2, 5), handler);
+      expect(requester.got.slice(1).map((f) => [f.kind, f.origin])).toEqual([
+        [FrameKind.Ack, 2],
+        [FrameKind.Reply, 2],
+        [FrameKind.ReplyEnd, 2],
+      ]);
+      // A forgery before the handler answered did not settle the request: its going fails it.
+      router.route(frame(FrameKind.Request, 'svc', 1, 7), requester);
+      router.route(frame(FrameKind.Ack, inboxTopic(1), 3, 7), liar);
+      router.remove(handler);
+      expect(failures(requester).map(([correlation]) => correlation)).toEqual([7]);
+    });
+
     it('fails a fragmented request once', () => {
       const { router, links } = routerWith(2);
       const [requester, handler] = links as [Recorder, Recorder];
