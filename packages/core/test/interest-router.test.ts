@@ -416,12 +416,26 @@ describe('InterestRouter', () => {
         });
     }
 
-    it('fails the request at once with PeerLostError, from origin 0 after a Leave of origin 0', () => {
+    /**
+     * Three links: a requester (member 1) whose request `correlation` on `svc` was handed to a
+     * handler (member 2), and a third member (3), subscribed to `x`.
+     */
+    function handedOut(correlation: number): {
+      router: InterestRouter<Recorder>;
+      requester: Recorder;
+      handler: Recorder;
+      third: Recorder;
+    } {
       const { router, links } = routerWith(3);
-      const [requester, handler, bystander] = links as [Recorder, Recorder, Recorder];
-      router.route(frame(FrameKind.Subscribe, 'x', 3), bystander);
+      const [requester, handler, third] = links as [Recorder, Recorder, Recorder];
+      router.route(frame(FrameKind.Subscribe, 'x', 3), third);
       router.route(frame(FrameKind.Handle, 'svc', 2), handler);
-      router.route(frame(FrameKind.Request, 'svc', 1, 7), requester);
+      router.route(frame(FrameKind.Request, 'svc', 1, correlation), requester);
+      return { router, requester, handler, third };
+    }
+
+    it('fails the request at once with PeerLostError, from origin 0 after a Leave of origin 0', () => {
+      const { router, requester, handler, third: bystander } = handedOut(7);
       router.remove(handler);
       expect(requester.got).toEqual([
         { kind: FrameKind.Leave, topic: '_LEAVE', origin: 2 }, // the handler's member
@@ -488,11 +502,7 @@ describe('InterestRouter', () => {
     });
 
     it('takes the first answer to a request only from the link it was handed to', () => {
-      const { router, links } = routerWith(3);
-      const [requester, handler, liar] = links as [Recorder, Recorder, Recorder];
-      router.route(frame(FrameKind.Handle, 'svc', 2), handler);
-      router.route(frame(FrameKind.Subscribe, 'x', 3), liar);
-      router.route(frame(FrameKind.Request, 'svc', 1, 5), requester);
+      const { router, requester, handler, third: liar } = handedOut(5);
       // Every kind of answer, from a member that was not handed the request: dropped, counted, and
       // the request is still owed by the handler.
       for (const kind of [FrameKind.Ack, FrameKind.Reply, FrameKind.ReplyEnd, FrameKind.ReplyError]) {
