@@ -1002,7 +1002,8 @@ export class Bus {
       if (inPlace !== undefined && !local && init.headers === undefined) {
         // Written straight into the transport's memory: no frame to allocate. (A frame with
         // headers would encode them twice, to size and to write: it takes the plain path.)
-        const length = inPlace.arm(withoutRoom(init), this.#memberId, sequence);
+        // No room to leave behind: #encode gives room only where there is no sendInPlace.
+        const length = inPlace.arm(init, this.#memberId, sequence);
         try {
           sent = (this.#transport.sendInPlace as NonNullable<Transport['sendInPlace']>)(length, inPlace);
         } finally {

@@ -220,7 +220,7 @@ export class InterestRouter<L extends RouterLink> {
       this.routeLeave(frame, from, state, origin, topic);
       return;
     }
-    if (origin !== 0 && origin !== state.lastOrigin) this.claim(origin, from, state);
+    if (origin !== state.lastOrigin) this.claim(origin, from, state); // never 0: dropped above
     switch (kind) {
       case FrameKind.Subscribe:
       case FrameKind.Unsubscribe:
@@ -345,7 +345,7 @@ export class InterestRouter<L extends RouterLink> {
       // Forwarded, it would make every member fail its requests to `origin` (PeerLostError) and
       // forget its duplicate-suppression state.
       this.counters.spoofed += 1;
-      if (origin !== 0 && this.inboxOwners.has(inboxTopic(origin))) throw new OriginInUseError(origin);
+      if (this.inboxOwners.has(inboxTopic(origin))) throw new OriginInUseError(origin);
       return;
     }
     state.origins.delete(origin);
@@ -454,7 +454,7 @@ export class InterestRouter<L extends RouterLink> {
   /** Remember that `target` was handed a request from `origin` (a member of `requester`). */
   private awaitAnswer(target: L, requester: LinkState, origin: number, correlation: number): void {
     const inbox = requester.origins.get(origin);
-    if (inbox === undefined) return; // origin 0: an answer could not reach it anyway
+    if (inbox === undefined) return; // never: `route` claimed the origin before routing the request
     const state = this.links.get(target) as LinkState; // a handler is always attached
     if (state.awaiting >= MAX_UNANSWERED_PER_LINK) return;
     const before = this.awaited.add(inbox, correlation, target);
@@ -496,7 +496,8 @@ export class InterestRouter<L extends RouterLink> {
     const forget = encodeEnvelope({ kind: FrameKind.Leave, origin: 0, sequence: 0, topic: '_LEAVE' });
     for (const [inbox, correlation] of this.awaited.takeOwedBy(link)) {
       const requester = this.inboxOwners.get(inbox);
-      if (requester === undefined) continue; // it left too
+      // Never: a requester's entries go with it (forgetRequests). Kept so that a slip cannot throw here.
+      if (requester === undefined) continue;
       requester.deliver(forget);
       requester.deliver(
         encodeEnvelope({ kind: FrameKind.ReplyError, origin: 0, sequence: 1, correlation, topic: inbox, payload }),
